@@ -1,0 +1,105 @@
+package dev.dora4j.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dora4j.DoraException;
+import dev.dora4j.io.SafetensorsFile;
+import dev.dora4j.io.ShardedSafetensors;
+import dev.dora4j.io.TensorInfo;
+import dev.dora4j.peft.AdapterConfig;
+import dev.dora4j.peft.AdapterFiles;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = "Print the config, every tensor's name, dtype and shape, and parameter counts of a model or adapter directory or a .safetensors file.")
+final class InspectCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    @Parameters(paramLabel = "PATH", description = "Model directory, adapter directory or .safetensors file.")
+    Path path;
+
+    @Option(names = "--json", description = "Print one JSON document.")
+    boolean json;
+
+    @Override
+    public Integer call() throws IOException {
+        ObjectNode report = JSON.createObjectNode();
+        report.put("path", path.toString());
+        List<TensorInfo> tensors = new ArrayList<>();
+        if (Files.isRegularFile(path)) {
+            report.put("kind", "safetensors");
+            try (SafetensorsFile f = SafetensorsFile.open(path)) {
+                tensors.addAll(f.tensors());
+            }
+        } else if (Files.isRegularFile(path.resolve(AdapterConfig.FILE_NAME))) {
+            report.put("kind", "adapter");
+            AdapterFiles.Loaded loaded = AdapterFiles.read(path);
+            report.set("config", readJson(path.resolve(AdapterConfig.FILE_NAME)));
+            report.put("modules", loaded.modules().size());
+            try (SafetensorsFile f = SafetensorsFile.open(path.resolve(AdapterFiles.WEIGHTS_FILE))) {
+                tensors.addAll(f.tensors());
+            }
+        } else if (Files.isRegularFile(path.resolve("config.json"))) {
+            report.put("kind", "model");
+            report.set("config", readJson(path.resolve("config.json")));
+            try (ShardedSafetensors model = ShardedSafetensors.open(path)) {
+                for (String name : model.names()) tensors.add(model.info(name));
+                report.put("shards", model.files().size());
+            }
+        } else {
+            throw new DoraException(path + ": neither a .safetensors file nor a directory with config.json or adapter_config.json");
+        }
+        long params = 0;
+        ArrayNode list = report.putArray("tensors");
+        for (TensorInfo t : tensors) {
+            params += t.numel();
+            ObjectNode o = list.addObject();
+            o.put("name", t.name());
+            o.put("dtype", t.dtypeName());
+            ArrayNode shape = o.putArray("shape");
+            for (long d : t.shape()) shape.add(d);
+        }
+        report.put("tensor_count", tensors.size());
+        report.put("parameters", params);
+        if (json) {
+            System.out.println(JSON.writeValueAsString(report));
+        } else {
+            printText(report, tensors, params);
+        }
+        return 0;
+    }
+
+    private static void printText(ObjectNode report, List<TensorInfo> tensors, long params) throws IOException {
+        System.out.println(report.get("kind").asText() + ": " + report.get("path").asText());
+        if (report.has("config")) {
+            System.out.println("config:");
+            System.out.println(JSON.writeValueAsString(report.get("config")).indent(2).stripTrailing());
+        }
+        int width = tensors.stream().mapToInt(t -> t.name().length()).max().orElse(4);
+        System.out.println("tensors:");
+        for (TensorInfo t : tensors) {
+            System.out.printf("  %-" + width + "s  %-4s  %s%n", t.name(), t.dtypeName(), Arrays.toString(t.shape()));
+        }
+        System.out.printf("%d tensors, %,d parameters%n", tensors.size(), params);
+    }
+
+    private static JsonNode readJson(Path file) {
+        try {
+            return JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new DoraException(file + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+    }
+}

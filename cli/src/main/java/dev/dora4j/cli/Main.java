@@ -1,0 +1,57 @@
+package dev.dora4j.cli;
+
+import dev.dora4j.DoraException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The {@code dora4j} command line. */
+@Command(
+        name = "dora4j",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "DoRA and LoRA fine-tuning on the JVM, with adapters in PEFT's format.",
+        subcommands = {MergeCommand.class, InspectCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces of errors.")
+    static boolean debug;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the command line and returns its exit code: 0 on success, 1 on an error, 2 on a usage error. */
+    public static int execute(String... args) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            PrintWriter err = commandLine.getErr();
+            if (debug) e.printStackTrace(err);
+            err.println("error: " + oneLine(e));
+            err.flush();
+            return 1;
+        });
+        return cli.execute(args);
+    }
+
+    private static String oneLine(Throwable e) {
+        String msg = e instanceof DoraException ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage();
+        return msg == null ? e.getClass().getSimpleName() : msg.replace('\n', ' ');
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"dora4j " + (v == null ? "development build" : v)};
+        }
+    }
+}

@@ -1,0 +1,100 @@
+package dev.dora4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class CliTest {
+    static final Path FIXTURES = Path.of("../core/src/test/resources/fixtures/merge");
+
+    record Run(int code, String out, String err) {}
+
+    static synchronized Run run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code = Main.execute(args);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"--help", "merge --help", "inspect --help"})
+    void helpExitsZero(String args) {
+        Run r = run(args.split(" "));
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("Usage:");
+    }
+
+    @Test
+    void mergeWritesAModelDirectory(@TempDir Path tmp) {
+        Path out = tmp.resolve("merged");
+        Run r = run("merge", "--model", FIXTURES.resolve("model").toString(), "--adapter",
+                FIXTURES.resolve("adapter").toString(), "--out", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(out.resolve("model.safetensors")).exists();
+        assertThat(out.resolve("config.json")).exists();
+        assertThat(r.err()).contains("merged DoRA adapter into 6 weights");
+    }
+
+    @Test
+    void mergeErrorIsOneLineAndWritesNothing(@TempDir Path tmp) {
+        Path out = tmp.resolve("merged");
+        Run r = run("merge", "--model", FIXTURES.resolve("model").toString(), "--adapter",
+                tmp.resolve("missing").toString(), "--out", out.toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip().lines()).hasSize(1);
+        assertThat(r.err()).startsWith("error: ").contains("missing");
+        assertThat(out).doesNotExist();
+    }
+
+    @Test
+    void lyingHeaderIsReportedWithTheFile(@TempDir Path tmp) throws Exception {
+        Path model = tmp.resolve("model");
+        Files.createDirectories(model);
+        Files.copy(FIXTURES.resolve("model/config.json"), model.resolve("config.json"));
+        byte[] good = Files.readAllBytes(FIXTURES.resolve("model/model.safetensors"));
+        Files.write(model.resolve("model.safetensors"), java.util.Arrays.copyOf(good, good.length - 100));
+        Run r = run("merge", "--model", model.toString(), "--adapter", FIXTURES.resolve("adapter").toString(),
+                "--out", tmp.resolve("out").toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("model.safetensors").doesNotContain("\tat ");
+        assertThat(tmp.resolve("out")).doesNotExist();
+    }
+
+    @Test
+    void inspectListsTensorsAndCounts() throws Exception {
+        Run r = run("inspect", "--json", FIXTURES.resolve("adapter").toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode json = new ObjectMapper().readTree(r.out());
+        assertThat(json.get("kind").asText()).isEqualTo("adapter");
+        assertThat(json.get("config").get("use_dora").asBoolean()).isTrue();
+        assertThat(json.get("tensor_count").asInt()).isEqualTo(18);
+        long sum = 0;
+        for (JsonNode t : json.get("tensors")) {
+            long n = 1;
+            for (JsonNode d : t.get("shape")) n *= d.asLong();
+            sum += n;
+        }
+        assertThat(json.get("parameters").asLong()).isEqualTo(sum);
+
+        Run text = run("inspect", FIXTURES.resolve("model").toString());
+        assertThat(text.code()).isZero();
+        assertThat(text.out()).contains("model.layers.0.self_attn.q_proj.weight").contains("BF16").contains("23 tensors");
+    }
+}

@@ -1,0 +1,101 @@
+package dev.dora4j.autograd;
+
+import dev.dora4j.kernel.Gemm;
+import dev.dora4j.kernel.VecOps;
+import dev.dora4j.tensor.Tensor;
+
+/**
+ * Elementary ops on the tape. Each fuses its forward into one kernel call and records a
+ * hand-written backward that accumulates into the inputs that require gradients.
+ */
+public final class Ops {
+    private Ops() {}
+
+    private static Tensor output(Tape tape, float[] data, int[] shape, Tensor... inputs) {
+        return tape.needsGrad(inputs) ? Tensor.param(data, shape) : Tensor.of(data, shape);
+    }
+
+    /** x: [tokens, in], w: [out, in], bias: [out] or null -> y: [tokens, out] = x·Wᵀ + b. */
+    public static Tensor linear(Tape tape, Tensor x, Tensor w, Tensor bias) {
+        int in = w.dim(1), out = w.dim(0), tokens = x.rows();
+        if (x.cols() != in) {
+            throw new IllegalArgumentException("linear: input has " + x.cols() + " features, weight expects " + in);
+        }
+        int[] shape = x.shape();
+        shape[shape.length - 1] = out;
+        float[] y = new float[tokens * out];
+        Gemm.xWt(x.data(), 0, w.data(), 0, y, 0, tokens, in, out, false);
+        if (bias != null) addRowVector(y, bias.data(), tokens, out);
+        Tensor result = output(tape, y, shape, x, w, bias);
+        if (result.requiresGrad()) {
+            tape.record(() -> {
+                float[] gy = result.grad();
+                if (x.requiresGrad()) Gemm.gW(gy, 0, w.data(), 0, x.grad(), 0, tokens, out, in, true);
+                if (w.requiresGrad()) Gemm.gtX(gy, 0, x.data(), 0, w.grad(), 0, tokens, out, in, true);
+                if (bias != null && bias.requiresGrad()) sumRowsInto(gy, tokens, out, bias.grad());
+            });
+        }
+        return result;
+    }
+
+    /** a + b, same shapes. */
+    public static Tensor add(Tape tape, Tensor a, Tensor b) {
+        checkSameSize(a, b, "add");
+        float[] y = new float[a.numel()];
+        VecOps.add(a.data(), 0, b.data(), 0, y, 0, y.length);
+        Tensor result = output(tape, y, a.shape(), a, b);
+        if (result.requiresGrad()) {
+            tape.record(() -> {
+                if (a.requiresGrad()) VecOps.axpy(1f, result.grad(), 0, a.grad(), 0, y.length);
+                if (b.requiresGrad()) VecOps.axpy(1f, result.grad(), 0, b.grad(), 0, y.length);
+            });
+        }
+        return result;
+    }
+
+    /** a ⊙ b, same shapes. */
+    public static Tensor mul(Tape tape, Tensor a, Tensor b) {
+        checkSameSize(a, b, "mul");
+        float[] y = new float[a.numel()];
+        float[] ad = a.data(), bd = b.data();
+        for (int i = 0; i < y.length; i++) y[i] = ad[i] * bd[i];
+        Tensor result = output(tape, y, a.shape(), a, b);
+        if (result.requiresGrad()) {
+            tape.record(() -> {
+                float[] g = result.grad();
+                if (a.requiresGrad()) for (int i = 0; i < y.length; i++) a.grad()[i] += g[i] * bd[i];
+                if (b.requiresGrad()) for (int i = 0; i < y.length; i++) b.grad()[i] += g[i] * ad[i];
+            });
+        }
+        return result;
+    }
+
+    /** Σ x ⊙ weights: a scalar, the usual way to turn an output into a loss with a chosen upstream gradient. */
+    public static Tensor weightedSum(Tape tape, Tensor x, float[] weights) {
+        if (weights.length != x.numel()) throw new IllegalArgumentException("weightedSum: size mismatch");
+        double s = 0;
+        float[] xd = x.data();
+        for (int i = 0; i < xd.length; i++) s += (double) xd[i] * weights[i];
+        Tensor result = output(tape, new float[] {(float) s}, new int[0], x);
+        if (result.requiresGrad()) {
+            tape.record(() -> VecOps.axpy(result.grad()[0], weights, 0, x.grad(), 0, xd.length));
+        }
+        return result;
+    }
+
+    /** y: [rows, cols] += v: [cols] on every row. */
+    static void addRowVector(float[] y, float[] v, int rows, int cols) {
+        for (int r = 0; r < rows; r++) VecOps.add(y, r * cols, v, 0, y, r * cols, cols);
+    }
+
+    /** g: [rows, cols] -> out: [cols] += Σ_rows g. */
+    static void sumRowsInto(float[] g, int rows, int cols, float[] out) {
+        for (int r = 0; r < rows; r++) VecOps.axpy(1f, g, r * cols, out, 0, cols);
+    }
+
+    private static void checkSameSize(Tensor a, Tensor b, String op) {
+        if (a.numel() != b.numel()) {
+            throw new IllegalArgumentException(op + ": shapes differ: " + a + " vs " + b);
+        }
+    }
+}

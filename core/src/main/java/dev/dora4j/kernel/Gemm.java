@@ -1,0 +1,43 @@
+package dev.dora4j.kernel;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vectorised, multi-threaded matrix products in the three layouts training needs, at the preferred vector width.
+ * All arrays are row-major and contiguous, offsets count elements, and {@code acc} adds the product into the output
+ * ({@code +=}) instead of overwriting it. Work is spread over {@link Parallel}'s pool.
+ */
+public final class Gemm {
+    private static final GemmKernel PREFERRED = using(FloatVector.SPECIES_PREFERRED);
+
+    private Gemm() {}
+
+    /** The kernels compiled for {@code species} (made once per species, then shared). */
+    public static GemmKernel using(VectorSpecies<Float> species) {
+        return Specialize.copy(GemmSimd.class, GemmKernel.class, species);
+    }
+
+    /** The kernels the static methods use. */
+    public static GemmKernel preferred() {
+        return PREFERRED;
+    }
+
+    /** {@code y = x·Wᵀ}. x: [m, k], w: [n, k] -> y: [m, n]. */
+    public static void xWt(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n,
+                           boolean acc) {
+        PREFERRED.xWt(x, xOff, w, wOff, y, yOff, m, k, n, acc);
+    }
+
+    /** {@code dx = g·W}. g: [m, n], w: [n, k] -> dx: [m, k]. */
+    public static void gW(float[] g, int gOff, float[] w, int wOff, float[] dx, int dxOff, int m, int n, int k,
+                          boolean acc) {
+        PREFERRED.gW(g, gOff, w, wOff, dx, dxOff, m, n, k, acc);
+    }
+
+    /** {@code dW = gᵀ·x}. g: [m, n], x: [m, k] -> dw: [n, k]. */
+    public static void gtX(float[] g, int gOff, float[] x, int xOff, float[] dw, int dwOff, int m, int n, int k,
+                           boolean acc) {
+        PREFERRED.gtX(g, gOff, x, xOff, dw, dwOff, m, n, k, acc);
+    }
+}

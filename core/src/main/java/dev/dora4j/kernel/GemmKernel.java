@@ -1,0 +1,23 @@
+package dev.dora4j.kernel;
+
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The three matrix products that training needs, for one vector species. All arrays are row-major and contiguous,
+ * offsets count elements, and {@code acc} adds the product into the output instead of overwriting it.
+ *
+ * @see Gemm for the instance that uses the preferred species, and for instances at other widths
+ */
+public interface GemmKernel {
+    /** The vector species the kernels compute with. */
+    VectorSpecies<Float> species();
+
+    /** {@code y = x·Wᵀ}. x: [m, k], w: [n, k] -> y: [m, n]. */
+    void xWt(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n, boolean acc);
+
+    /** {@code dx = g·W}. g: [m, n], w: [n, k] -> dx: [m, k]. */
+    void gW(float[] g, int gOff, float[] w, int wOff, float[] dx, int dxOff, int m, int n, int k, boolean acc);
+
+    /** {@code dW = gᵀ·x}. g: [m, n], x: [m, k] -> dw: [n, k]. */
+    void gtX(float[] g, int gOff, float[] x, int xOff, float[] dw, int dwOff, int m, int n, int k, boolean acc);
+}

@@ -1,0 +1,51 @@
+package dev.dora4j.kernel;
+
+/**
+ * Plain-loop twins of {@link Gemm}, accumulating in double: the oracle the vectorised kernels are tested against.
+ * Same layouts and arguments as {@link Gemm}.
+ */
+public final class GemmScalar {
+    private GemmScalar() {}
+
+    /** {@code y = x·Wᵀ}. x: [m, k], w: [n, k] -> y: [m, n]. */
+    public static void xWt(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n,
+                           boolean acc) {
+        GemmChecks.xWt(x, xOff, w, wOff, y, yOff, m, k, n);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) s += (double) x[xOff + i * k + p] * w[wOff + j * k + p];
+                int yi = yOff + i * n + j;
+                y[yi] = acc ? (float) (y[yi] + s) : (float) s;
+            }
+        }
+    }
+
+    /** {@code dx = g·W}. g: [m, n], w: [n, k] -> dx: [m, k]. */
+    public static void gW(float[] g, int gOff, float[] w, int wOff, float[] dx, int dxOff, int m, int n, int k,
+                          boolean acc) {
+        GemmChecks.gW(g, gOff, w, wOff, dx, dxOff, m, n, k);
+        for (int i = 0; i < m; i++) {
+            for (int c = 0; c < k; c++) {
+                double s = 0;
+                for (int p = 0; p < n; p++) s += (double) g[gOff + i * n + p] * w[wOff + p * k + c];
+                int di = dxOff + i * k + c;
+                dx[di] = acc ? (float) (dx[di] + s) : (float) s;
+            }
+        }
+    }
+
+    /** {@code dW = gᵀ·x}. g: [m, n], x: [m, k] -> dw: [n, k]. */
+    public static void gtX(float[] g, int gOff, float[] x, int xOff, float[] dw, int dwOff, int m, int n, int k,
+                           boolean acc) {
+        GemmChecks.gtX(g, gOff, x, xOff, dw, dwOff, m, n, k);
+        for (int j = 0; j < n; j++) {
+            for (int c = 0; c < k; c++) {
+                double s = 0;
+                for (int p = 0; p < m; p++) s += (double) g[gOff + p * n + j] * x[xOff + p * k + c];
+                int di = dwOff + j * k + c;
+                dw[di] = acc ? (float) (dw[di] + s) : (float) s;
+            }
+        }
+    }
+}

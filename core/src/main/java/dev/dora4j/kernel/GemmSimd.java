@@ -1,0 +1,312 @@
+package dev.dora4j.kernel;
+
+import java.lang.invoke.MethodHandles;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The matrix products on one vector species (a template: {@link Specialize} makes one copy per species).
+ *
+ * <p>All three layouts reduce to one blocked product {@code C[M, N] (+)= A[M, K]·B[K, N]} where A is read in place
+ * through row and column strides and B is packed into panels of {@code NR} vectors per row (plus one-vector panels
+ * for the leftover columns). A register-blocked micro-kernel keeps a tile of {@code MR × NR} vectors of C in
+ * registers and adds one rank-1 update per step of depth: {@code NR} loads of B, {@code MR} broadcasts of A and
+ * {@code MR·NR} fused multiply-adds. Threads split the output by whole micro-tile rows or whole panels, so no two
+ * threads write the same cache line.
+ */
+final class GemmSimd implements GemmKernel {
+    private static final VectorSpecies<Float> S = Specialize.species(MethodHandles.lookup());
+    private static final int L = S.length();
+    /** Rows of the micro-tile. */
+    private static final int MR = 6;
+    /** Vectors per row of the micro-tile. */
+    private static final int NR = 4;
+    private static final int NRL = NR * L;
+    /** Depth per block: one B micro-panel [KC, NRL] takes about 32 KiB and stays in L1 while rows stream past. */
+    private static final int KC = Math.max(64, 8192 / NRL);
+    /** Rows per block of A that each B micro-panel is used against (a multiple of MR). */
+    private static final int MC = 24 * MR;
+    /** Upper bound on the floats of one packed column block of B. */
+    private static final int PACK_FLOATS = 1 << 20;
+    /** Products with fewer multiply-adds than this run on the calling thread. */
+    private static final long PARALLEL_MACS = 1L << 18;
+    /** x·Wᵀ with at most this many rows is done as dot products, without packing W. */
+    private static final int SMALL_M = MR - 1;
+
+    private static final ThreadLocal<float[][]> PACK = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
+
+    GemmSimd() {}
+
+    @Override
+    public VectorSpecies<Float> species() {
+        return S;
+    }
+
+    @Override
+    public void xWt(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n, boolean acc) {
+        GemmChecks.xWt(x, xOff, w, wOff, y, yOff, m, k, n);
+        if (m <= SMALL_M && k > 0) {
+            xWtRows(x, xOff, w, wOff, y, yOff, m, k, n, acc);
+        } else {
+            gemm(m, n, k, x, xOff, k, 1, w, wOff, 1, k, y, yOff, n, acc);
+        }
+    }
+
+    @Override
+    public void gW(float[] g, int gOff, float[] w, int wOff, float[] dx, int dxOff, int m, int n, int k, boolean acc) {
+        GemmChecks.gW(g, gOff, w, wOff, dx, dxOff, m, n, k);
+        gemm(m, k, n, g, gOff, n, 1, w, wOff, k, 1, dx, dxOff, k, acc);
+    }
+
+    @Override
+    public void gtX(float[] g, int gOff, float[] x, int xOff, float[] dw, int dwOff, int m, int n, int k, boolean acc) {
+        GemmChecks.gtX(g, gOff, x, xOff, dw, dwOff, m, n, k);
+        gemm(n, k, m, g, gOff, 1, n, x, xOff, k, 1, dw, dwOff, k, acc);
+    }
+
+    // C[M, N] (+)= A[M, K]·B[K, N] with A(i, p) = a[aOff + i·aRs + p·aCs], B(p, j) = b[bOff + p·bRs + j·bCs],
+    // C(i, j) = c[cOff + i·ldc + j]
+    private static void gemm(int bigM, int bigN, int bigK, float[] a, int aOff, int aRs, int aCs,
+                             float[] b, int bOff, int bRs, int bCs, float[] c, int cOff, int ldc, boolean acc) {
+        if (bigM == 0 || bigN == 0) return;
+        if (bigK == 0) {
+            if (!acc) for (int i = 0; i < bigM; i++) Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + bigN, 0f);
+            return;
+        }
+        boolean parallel = (long) bigM * bigN * bigK >= PARALLEL_MACS;
+        int nc = Math.max(NRL, PACK_FLOATS / bigK / NRL * NRL);
+        for (int jc = 0; jc < bigN; jc += nc) {
+            int cols = Math.min(nc, bigN - jc);
+            int wide = cols / NRL;
+            int panels = wide + (cols - wide * NRL + L - 1) / L;
+            float[] bp = packBuffer(bigK * (cols + L));
+            int j0 = jc;
+            run(parallel, panels, (q0, q1) -> {
+                for (int q = q0; q < q1; q++) {
+                    int col = column(q, wide), width = q < wide ? NRL : L;
+                    GemmPack.panel(b, bOff, bRs, bCs, bigK, j0 + col, Math.min(width, cols - col), width,
+                            bp, col * bigK);
+                }
+            });
+            int tiles = (bigM + MR - 1) / MR;
+            if (tiles >= panels) {
+                run(parallel, tiles, (t0, t1) -> block(t0 * MR, Math.min(bigM, t1 * MR), 0, panels, wide, cols,
+                        bigK, a, aOff, aRs, aCs, bp, c, cOff + j0, ldc, acc));
+            } else {
+                run(parallel, panels, (q0, q1) -> block(0, bigM, q0, q1, wide, cols,
+                        bigK, a, aOff, aRs, aCs, bp, c, cOff + j0, ldc, acc));
+            }
+        }
+    }
+
+    private static int column(int panel, int wide) {
+        return panel < wide ? panel * NRL : wide * NRL + (panel - wide) * L;
+    }
+
+    // rows [i0, i1) of C times panels [q0, q1) of the packed column block bp (cols columns, the first wide panels
+    // NRL wide, the rest L wide), over the whole depth
+    private static void block(int i0, int i1, int q0, int q1, int wide, int cols, int depth,
+                              float[] a, int aOff, int aRs, int aCs, float[] bp, float[] c, int cOff, int ldc,
+                              boolean acc) {
+        for (int pc = 0; pc < depth; pc += KC) {
+            int kc = Math.min(KC, depth - pc);
+            boolean load = acc || pc > 0;
+            for (int ic = i0; ic < i1; ic += MC) {
+                int iEnd = Math.min(ic + MC, i1);
+                for (int q = q0; q < q1; q++) {
+                    int col = column(q, wide);
+                    int width = q < wide ? NRL : L;
+                    int pcols = Math.min(width, cols - col);
+                    int bi = col * depth + pc * width;
+                    for (int ir = ic; ir < iEnd; ir += MR) {
+                        int rows = Math.min(MR, iEnd - ir);
+                        int ai = aOff + ir * aRs + pc * aCs;
+                        int ci = cOff + ir * ldc + col;
+                        if (width == NRL) kernel6x4(a, ai, aRs, aCs, bp, bi, kc, c, ci, ldc, rows, pcols, load);
+                        else kernel6x1(a, ai, aRs, aCs, bp, bi, kc, c, ci, ldc, rows, pcols, load);
+                    }
+                }
+            }
+        }
+    }
+
+    // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
+    // b: micro-panel [kc, NRL] at bOff -> c: tile [rows, cols] at cOff, row stride ldc; load: add into c
+    private static void kernel6x4(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int kc,
+                                  float[] c, int cOff, int ldc, int rows, int cols, boolean load) {
+        int a1 = aOff + Math.min(1, rows - 1) * aRs;
+        int a2 = aOff + Math.min(2, rows - 1) * aRs;
+        int a3 = aOff + Math.min(3, rows - 1) * aRs;
+        int a4 = aOff + Math.min(4, rows - 1) * aRs;
+        int a5 = aOff + Math.min(5, rows - 1) * aRs;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c02 = z, c03 = z;
+        FloatVector c10 = z, c11 = z, c12 = z, c13 = z;
+        FloatVector c20 = z, c21 = z, c22 = z, c23 = z;
+        FloatVector c30 = z, c31 = z, c32 = z, c33 = z;
+        FloatVector c40 = z, c41 = z, c42 = z, c43 = z;
+        FloatVector c50 = z, c51 = z, c52 = z, c53 = z;
+        for (int p = 0; p < kc; p++) {
+            int bi = bOff + p * NRL;
+            int ai = p * aCs;
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bi + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, b, bi + 3 * L);
+            FloatVector av = FloatVector.broadcast(S, a[aOff + ai]);
+            c00 = av.fma(b0, c00); c01 = av.fma(b1, c01); c02 = av.fma(b2, c02); c03 = av.fma(b3, c03);
+            av = FloatVector.broadcast(S, a[a1 + ai]);
+            c10 = av.fma(b0, c10); c11 = av.fma(b1, c11); c12 = av.fma(b2, c12); c13 = av.fma(b3, c13);
+            av = FloatVector.broadcast(S, a[a2 + ai]);
+            c20 = av.fma(b0, c20); c21 = av.fma(b1, c21); c22 = av.fma(b2, c22); c23 = av.fma(b3, c23);
+            av = FloatVector.broadcast(S, a[a3 + ai]);
+            c30 = av.fma(b0, c30); c31 = av.fma(b1, c31); c32 = av.fma(b2, c32); c33 = av.fma(b3, c33);
+            av = FloatVector.broadcast(S, a[a4 + ai]);
+            c40 = av.fma(b0, c40); c41 = av.fma(b1, c41); c42 = av.fma(b2, c42); c43 = av.fma(b3, c43);
+            av = FloatVector.broadcast(S, a[a5 + ai]);
+            c50 = av.fma(b0, c50); c51 = av.fma(b1, c51); c52 = av.fma(b2, c52); c53 = av.fma(b3, c53);
+        }
+        putRow(c, cOff, cols, load, c00, c01, c02, c03);
+        if (rows > 1) putRow(c, cOff + 1 * ldc, cols, load, c10, c11, c12, c13);
+        if (rows > 2) putRow(c, cOff + 2 * ldc, cols, load, c20, c21, c22, c23);
+        if (rows > 3) putRow(c, cOff + 3 * ldc, cols, load, c30, c31, c32, c33);
+        if (rows > 4) putRow(c, cOff + 4 * ldc, cols, load, c40, c41, c42, c43);
+        if (rows > 5) putRow(c, cOff + 5 * ldc, cols, load, c50, c51, c52, c53);
+    }
+
+    // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
+    // b: micro-panel [kc, L] at bOff -> c: tile [rows, cols] at cOff, row stride ldc; load: add into c
+    private static void kernel6x1(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int kc,
+                                  float[] c, int cOff, int ldc, int rows, int cols, boolean load) {
+        int a1 = aOff + Math.min(1, rows - 1) * aRs;
+        int a2 = aOff + Math.min(2, rows - 1) * aRs;
+        int a3 = aOff + Math.min(3, rows - 1) * aRs;
+        int a4 = aOff + Math.min(4, rows - 1) * aRs;
+        int a5 = aOff + Math.min(5, rows - 1) * aRs;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z;
+        FloatVector c10 = z;
+        FloatVector c20 = z;
+        FloatVector c30 = z;
+        FloatVector c40 = z;
+        FloatVector c50 = z;
+        for (int p = 0; p < kc; p++) {
+            int bi = bOff + p * L;
+            int ai = p * aCs;
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector av = FloatVector.broadcast(S, a[aOff + ai]);
+            c00 = av.fma(b0, c00);
+            av = FloatVector.broadcast(S, a[a1 + ai]);
+            c10 = av.fma(b0, c10);
+            av = FloatVector.broadcast(S, a[a2 + ai]);
+            c20 = av.fma(b0, c20);
+            av = FloatVector.broadcast(S, a[a3 + ai]);
+            c30 = av.fma(b0, c30);
+            av = FloatVector.broadcast(S, a[a4 + ai]);
+            c40 = av.fma(b0, c40);
+            av = FloatVector.broadcast(S, a[a5 + ai]);
+            c50 = av.fma(b0, c50);
+        }
+        put(c, cOff, cols, load, c00);
+        if (rows > 1) put(c, cOff + 1 * ldc, cols, load, c10);
+        if (rows > 2) put(c, cOff + 2 * ldc, cols, load, c20);
+        if (rows > 3) put(c, cOff + 3 * ldc, cols, load, c30);
+        if (rows > 4) put(c, cOff + 4 * ldc, cols, load, c40);
+        if (rows > 5) put(c, cOff + 5 * ldc, cols, load, c50);
+    }
+
+    private static void putRow(float[] c, int ci, int cols, boolean load,
+                               FloatVector v0, FloatVector v1, FloatVector v2, FloatVector v3) {
+        put(c, ci, cols, load, v0);
+        put(c, ci + L, cols - L, load, v1);
+        put(c, ci + 2 * L, cols - 2 * L, load, v2);
+        put(c, ci + 3 * L, cols - 3 * L, load, v3);
+    }
+
+    // writes the first min(lanes, L) lanes of v to c at ci (adding what is there when load)
+    private static void put(float[] c, int ci, int lanes, boolean load, FloatVector v) {
+        if (lanes >= L) {
+            if (load) v = v.add(FloatVector.fromArray(S, c, ci));
+            v.intoArray(c, ci);
+        } else if (lanes > 0) {
+            VectorMask<Float> mask = S.indexInRange(0, lanes);
+            if (load) v = v.add(FloatVector.fromArray(S, c, ci, mask));
+            v.intoArray(c, ci, mask);
+        }
+    }
+
+    // x: [m, k], w: [n, k] -> y: [m, n] for a few rows: dot products of each x row with four w rows at a time
+    private static void xWtRows(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n,
+                                boolean acc) {
+        int quads = (n + 3) / 4;
+        run((long) m * n * k >= PARALLEL_MACS, quads, (u0, u1) -> {
+            for (int u = u0; u < u1; u++) {
+                int j = 4 * u;
+                for (int i = 0; i < m; i++) {
+                    int xi = xOff + i * k, yi = yOff + i * n + j;
+                    if (j + 4 <= n) dots4(x, xi, w, wOff + j * k, k, y, yi, acc);
+                    else for (int jj = j; jj < n; jj++, yi++) dot1(x, xi, w, wOff + jj * k, k, y, yi, acc);
+                }
+            }
+        });
+    }
+
+    // x: [k] at xi, w: [4, k] at wi -> y[yi .. yi + 3]
+    private static void dots4(float[] x, int xi, float[] w, int wi, int k, float[] y, int yi, boolean acc) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+        int w1 = wi + k, w2 = wi + 2 * k, w3 = wi + 3 * k;
+        int bound = S.loopBound(k), p = 0;
+        for (; p < bound; p += L) {
+            FloatVector xv = FloatVector.fromArray(S, x, xi + p);
+            s0 = xv.fma(FloatVector.fromArray(S, w, wi + p), s0);
+            s1 = xv.fma(FloatVector.fromArray(S, w, w1 + p), s1);
+            s2 = xv.fma(FloatVector.fromArray(S, w, w2 + p), s2);
+            s3 = xv.fma(FloatVector.fromArray(S, w, w3 + p), s3);
+        }
+        float r0 = s0.reduceLanes(VectorOperators.ADD), r1 = s1.reduceLanes(VectorOperators.ADD);
+        float r2 = s2.reduceLanes(VectorOperators.ADD), r3 = s3.reduceLanes(VectorOperators.ADD);
+        for (; p < k; p++) {
+            float xp = x[xi + p];
+            r0 += xp * w[wi + p];
+            r1 += xp * w[w1 + p];
+            r2 += xp * w[w2 + p];
+            r3 += xp * w[w3 + p];
+        }
+        if (acc) {
+            y[yi] += r0;
+            y[yi + 1] += r1;
+            y[yi + 2] += r2;
+            y[yi + 3] += r3;
+        } else {
+            y[yi] = r0;
+            y[yi + 1] = r1;
+            y[yi + 2] = r2;
+            y[yi + 3] = r3;
+        }
+    }
+
+    // x: [k] at xi, w: [k] at wi -> y[yi]
+    private static void dot1(float[] x, int xi, float[] w, int wi, int k, float[] y, int yi, boolean acc) {
+        FloatVector s = FloatVector.zero(S);
+        int bound = S.loopBound(k), p = 0;
+        for (; p < bound; p += L) s = FloatVector.fromArray(S, x, xi + p).fma(FloatVector.fromArray(S, w, wi + p), s);
+        float r = s.reduceLanes(VectorOperators.ADD);
+        for (; p < k; p++) r += x[xi + p] * w[wi + p];
+        y[yi] = acc ? y[yi] + r : r;
+    }
+
+    private static void run(boolean parallel, int n, Parallel.RangeBody body) {
+        if (parallel) Parallel.range(n, 1, body);
+        else body.run(0, n);
+    }
+
+    // a reusable buffer of the calling thread, at least size floats; its contents are garbage
+    private static float[] packBuffer(int size) {
+        float[][] holder = PACK.get();
+        if (holder[0].length < size) holder[0] = new float[size];
+        return holder[0];
+    }
+}

@@ -1,0 +1,41 @@
+package dev.dora4j.kernel;
+
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector primitives over {@code float[]} for one vector species. Offsets count elements; matrices are row-major
+ * and contiguous.
+ *
+ * @see VecOps for the instance that uses the preferred species, and for instances at other widths
+ */
+public interface VecOpsKernel {
+    /** The vector species the kernels compute with. */
+    VectorSpecies<Float> species();
+
+    /** {@code Σ a[i]·b[i]} over n elements. */
+    float dot(float[] a, int aOff, float[] b, int bOff, int n);
+
+    /** {@code y += alpha·x} over n elements. */
+    void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n);
+
+    /** {@code x *= alpha} over n elements. */
+    void scale(float alpha, float[] x, int off, int n);
+
+    /** {@code out = a + b} over n elements (out may be a or b). */
+    void add(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n);
+
+    /** {@code Σ x[i]²} over n elements. */
+    float sumSquares(float[] x, int off, int n);
+
+    /** Squared row norms. w: [rows, cols] -> out: [rows], {@code out[r] = Σ_c w[r, c]²}. Parallel over rows. */
+    void rowSumSquares(float[] w, int off, int rows, int cols, float[] out);
+
+    /** Row-wise dot products. a, b: [rows, cols] -> out: [rows], {@code out[r] = <a_r, b_r>}. Parallel over rows. */
+    void rowDots(float[] a, int aOff, float[] b, int bOff, int rows, int cols, float[] out);
+
+    /**
+     * Softmax of each row in place, max-subtracted. x: [rows, cols]. A row that is all {@code -inf} becomes NaN, as in
+     * PyTorch. Parallel over rows.
+     */
+    void softmaxRows(float[] x, int off, int rows, int cols);
+}

@@ -1,0 +1,141 @@
+package dev.dora4j.kernel;
+
+import java.lang.invoke.MethodHandles;
+import java.util.Objects;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/** The vector primitives on one vector species (a template: {@link Specialize} makes one copy per species). */
+final class VecOpsSimd implements VecOpsKernel {
+    private static final VectorSpecies<Float> S = Specialize.species(MethodHandles.lookup());
+    private static final int L = S.length();
+    /** Row operations hand each thread at least this many elements. */
+    private static final int PARALLEL_GRAIN = 1 << 15;
+
+    VecOpsSimd() {}
+
+    @Override
+    public VectorSpecies<Float> species() {
+        return S;
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        Objects.checkFromIndexSize(aOff, n, a.length);
+        Objects.checkFromIndexSize(bOff, n, b.length);
+        return dot0(a, aOff, b, bOff, n);
+    }
+
+    private static float dot0(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+        int i = 0;
+        for (; i <= n - 4 * L; i += 4 * L) {
+            s0 = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), s0);
+            s1 = FloatVector.fromArray(S, a, aOff + i + L).fma(FloatVector.fromArray(S, b, bOff + i + L), s1);
+            s2 = FloatVector.fromArray(S, a, aOff + i + 2 * L).fma(FloatVector.fromArray(S, b, bOff + i + 2 * L), s2);
+            s3 = FloatVector.fromArray(S, a, aOff + i + 3 * L).fma(FloatVector.fromArray(S, b, bOff + i + 3 * L), s3);
+        }
+        for (; i <= n - L; i += L) {
+            s0 = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), s0);
+        }
+        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
+        return s;
+    }
+
+    @Override
+    public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        Objects.checkFromIndexSize(xOff, n, x.length);
+        Objects.checkFromIndexSize(yOff, n, y.length);
+        FloatVector av = FloatVector.broadcast(S, alpha);
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            av.fma(FloatVector.fromArray(S, x, xOff + i), FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) y[yOff + i] = Math.fma(alpha, x[xOff + i], y[yOff + i]);
+    }
+
+    @Override
+    public void scale(float alpha, float[] x, int off, int n) {
+        Objects.checkFromIndexSize(off, n, x.length);
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector.fromArray(S, x, off + i).mul(alpha).intoArray(x, off + i);
+        }
+        for (; i < n; i++) x[off + i] *= alpha;
+    }
+
+    @Override
+    public void add(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+        Objects.checkFromIndexSize(aOff, n, a.length);
+        Objects.checkFromIndexSize(bOff, n, b.length);
+        Objects.checkFromIndexSize(outOff, n, out.length);
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector.fromArray(S, a, aOff + i).add(FloatVector.fromArray(S, b, bOff + i)).intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) out[outOff + i] = a[aOff + i] + b[bOff + i];
+    }
+
+    @Override
+    public float sumSquares(float[] x, int off, int n) {
+        Objects.checkFromIndexSize(off, n, x.length);
+        return dot0(x, off, x, off, n);
+    }
+
+    @Override
+    public void rowSumSquares(float[] w, int off, int rows, int cols, float[] out) {
+        Objects.checkFromIndexSize(off, (long) rows * cols, w.length);
+        Objects.checkFromIndexSize(0, rows, out.length);
+        Parallel.range(rows, grainRows(cols), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) out[r] = dot0(w, off + r * cols, w, off + r * cols, cols);
+        });
+    }
+
+    @Override
+    public void rowDots(float[] a, int aOff, float[] b, int bOff, int rows, int cols, float[] out) {
+        Objects.checkFromIndexSize(aOff, (long) rows * cols, a.length);
+        Objects.checkFromIndexSize(bOff, (long) rows * cols, b.length);
+        Objects.checkFromIndexSize(0, rows, out.length);
+        Parallel.range(rows, grainRows(cols), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) out[r] = dot0(a, aOff + r * cols, b, bOff + r * cols, cols);
+        });
+    }
+
+    @Override
+    public void softmaxRows(float[] x, int off, int rows, int cols) {
+        Objects.checkFromIndexSize(off, (long) rows * cols, x.length);
+        Parallel.range(rows, grainRows(cols), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) softmax(x, off + r * cols, cols);
+        });
+    }
+
+    // x: [n] at off, in place
+    private static void softmax(float[] x, int off, int n) {
+        int bound = S.loopBound(n), i = 0;
+        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (; i < bound; i += L) mv = mv.max(FloatVector.fromArray(S, x, off + i));
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) max = Math.max(max, x[off + i]);
+        FloatVector sv = FloatVector.zero(S);
+        for (i = 0; i < bound; i += L) {
+            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(x, off + i);
+            sv = sv.add(e);
+        }
+        float sum = sv.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        for (i = 0; i < bound; i += L) FloatVector.fromArray(S, x, off + i).mul(inv).intoArray(x, off + i);
+        for (; i < n; i++) x[off + i] *= inv;
+    }
+
+    private static int grainRows(int cols) {
+        return Math.max(1, PARALLEL_GRAIN / Math.max(1, cols));
+    }
+}

@@ -1,0 +1,58 @@
+package dev.dora4j.nn;
+
+import java.util.SplittableRandom;
+
+/**
+ * Inverted dropout masks as {@code torch.nn.Dropout} applies them: each element kept with
+ * probability {@code 1 - p} and scaled by {@code 1 / (1 - p)}. A mask source can be replaced,
+ * for instance by fixed masks in tests that compare against a reference.
+ */
+public final class Dropout {
+    /** Supplies the scaled mask for an input of {@code size} elements. */
+    @FunctionalInterface
+    public interface MaskSource {
+        float[] mask(int size);
+    }
+
+    private final float p;
+    private MaskSource source;
+    private boolean training = true;
+
+    public Dropout(float p, long seed) {
+        if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout must be in [0, 1), got " + p);
+        this.p = p;
+        SplittableRandom rng = new SplittableRandom(seed);
+        float keep = 1f / (1f - p);
+        this.source = size -> {
+            float[] m = new float[size];
+            for (int i = 0; i < size; i++) m[i] = rng.nextDouble() < p ? 0f : keep;
+            return m;
+        };
+    }
+
+    public float p() {
+        return p;
+    }
+
+    public void training(boolean on) {
+        this.training = on;
+    }
+
+    public boolean training() {
+        return training;
+    }
+
+    public void source(MaskSource source) {
+        this.source = source;
+    }
+
+    /** True when this dropout changes its input (training with p > 0). */
+    public boolean active() {
+        return training && p > 0f;
+    }
+
+    /** The next mask, or null when inactive. */
+    public float[] nextMask(int size) {
+        return active() ? source.mask(size) : null;
+    }
+}

@@ -1,0 +1,19 @@
+package dev.dora4j.nn;
+
+import dev.dora4j.autograd.Tape;
+import dev.dora4j.tensor.Tensor;
+
+/**
+ * Something that replaces a frozen linear layer's forward pass, such as a LoRA or DoRA adapter.
+ * It owns its trainable tensors and records its own backward on the tape.
+ */
+public interface LinearAdapter {
+    /** x: [tokens, in] -> y: [tokens, out], including the base layer's output and bias. */
+    Tensor forward(Tape tape, Linear base, Tensor x);
+
+    /** Folds the adapter into {@code base}'s weight in place. */
+    void merge(Linear base);
+
+    /** Undoes {@link #merge}, restoring the weight to float tolerance. */
+    void unmerge(Linear base);
+}

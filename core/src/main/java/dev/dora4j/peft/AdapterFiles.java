@@ -1,0 +1,141 @@
+package dev.dora4j.peft;
+
+import dev.dora4j.DoraException;
+import dev.dora4j.io.AtomicFiles;
+import dev.dora4j.io.SafetensorsFile;
+import dev.dora4j.io.SafetensorsWriter;
+import dev.dora4j.io.TensorInfo;
+import dev.dora4j.tensor.DType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Reads and writes adapters in PEFT's format: {@code adapter_config.json} beside
+ * {@code adapter_model.safetensors} whose keys are {@code base_model.model.<path>.lora_A.weight},
+ * {@code .lora_B.weight} and {@code .lora_magnitude_vector}.
+ */
+public final class AdapterFiles {
+    public static final String WEIGHTS_FILE = "adapter_model.safetensors";
+
+    /** An adapter as read from disk: its config and its tensors per module path, in file order. */
+    public record Loaded(Path dir, AdapterConfig config, Map<String, AdapterWeights> modules) {}
+
+    private AdapterFiles() {}
+
+    public static Loaded read(Path dir) {
+        if (!Files.isDirectory(dir)) throw new DoraException(dir + ": adapter directory not found");
+        AdapterConfig config = AdapterConfig.read(dir);
+        Path file = dir.resolve(WEIGHTS_FILE);
+        if (!Files.isRegularFile(file)) {
+            String hint = Files.exists(dir.resolve("adapter_model.bin"))
+                    ? " (adapter_model.bin is a pickle file, which is never loaded: save the adapter with safe_serialization)"
+                    : "";
+            throw new DoraException(file + ": adapter weights not found" + hint);
+        }
+        try (SafetensorsFile st = SafetensorsFile.open(file)) {
+            Map<String, float[]> a = new LinkedHashMap<>(), b = new LinkedHashMap<>(), m = new LinkedHashMap<>();
+            Map<String, TensorInfo> aInfo = new TreeMap<>(), bInfo = new TreeMap<>();
+            for (TensorInfo t : st.tensors()) {
+                String name = t.name();
+                if (!name.startsWith(PeftKeys.PREFIX)) {
+                    throw new DoraException(file + ": tensor '" + name + "' does not start with '" + PeftKeys.PREFIX + "'");
+                }
+                String rest = name.substring(PeftKeys.PREFIX.length());
+                if (rest.endsWith(PeftKeys.LORA_A)) {
+                    String path = strip(rest, PeftKeys.LORA_A);
+                    a.put(path, readMatrix(st, t, file));
+                    aInfo.put(path, t);
+                } else if (rest.endsWith(PeftKeys.LORA_B)) {
+                    String path = strip(rest, PeftKeys.LORA_B);
+                    b.put(path, readMatrix(st, t, file));
+                    bInfo.put(path, t);
+                } else if (rest.endsWith(PeftKeys.MAGNITUDE) || rest.endsWith(PeftKeys.MAGNITUDE_WITH_WEIGHT)) {
+                    String path = strip(strip(rest, ".weight"), PeftKeys.MAGNITUDE);
+                    if (t.shape().length != 1) {
+                        throw new DoraException(file + ": tensor '" + name + "' must be 1-D, has shape " + Arrays.toString(t.shape()));
+                    }
+                    m.put(path, st.readFloats(name));
+                } else {
+                    throw new DoraException(file + ": tensor '" + name + "' is not a LoRA/DoRA tensor (lora_A, lora_B, lora_magnitude_vector)");
+                }
+            }
+            Map<String, AdapterWeights> modules = new LinkedHashMap<>();
+            for (String path : a.keySet()) {
+                if (!b.containsKey(path)) throw new DoraException(file + ": tensor '" + PeftKeys.loraB(path) + "' is missing");
+                long[] as = aInfo.get(path).shape(), bs = bInfo.get(path).shape();
+                int rank = (int) as[0], in = (int) as[1], out = (int) bs[0];
+                if (bs[1] != rank) {
+                    throw new DoraException(file + ": tensor '" + PeftKeys.loraB(path) + "' has shape " + Arrays.toString(bs)
+                            + " but lora_A has rank " + rank);
+                }
+                int expectedRank = config.rankFor(path);
+                if (rank != expectedRank) {
+                    throw new DoraException(file + ": tensor '" + PeftKeys.loraA(path) + "' has rank " + rank
+                            + " but adapter_config.json gives r = " + expectedRank + " for this module");
+                }
+                float[] mag = m.remove(path);
+                if (config.useDora() && mag == null) {
+                    throw new DoraException(file + ": tensor '" + PeftKeys.magnitude(path) + "' is missing (use_dora is true)");
+                }
+                if (!config.useDora() && mag != null) {
+                    throw new DoraException(file + ": tensor '" + PeftKeys.magnitude(path) + "' present but use_dora is false");
+                }
+                if (mag != null && mag.length != out) {
+                    throw new DoraException(file + ": tensor '" + PeftKeys.magnitude(path) + "' has " + mag.length
+                            + " entries but lora_B has " + out + " rows");
+                }
+                modules.put(path, new AdapterWeights(path, a.get(path), b.get(path), mag, rank, in, out));
+            }
+            for (String path : b.keySet()) {
+                if (!a.containsKey(path)) throw new DoraException(file + ": tensor '" + PeftKeys.loraA(path) + "' is missing");
+            }
+            if (!m.isEmpty()) {
+                String path = m.keySet().iterator().next();
+                throw new DoraException(file + ": tensor '" + PeftKeys.magnitude(path) + "' has no lora_A/lora_B beside it");
+            }
+            if (modules.isEmpty()) throw new DoraException(file + ": holds no adapter tensors");
+            return new Loaded(dir, config, modules);
+        }
+    }
+
+    /** Writes config and tensors as a complete directory, atomically. */
+    public static void write(Path dir, AdapterConfig config, Map<String, LoraAdapter> adapters) {
+        SafetensorsWriter writer = new SafetensorsWriter();
+        writer.metadata(Map.of("format", "pt"));
+        for (var e : adapters.entrySet()) {
+            String path = e.getKey();
+            LoraAdapter ad = e.getValue();
+            writer.add(PeftKeys.loraA(path), ad.loraA().data(), longShape(ad.loraA().shape()), DType.F32);
+            writer.add(PeftKeys.loraB(path), ad.loraB().data(), longShape(ad.loraB().shape()), DType.F32);
+            if (ad.isDora()) {
+                writer.add(PeftKeys.magnitude(path), ad.magnitude().data(), longShape(ad.magnitude().shape()), DType.F32);
+            }
+        }
+        String json = config.toJsonString();
+        AtomicFiles.writeDirectory(dir, tmp -> {
+            Files.writeString(tmp.resolve(AdapterConfig.FILE_NAME), json);
+            writer.write(tmp.resolve(WEIGHTS_FILE));
+        });
+    }
+
+    private static float[] readMatrix(SafetensorsFile st, TensorInfo t, Path file) {
+        if (t.shape().length != 2) {
+            throw new DoraException(file + ": tensor '" + t.name() + "' must be 2-D, has shape " + Arrays.toString(t.shape()));
+        }
+        return st.readFloats(t.name());
+    }
+
+    private static String strip(String s, String suffix) {
+        return s.endsWith(suffix) ? s.substring(0, s.length() - suffix.length()) : s;
+    }
+
+    private static long[] longShape(int[] shape) {
+        long[] l = new long[shape.length];
+        for (int i = 0; i < shape.length; i++) l[i] = shape[i];
+        return l;
+    }
+}

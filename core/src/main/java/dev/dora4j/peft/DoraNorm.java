@@ -1,0 +1,70 @@
+package dev.dora4j.peft;
+
+import dev.dora4j.kernel.Gemm;
+import dev.dora4j.kernel.VecOps;
+
+/**
+ * The row norms {@code n = ‖W + s·B·A‖} of a DoRA layer, computed without ever forming the
+ * {@code [out, in]} matrix: {@code ‖W_o + s(BA)_o‖² = ‖W_o‖² + 2s⟨B_o, (W·Aᵀ)_o⟩ + s²·B_o(A·Aᵀ)B_oᵀ}.
+ * {@code ‖W_o‖²} is computed once per frozen weight; the two small products
+ * {@code W·Aᵀ: [out, r]} and {@code B·(A·Aᵀ): [out, r]} are kept for the exact norm gradient.
+ */
+final class DoraNorm {
+    /** The norms and the intermediates their gradient needs. */
+    record Result(float[] norm, float[] weightTimesAt, float[] bTimesGram, float[] gram) {}
+
+    private DoraNorm() {}
+
+    /** w: [out, in] -> ‖W_o‖² per row, accumulated in double. */
+    static double[] weightSquaredNorms(float[] w, int out, int in) {
+        double[] sq = new double[out];
+        for (int o = 0; o < out; o++) {
+            double s = 0;
+            int base = o * in;
+            for (int i = 0; i < in; i++) s += (double) w[base + i] * w[base + i];
+            sq[o] = s;
+        }
+        return sq;
+    }
+
+    /**
+     * w: [out, in], a: [r, in], b: [out, r], wSq: [out] -> n: [out] with
+     * {@code n_o = ‖W_o + s·(BA)_o‖}.
+     */
+    static Result compute(float[] w, float[] a, float[] b, double[] wSq, float s, int out, int in, int r) {
+        float[] wat = new float[out * r];
+        Gemm.xWt(w, 0, a, 0, wat, 0, out, in, r, false);
+        float[] gram = new float[r * r];
+        Gemm.xWt(a, 0, a, 0, gram, 0, r, in, r, false);
+        float[] bg = new float[out * r];
+        Gemm.xWt(b, 0, gram, 0, bg, 0, out, r, r, false);
+        float[] norm = new float[out];
+        for (int o = 0; o < out; o++) {
+            double cross = VecOps.dot(b, o * r, wat, o * r, r);
+            double ba2 = VecOps.dot(b, o * r, bg, o * r, r);
+            double sq = wSq[o] + 2.0 * s * cross + (double) s * s * ba2;
+            norm[o] = (float) Math.sqrt(Math.max(sq, 0.0));
+        }
+        return new Result(norm, wat, bg, gram);
+    }
+
+    /** The DoRA scale {@code m / n}, 0 for a row whose norm is 0 (such a row of W + s·B·A is all zeros). */
+    static float scale(float magnitude, float norm) {
+        return norm > 0f ? magnitude / norm : 0f;
+    }
+
+    /** The merged matrix's rows: w: [out, in] overwritten with W + s·B·A; returns nothing. */
+    static void addScaledProduct(float[] w, float[] a, float[] b, float s, int out, int in, int r) {
+        float[] sb = new float[out * r];
+        for (int i = 0; i < sb.length; i++) sb[i] = s * b[i];
+        Gemm.gW(sb, 0, a, 0, w, 0, out, r, in, true);
+    }
+
+    /** Exact row norms of an explicit matrix, accumulated in double. */
+    static float[] rowNorms(float[] w, int out, int in) {
+        double[] sq = weightSquaredNorms(w, out, in);
+        float[] n = new float[out];
+        for (int o = 0; o < out; o++) n[o] = (float) Math.sqrt(sq[o]);
+        return n;
+    }
+}
