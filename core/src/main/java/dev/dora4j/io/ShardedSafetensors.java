@@ -40,6 +40,9 @@ public final class ShardedSafetensors implements AutoCloseable {
     }
 
     public static ShardedSafetensors open(Path modelDir) {
+        if (!Files.isDirectory(modelDir)) {
+            throw new DoraException(modelDir + ": model directory not found");
+        }
         Path single = modelDir.resolve(SINGLE_FILE);
         if (Files.isRegularFile(single)) {
             SafetensorsFile file = SafetensorsFile.open(single);

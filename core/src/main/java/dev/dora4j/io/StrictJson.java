@@ -36,6 +36,9 @@ final class StrictJson {
 
     static String describe(JsonProcessingException e) {
         String message = oneLine(e.getOriginalMessage());
+        if (message.startsWith("Trailing token")) {
+            message = "unexpected content after the end of the JSON value";
+        }
         JsonLocation at = e.getLocation();
         if (at != null && at.getLineNr() > 0) {
             message += " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
@@ -49,6 +52,6 @@ final class StrictJson {
 
     /** The JSON type of a node in words ("array", "string", "null", ...), for error messages. */
     static String typeOf(JsonNode node) {
-        return node.getNodeType().name().toLowerCase(Locale.ROOT);
+        return node.isMissingNode() ? "nothing" : node.getNodeType().name().toLowerCase(Locale.ROOT);
     }
 }

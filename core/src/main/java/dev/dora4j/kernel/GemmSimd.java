@@ -111,6 +111,7 @@ final class GemmSimd implements GemmKernel {
     private static void block(int i0, int i1, int q0, int q1, int wide, int cols, int depth,
                               float[] a, int aOff, int aRs, int aCs, float[] bp, float[] c, int cOff, int ldc,
                               boolean acc) {
+        float[] tile = new float[MR * NRL];
         for (int pc = 0; pc < depth; pc += KC) {
             int kc = Math.min(KC, depth - pc);
             boolean load = acc || pc > 0;
@@ -125,8 +126,8 @@ final class GemmSimd implements GemmKernel {
                         int rows = Math.min(MR, iEnd - ir);
                         int ai = aOff + ir * aRs + pc * aCs;
                         int ci = cOff + ir * ldc + col;
-                        if (width == NRL) kernel6x4(a, ai, aRs, aCs, bp, bi, kc, c, ci, ldc, rows, pcols, load);
-                        else kernel6x1(a, ai, aRs, aCs, bp, bi, kc, c, ci, ldc, rows, pcols, load);
+                        if (width == NRL) kernel6x4(a, ai, aRs, aCs, bp, bi, kc, tile, c, ci, ldc, rows, pcols, load);
+                        else kernel6x1(a, ai, aRs, aCs, bp, bi, kc, tile, c, ci, ldc, rows, pcols, load);
                     }
                 }
             }
@@ -134,9 +135,11 @@ final class GemmSimd implements GemmKernel {
     }
 
     // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
-    // b: micro-panel [kc, NRL] at bOff -> c: tile [rows, cols] at cOff, row stride ldc; load: add into c
+    // b: micro-panel [kc, NRL] at bOff -> c: [rows, cols] at cOff,
+    // row stride ldc (load: add into c); tile: scratch of MR·NRL floats
     private static void kernel6x4(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int kc,
-                                  float[] c, int cOff, int ldc, int rows, int cols, boolean load) {
+                                  float[] tile, float[] c, int cOff, int ldc, int rows, int cols,
+                                  boolean load) {
         int a1 = aOff + Math.min(1, rows - 1) * aRs;
         int a2 = aOff + Math.min(2, rows - 1) * aRs;
         int a3 = aOff + Math.min(3, rows - 1) * aRs;
@@ -169,18 +172,21 @@ final class GemmSimd implements GemmKernel {
             av = FloatVector.broadcast(S, a[a5 + ai]);
             c50 = av.fma(b0, c50); c51 = av.fma(b1, c51); c52 = av.fma(b2, c52); c53 = av.fma(b3, c53);
         }
-        putRow(c, cOff, cols, load, c00, c01, c02, c03);
-        if (rows > 1) putRow(c, cOff + 1 * ldc, cols, load, c10, c11, c12, c13);
-        if (rows > 2) putRow(c, cOff + 2 * ldc, cols, load, c20, c21, c22, c23);
-        if (rows > 3) putRow(c, cOff + 3 * ldc, cols, load, c30, c31, c32, c33);
-        if (rows > 4) putRow(c, cOff + 4 * ldc, cols, load, c40, c41, c42, c43);
-        if (rows > 5) putRow(c, cOff + 5 * ldc, cols, load, c50, c51, c52, c53);
+        c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
+        c10.intoArray(tile, 4 * L); c11.intoArray(tile, 5 * L); c12.intoArray(tile, 6 * L); c13.intoArray(tile, 7 * L);
+        c20.intoArray(tile, 8 * L); c21.intoArray(tile, 9 * L); c22.intoArray(tile, 10 * L); c23.intoArray(tile, 11 * L);
+        c30.intoArray(tile, 12 * L); c31.intoArray(tile, 13 * L); c32.intoArray(tile, 14 * L); c33.intoArray(tile, 15 * L);
+        c40.intoArray(tile, 16 * L); c41.intoArray(tile, 17 * L); c42.intoArray(tile, 18 * L); c43.intoArray(tile, 19 * L);
+        c50.intoArray(tile, 20 * L); c51.intoArray(tile, 21 * L); c52.intoArray(tile, 22 * L); c53.intoArray(tile, 23 * L);
+        flush(tile, NRL, c, cOff, ldc, rows, cols, load);
     }
 
     // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
-    // b: micro-panel [kc, L] at bOff -> c: tile [rows, cols] at cOff, row stride ldc; load: add into c
+    // b: micro-panel [kc, L] at bOff -> c: [rows, cols] at cOff,
+    // row stride ldc (load: add into c); tile: scratch of MR·NRL floats
     private static void kernel6x1(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int kc,
-                                  float[] c, int cOff, int ldc, int rows, int cols, boolean load) {
+                                  float[] tile, float[] c, int cOff, int ldc, int rows, int cols,
+                                  boolean load) {
         int a1 = aOff + Math.min(1, rows - 1) * aRs;
         int a2 = aOff + Math.min(2, rows - 1) * aRs;
         int a3 = aOff + Math.min(3, rows - 1) * aRs;
@@ -210,31 +216,31 @@ final class GemmSimd implements GemmKernel {
             av = FloatVector.broadcast(S, a[a5 + ai]);
             c50 = av.fma(b0, c50);
         }
-        put(c, cOff, cols, load, c00);
-        if (rows > 1) put(c, cOff + 1 * ldc, cols, load, c10);
-        if (rows > 2) put(c, cOff + 2 * ldc, cols, load, c20);
-        if (rows > 3) put(c, cOff + 3 * ldc, cols, load, c30);
-        if (rows > 4) put(c, cOff + 4 * ldc, cols, load, c40);
-        if (rows > 5) put(c, cOff + 5 * ldc, cols, load, c50);
+        c00.intoArray(tile, 0);
+        c10.intoArray(tile, L);
+        c20.intoArray(tile, 2 * L);
+        c30.intoArray(tile, 3 * L);
+        c40.intoArray(tile, 4 * L);
+        c50.intoArray(tile, 5 * L);
+        flush(tile, L, c, cOff, ldc, rows, cols, load);
     }
 
-    private static void putRow(float[] c, int ci, int cols, boolean load,
-                               FloatVector v0, FloatVector v1, FloatVector v2, FloatVector v3) {
-        put(c, ci, cols, load, v0);
-        put(c, ci + L, cols - L, load, v1);
-        put(c, ci + 2 * L, cols - 2 * L, load, v2);
-        put(c, ci + 3 * L, cols - 3 * L, load, v3);
-    }
-
-    // writes the first min(lanes, L) lanes of v to c at ci (adding what is there when load)
-    private static void put(float[] c, int ci, int lanes, boolean load, FloatVector v) {
-        if (lanes >= L) {
-            if (load) v = v.add(FloatVector.fromArray(S, c, ci));
-            v.intoArray(c, ci);
-        } else if (lanes > 0) {
-            VectorMask<Float> mask = S.indexInRange(0, lanes);
-            if (load) v = v.add(FloatVector.fromArray(S, c, ci, mask));
-            v.intoArray(c, ci, mask);
+    // tile: [MR, width] -> c: its first rows × cols at cOff, row stride ldc (added into c when load)
+    private static void flush(float[] tile, int width, float[] c, int cOff, int ldc, int rows, int cols,
+                              boolean load) {
+        for (int r = 0; r < rows; r++) {
+            int ti = r * width, ci = cOff + r * ldc;
+            for (int v = 0; v < cols; v += L) {
+                FloatVector tv = FloatVector.fromArray(S, tile, ti + v);
+                if (cols - v >= L) {
+                    if (load) tv = tv.add(FloatVector.fromArray(S, c, ci + v));
+                    tv.intoArray(c, ci + v);
+                } else {
+                    VectorMask<Float> mask = S.indexInRange(v, cols);
+                    if (load) tv = tv.add(FloatVector.fromArray(S, c, ci + v, mask));
+                    tv.intoArray(c, ci + v, mask);
+                }
+            }
         }
     }
 

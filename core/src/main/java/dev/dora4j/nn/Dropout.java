@@ -4,8 +4,10 @@ import java.util.SplittableRandom;
 
 /**
  * Inverted dropout masks as {@code torch.nn.Dropout} applies them: each element kept with
- * probability {@code 1 - p} and scaled by {@code 1 / (1 - p)}. A mask source can be replaced,
- * for instance by fixed masks in tests that compare against a reference.
+ * probability {@code 1 - p} and scaled by {@code 1 / (1 - p)}. The k-th mask drawn is a pure
+ * function of (seed, k), so a run can rewind to a position and draw the same masks again (for
+ * activation checkpointing and for resuming). A mask source can be replaced, for instance by
+ * fixed masks in tests that compare against a reference.
  */
 public final class Dropout {
     /** Supplies the scaled mask for an input of {@code size} elements. */
@@ -15,19 +17,15 @@ public final class Dropout {
     }
 
     private final float p;
+    private final long seed;
+    private long position;
     private MaskSource source;
     private boolean training = true;
 
     public Dropout(float p, long seed) {
         if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout must be in [0, 1), got " + p);
         this.p = p;
-        SplittableRandom rng = new SplittableRandom(seed);
-        float keep = 1f / (1f - p);
-        this.source = size -> {
-            float[] m = new float[size];
-            for (int i = 0; i < size; i++) m[i] = rng.nextDouble() < p ? 0f : keep;
-            return m;
-        };
+        this.seed = seed;
     }
 
     public float p() {
@@ -51,8 +49,25 @@ public final class Dropout {
         return training && p > 0f;
     }
 
+    /** How many masks have been drawn. */
+    public long position() {
+        return position;
+    }
+
+    /** Makes the next mask the one drawn at {@code position}. */
+    public void rewind(long position) {
+        this.position = position;
+    }
+
     /** The next mask, or null when inactive. */
     public float[] nextMask(int size) {
-        return active() ? source.mask(size) : null;
+        if (!active()) return null;
+        long k = position++;
+        if (source != null) return source.mask(size);
+        SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + k);
+        float keep = 1f / (1f - p);
+        float[] m = new float[size];
+        for (int i = 0; i < size; i++) m[i] = rng.nextDouble() < p ? 0f : keep;
+        return m;
     }
 }

@@ -16,4 +16,9 @@ public interface LinearAdapter {
 
     /** Undoes {@link #merge}, restoring the weight to float tolerance. */
     void unmerge(Linear base);
+
+    /** The dropout on the adapter's input, or null. */
+    default Dropout dropout() {
+        return null;
+    }
 }

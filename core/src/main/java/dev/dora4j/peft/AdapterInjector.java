@@ -74,7 +74,8 @@ public final class AdapterInjector {
 
     /**
      * Attaches the adapters of a loaded file. Every module in the file must exist in the model and
-     * every targeted layer must have tensors in the file; shapes must match the layers.
+     * every targeted layer must have tensors in the file; shapes must match the layers. Frozen
+     * (inference) adapters get no dropout; trainable ones get the config's.
      */
     public static Map<String, LoraAdapter> attach(Map<String, Linear> linears, AdapterFiles.Loaded loaded,
             String outputHead, boolean trainable, long seed) {
@@ -101,7 +102,7 @@ public final class AdapterInjector {
             Tensor a = tensor(w.loraA().clone(), trainable, w.rank(), w.in()).named(PeftKeys.loraA(path));
             Tensor b = tensor(w.loraB().clone(), trainable, w.out(), w.rank()).named(PeftKeys.loraB(path));
             Tensor m = w.isDora() ? tensor(w.magnitude().clone(), trainable, w.out()).named(PeftKeys.magnitude(path)) : null;
-            LoraAdapter adapter = new LoraAdapter(a, b, m, config.scalingFor(path), dropout(config, seed, path));
+            LoraAdapter adapter = new LoraAdapter(a, b, m, config.scalingFor(path), trainable ? dropout(config, seed, path) : null);
             layer.adapter(adapter);
             adapters.put(path, adapter);
         }

@@ -75,6 +75,7 @@ public final class LoraAdapter implements LinearAdapter {
         return scaling;
     }
 
+    @Override
     public Dropout dropout() {
         return dropout;
     }

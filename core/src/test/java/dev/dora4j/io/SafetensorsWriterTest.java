@@ -125,6 +125,24 @@ class SafetensorsWriterTest {
     }
 
     @Test
+    void rewritingAnOpenFileInPlaceKeepsTheOpenMappingValid() {
+        Path file = dir.resolve("adapter_model.safetensors");
+        new SafetensorsWriter().add("w", new float[] {1, 2}, new long[] {2}, DType.BF16).write(file);
+        try (SafetensorsFile st = SafetensorsFile.open(file)) {
+            SafetensorsWriter writer = new SafetensorsWriter().metadata(Map.of("format", "pt"));
+            for (TensorInfo tensor : st.tensors()) {
+                writer.addRaw(tensor.name(), tensor.dtypeName(), tensor.shape(), st.data(tensor.name()));
+            }
+            writer.write(file);
+            assertThat(st.readFloats("w")).containsExactly(1, 2);
+        }
+        try (SafetensorsFile st = SafetensorsFile.open(file)) {
+            assertThat(st.metadata()).containsEntry("format", "pt");
+            assertThat(st.readFloats("w")).containsExactly(1, 2);
+        }
+    }
+
+    @Test
     void failedWriteLeavesThePreviousFileAndNoTemporary() throws IOException {
         Path file = dir.resolve("keep.safetensors");
         new SafetensorsWriter().add("w", new float[] {1, 2}, new long[] {2}, DType.F32).write(file);

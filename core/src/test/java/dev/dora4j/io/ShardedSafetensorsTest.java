@@ -103,6 +103,14 @@ class ShardedSafetensorsTest {
     }
 
     @Test
+    void missingDirectoryIsNamed() {
+        Path absent = dir.resolve("absent");
+        assertThatThrownBy(() -> ShardedSafetensors.open(absent))
+                .isExactlyInstanceOf(DoraException.class)
+                .hasMessage(absent + ": model directory not found");
+    }
+
+    @Test
     void indexNameMissingFromItsShard() throws IOException {
         writeShards();
         Path index = writeIndex(fullIndex() + "," + mapping("model.layers.1.mlp.up_proj.weight", SHARD2));

@@ -1,0 +1,47 @@
+package dev.dora4j.cli;
+
+import dev.dora4j.model.BundledModel;
+import dev.dora4j.model.LlamaLoader;
+import dev.dora4j.model.LlamaModel;
+import dev.dora4j.peft.AdapterFiles;
+import dev.dora4j.peft.AdapterInjector;
+import dev.dora4j.tokenizer.Tokenizer;
+import dev.dora4j.tokenizer.Tokenizers;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** The options of every command that loads a model: --model, --tokenizer and --threads. */
+final class ModelOptions {
+    @Option(names = "--model", paramLabel = "PATH",
+            description = "Hugging Face model directory or llama2.c checkpoint (.bin). Default: the bundled stories260K.")
+    Path model;
+
+    @Option(names = "--tokenizer", paramLabel = "FILE",
+            description = "Tokenizer file (tokenizer.json or llama2.c tokenizer.bin). Default: found beside the model.")
+    Path tokenizer;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
+    Integer threads;
+
+    Path modelPath() {
+        return model != null ? model : BundledModel.checkpoint();
+    }
+
+    void applyThreads() {
+        if (threads != null) dev.dora4j.kernel.Parallel.setThreads(threads);
+    }
+
+    LlamaModel loadModel() {
+        applyThreads();
+        return LlamaLoader.load(modelPath());
+    }
+
+    Tokenizer loadTokenizer() {
+        return Tokenizers.load(modelPath(), tokenizer);
+    }
+
+    /** Attaches a PEFT adapter for inference (frozen, no dropout), unmerged. */
+    static void attachAdapter(LlamaModel model, Path adapter) {
+        AdapterInjector.attach(model.linears(), AdapterFiles.read(adapter), LlamaModel.OUTPUT_HEAD, false, 0);
+    }
+}

@@ -1,0 +1,112 @@
+package dev.dora4j.autograd;
+
+import dev.dora4j.kernel.Gemm;
+import dev.dora4j.kernel.Parallel;
+import dev.dora4j.kernel.VecOps;
+import dev.dora4j.tensor.Tensor;
+
+/**
+ * The output head fused with token cross-entropy, a chunk of target rows at a time so that only
+ * [chunk, vocab] logits exist at once. Rows whose target is {@link #IGNORE} are skipped entirely. The forward
+ * keeps each row's logsumexp; the backward recomputes the chunk's logits, turns them into
+ * {@code (softmax − onehot) · g / normalizer} in place and multiplies back through the head.
+ */
+final class CrossEntropyOp {
+    /** The target that marks a row without loss, as in PyTorch's {@code ignore_index}. */
+    static final int IGNORE = -100;
+    static final int DEFAULT_CHUNK_ROWS = 128;
+
+    private CrossEntropyOp() {}
+
+    // hidden: [T, dim], head: [vocab, dim], targets: [T] -> scalar loss
+    static Tensor apply(Tape tape, Tensor hidden, Tensor head, int[] targets, float normalizer, int chunkRows) {
+        int tokens = hidden.rows(), dim = hidden.cols(), vocab = head.dim(0);
+        if (head.rank() != 2 || head.cols() != dim) {
+            throw new IllegalArgumentException("cross entropy: head " + head + " does not match hidden " + hidden);
+        }
+        if (targets.length != tokens) {
+            throw new IllegalArgumentException("cross entropy: " + targets.length + " targets for " + tokens + " rows");
+        }
+        if (!(normalizer > 0)) throw new IllegalArgumentException("cross entropy: normalizer must be positive, got " + normalizer);
+        if (chunkRows <= 0) throw new IllegalArgumentException("cross entropy: chunk rows must be positive, got " + chunkRows);
+        int[] rows = activeRows(targets, vocab);
+        int[] rowTargets = new int[rows.length];
+        for (int i = 0; i < rows.length; i++) rowTargets[i] = targets[rows[i]];
+        int chunk = Math.max(1, Math.min(chunkRows, rows.length));
+        float[] lse = new float[rows.length];
+        float[] rowLoss = new float[rows.length];
+        float[] x = new float[chunk * dim];
+        float[] logits = new float[chunk * vocab];
+        for (int c0 = 0; c0 < rows.length; c0 += chunk) {
+            int n = Math.min(chunk, rows.length - c0), first = c0;
+            gather(hidden.data(), rows, first, n, dim, x);
+            Gemm.xWt(x, 0, head.data(), 0, logits, 0, n, dim, vocab, false);
+            Parallel.range(n, 1, (start, end) -> {
+                for (int r = start; r < end; r++) {
+                    int off = r * vocab;
+                    float max = ExpMath.max(logits, off, vocab);
+                    float rowLse = max + (float) Math.log(ExpMath.expSum(logits, off, vocab, max));
+                    lse[first + r] = rowLse;
+                    rowLoss[first + r] = rowLse - logits[off + rowTargets[first + r]];
+                }
+            });
+        }
+        double sum = 0;
+        for (float l : rowLoss) sum += l;
+        float[] loss = {(float) (sum / normalizer)};
+        boolean needsGrad = tape.needsGrad(hidden, head);
+        Tensor result = needsGrad ? Tensor.param(loss) : Tensor.of(loss);
+        if (needsGrad) {
+            tape.record(() -> backward(hidden, head, rows, rowTargets, lse, result.grad()[0] / normalizer, chunk));
+        }
+        return result;
+    }
+
+    private static void backward(Tensor hidden, Tensor head, int[] rows, int[] rowTargets, float[] lse, float coef,
+                                 int chunk) {
+        int dim = hidden.cols(), vocab = head.dim(0);
+        if (rows.length == 0) return;
+        float[] x = new float[chunk * dim];
+        float[] logits = new float[chunk * vocab];
+        float[] dx = hidden.requiresGrad() ? new float[chunk * dim] : null;
+        for (int c0 = 0; c0 < rows.length; c0 += chunk) {
+            int n = Math.min(chunk, rows.length - c0), first = c0;
+            gather(hidden.data(), rows, first, n, dim, x);
+            Gemm.xWt(x, 0, head.data(), 0, logits, 0, n, dim, vocab, false);
+            Parallel.range(n, 1, (start, end) -> {
+                for (int r = start; r < end; r++) {
+                    ExpMath.expInPlace(logits, r * vocab, vocab, lse[first + r], coef);
+                    logits[r * vocab + rowTargets[first + r]] -= coef;
+                }
+            });
+            if (dx != null) {
+                Gemm.gW(logits, 0, head.data(), 0, dx, 0, n, vocab, dim, false);
+                float[] g = hidden.grad();
+                for (int r = 0; r < n; r++) VecOps.axpy(1f, dx, r * dim, g, rows[first + r] * dim, dim);
+            }
+            if (head.requiresGrad()) Gemm.gtX(logits, 0, x, 0, head.grad(), 0, n, vocab, dim, true);
+        }
+    }
+
+    // indices of the rows with a target, after checking every target
+    private static int[] activeRows(int[] targets, int vocab) {
+        int count = 0;
+        for (int t = 0; t < targets.length; t++) {
+            int target = targets[t];
+            if (target == IGNORE) continue;
+            if (target < 0 || target >= vocab) {
+                throw new IllegalArgumentException("cross entropy: target " + target + " at row " + t
+                        + " outside [0, " + vocab + ") and not " + IGNORE);
+            }
+            count++;
+        }
+        int[] rows = new int[count];
+        for (int t = 0, i = 0; t < targets.length; t++) if (targets[t] != IGNORE) rows[i++] = t;
+        return rows;
+    }
+
+    // x: [n, dim] = hidden rows rows[first .. first + n)
+    private static void gather(float[] hidden, int[] rows, int first, int n, int dim, float[] x) {
+        for (int r = 0; r < n; r++) System.arraycopy(hidden, rows[first + r] * dim, x, r * dim, dim);
+    }
+}

@@ -1,0 +1,61 @@
+package dev.dora4j.autograd;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vectorised row maxima and shifted exponentials for the softmax-based ops (the kernel layer has a softmax that
+ * overwrites whole rows; these variants read without writing, or scale while writing). The last partial vector
+ * is handled with a lane mask, so every element goes through the same exponential.
+ */
+final class ExpMath {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+
+    private ExpMath() {}
+
+    /** max of x[off, off + n); -inf when n == 0. */
+    static float max(float[] x, int off, int n) {
+        FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (; i <= n - L; i += L) acc = acc.max(FloatVector.fromArray(S, x, off + i));
+        float m = acc.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) m = Math.max(m, x[off + i]);
+        return m;
+    }
+
+    /** Σ exp(x[i] − shift) over x[off, off + n); x is left unchanged. */
+    static float expSum(float[] x, int off, int n, float shift) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            acc = acc.add(FloatVector.fromArray(S, x, off + i).sub(shift).lanewise(VectorOperators.EXP));
+        }
+        if (i < n) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector e = FloatVector.fromArray(S, x, off + i, m).sub(shift).lanewise(VectorOperators.EXP);
+            acc = acc.add(e, m);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** x[i] = exp(x[i] − shift) · scale over x[off, off + n); returns Σ exp(x[i] − shift). */
+    static float expInPlace(float[] x, int off, int n, float shift, float scale) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(shift).lanewise(VectorOperators.EXP);
+            acc = acc.add(e);
+            e.mul(scale).intoArray(x, off + i);
+        }
+        if (i < n) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector e = FloatVector.fromArray(S, x, off + i, m).sub(shift).lanewise(VectorOperators.EXP);
+            acc = acc.add(e, m);
+            e.mul(scale).intoArray(x, off + i, m);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+}

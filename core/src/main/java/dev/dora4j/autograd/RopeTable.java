@@ -1,0 +1,132 @@
+package dev.dora4j.autograd;
+
+import dev.dora4j.kernel.Parallel;
+
+/**
+ * Precomputed rotary-embedding cosines and sines for positions [0, maxPositions) and one head size, computed as
+ * Hugging Face's {@code LlamaRotaryEmbedding} does in float32: {@code inv_freq = 1 / theta^(arange(0, D, 2) / D)},
+ * optionally rescaled by {@code rope_scaling}, then {@code cos(position · inv_freq)} and {@code sin(...)} of the
+ * float product. HF's {@code cat(freqs, freqs)} duplicates each frequency for dimensions i and i + D/2, so only
+ * D/2 values per position are stored.
+ */
+public final class RopeTable {
+    private final int headDim;
+    private final int maxPositions;
+    private final float[] inverseFrequencies;
+    /** cos: [maxPositions, headDim/2]. */
+    final float[] cos;
+    /** sin: [maxPositions, headDim/2]. */
+    final float[] sin;
+
+    private RopeTable(int headDim, int maxPositions, float[] inverseFrequencies) {
+        this.headDim = headDim;
+        this.maxPositions = maxPositions;
+        this.inverseFrequencies = inverseFrequencies;
+        int half = headDim / 2;
+        this.cos = new float[Math.multiplyExact(maxPositions, half)];
+        this.sin = new float[cos.length];
+        Parallel.range(maxPositions, 256, (start, end) -> {
+            for (int p = start; p < end; p++) {
+                for (int i = 0; i < half; i++) {
+                    float angle = inverseFrequencies[i] * (float) p;
+                    cos[p * half + i] = (float) Math.cos(angle);
+                    sin[p * half + i] = (float) Math.sin(angle);
+                }
+            }
+        });
+    }
+
+    /**
+     * The table for heads of {@code headDim} (even) and positions below {@code maxPositions}, with base
+     * {@code theta} and {@code scaling} (null or type "default" for none).
+     */
+    public static RopeTable create(int headDim, int maxPositions, double theta, RopeScaling scaling) {
+        if (headDim <= 0 || headDim % 2 != 0) {
+            throw new IllegalArgumentException("rope: head dim must be positive and even, got " + headDim);
+        }
+        if (maxPositions <= 0) throw new IllegalArgumentException("rope: max positions must be positive, got " + maxPositions);
+        if (!(theta > 0)) throw new IllegalArgumentException("rope: theta must be positive, got " + theta);
+        float[] invFreq = defaultInverseFrequencies(headDim, theta);
+        if (scaling != null) {
+            switch (scaling.type()) {
+                case "linear" -> {
+                    float factor = (float) scaling.factor();
+                    for (int i = 0; i < invFreq.length; i++) invFreq[i] /= factor;
+                }
+                case "llama3" -> llama3(invFreq, scaling);
+                default -> { }
+            }
+        }
+        return new RopeTable(headDim, maxPositions, invFreq);
+    }
+
+    public int headDim() {
+        return headDim;
+    }
+
+    public int maxPositions() {
+        return maxPositions;
+    }
+
+    /** The inverse frequencies after scaling: [headDim/2] (a copy). */
+    public float[] inverseFrequencies() {
+        return inverseFrequencies.clone();
+    }
+
+    /** cos(position · inv_freq[i]) for i < headDim/2 (also the value at dimension i + headDim/2). */
+    public float cos(int position, int i) {
+        return cos[checkedPosition(position) * (headDim / 2) + checkedIndex(i)];
+    }
+
+    /** sin(position · inv_freq[i]) for i < headDim/2 (also the value at dimension i + headDim/2). */
+    public float sin(int position, int i) {
+        return sin[checkedPosition(position) * (headDim / 2) + checkedIndex(i)];
+    }
+
+    int checkedPosition(int position) {
+        if (position < 0 || position >= maxPositions) {
+            throw new IllegalArgumentException("rope: position " + position + " outside [0, " + maxPositions + ")");
+        }
+        return position;
+    }
+
+    private int checkedIndex(int i) {
+        if (i < 0 || i >= headDim / 2) throw new IndexOutOfBoundsException("rope: frequency index " + i);
+        return i;
+    }
+
+    // 1 / theta^(arange(0, D, 2).float() / D), each step rounded to float32 as torch does
+    private static float[] defaultInverseFrequencies(int headDim, double theta) {
+        float base = (float) theta;
+        float[] invFreq = new float[headDim / 2];
+        for (int i = 0; i < invFreq.length; i++) {
+            float exponent = (float) (2 * i) / (float) headDim;
+            float power = (float) Math.pow(base, exponent);
+            invFreq[i] = 1f / power;
+        }
+        return invFreq;
+    }
+
+    // HF _compute_llama3_parameters in float32: long wavelengths are divided by factor, short ones kept, and the
+    // band between original/high_freq_factor and original/low_freq_factor interpolated smoothly
+    private static void llama3(float[] invFreq, RopeScaling s) {
+        float factor = (float) s.factor();
+        float low = (float) s.lowFreqFactor();
+        float bandWidth = (float) (s.highFreqFactor() - s.lowFreqFactor());
+        float oldContext = (float) s.originalMaxPositions();
+        float lowFreqWavelen = (float) (s.originalMaxPositions() / s.lowFreqFactor());
+        float highFreqWavelen = (float) (s.originalMaxPositions() / s.highFreqFactor());
+        float twoPi = (float) (2 * Math.PI);
+        for (int i = 0; i < invFreq.length; i++) {
+            float f = invFreq[i];
+            float wavelen = (1f / f) * twoPi;
+            float scaled = wavelen > lowFreqWavelen ? f / factor : f;
+            boolean medium = !(wavelen < highFreqWavelen) && !(wavelen > lowFreqWavelen);
+            if (medium) {
+                float smooth = ((1f / wavelen) * oldContext - low) / bandWidth;
+                scaled = (1f - smooth) * scaled / factor + smooth * scaled;
+            }
+            invFreq[i] = scaled;
+        }
+    }
+}

@@ -1,0 +1,238 @@
+package dev.dora4j.autograd;
+
+import dev.dora4j.kernel.Gemm;
+import dev.dora4j.kernel.Parallel;
+import dev.dora4j.kernel.VecOps;
+import dev.dora4j.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The ops of a Llama-family decoder, computed in float32 as Hugging Face's {@code LlamaForCausalLM} does.
+ * Token rows are laid out sequence after sequence: token t of sequence b is row {@code b·seqLen + t}.
+ * Every op records its backward only when an input needs a gradient, and the backward accumulates into the
+ * inputs that have gradient buffers.
+ */
+public final class TransformerOps {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** Elements per parallel chunk below which element-wise work stays on one thread. */
+    private static final int GRAIN_ELEMENTS = 1 << 15;
+
+    private TransformerOps() {}
+
+    private static Tensor output(Tape tape, float[] data, int[] shape, Tensor... inputs) {
+        return tape.needsGrad(inputs) ? Tensor.param(data, shape) : Tensor.of(data, shape);
+    }
+
+    private static int rowGrain(int cols) {
+        return Math.max(1, GRAIN_ELEMENTS / Math.max(1, cols));
+    }
+
+    /** ids: [T], table: [vocab, dim] -> [T, dim]; a trainable table gets its rows' gradients scatter-added. */
+    public static Tensor embedding(Tape tape, int[] ids, Tensor table) {
+        if (table.rank() != 2) throw new IllegalArgumentException("embedding: table " + table + " is not [vocab, dim]");
+        int vocab = table.dim(0), dim = table.dim(1);
+        for (int t = 0; t < ids.length; t++) {
+            if (ids[t] < 0 || ids[t] >= vocab) {
+                throw new IllegalArgumentException("embedding: token id " + ids[t] + " at position " + t
+                        + " outside [0, " + vocab + ")");
+            }
+        }
+        int[] rows = ids.clone();
+        float[] y = new float[rows.length * dim];
+        float[] w = table.data();
+        for (int t = 0; t < rows.length; t++) System.arraycopy(w, rows[t] * dim, y, t * dim, dim);
+        Tensor result = output(tape, y, new int[] {rows.length, dim}, table);
+        if (result.requiresGrad()) {
+            tape.record(() -> {
+                float[] g = result.grad(), gw = table.grad();
+                for (int t = 0; t < rows.length; t++) VecOps.axpy(1f, g, t * dim, gw, rows[t] * dim, dim);
+            });
+        }
+        return result;
+    }
+
+    /** x: [T, dim], weight: [dim] -> y = x / sqrt(mean(x²) + eps) ⊙ weight, as HF's LlamaRMSNorm. */
+    public static Tensor rmsNorm(Tape tape, Tensor x, Tensor weight, float eps) {
+        int rows = x.rows(), dim = x.cols();
+        if (weight.numel() != dim) {
+            throw new IllegalArgumentException("rmsNorm: weight " + weight + " does not match " + dim + " features");
+        }
+        float[] xd = x.data(), w = weight.data();
+        float[] y = new float[xd.length];
+        float[] inv = new float[rows];
+        Parallel.range(rows, rowGrain(dim), (start, end) -> {
+            for (int r = start; r < end; r++) {
+                int off = r * dim;
+                float variance = VecOps.sumSquares(xd, off, dim) / dim;
+                float ri = (float) (1.0 / Math.sqrt(variance + eps));
+                inv[r] = ri;
+                for (int i = 0; i < dim; i++) y[off + i] = w[i] * (xd[off + i] * ri);
+            }
+        });
+        Tensor result = output(tape, y, x.shape(), x, weight);
+        if (result.requiresGrad()) tape.record(() -> rmsNormBackward(x, weight, result.grad(), inv));
+        return result;
+    }
+
+    // dx = r·(g ⊙ w) − r³·x·<g ⊙ w, x>/dim, dw = Σ_rows g ⊙ x·r
+    private static void rmsNormBackward(Tensor x, Tensor weight, float[] g, float[] inv) {
+        int rows = x.rows(), dim = x.cols();
+        float[] xd = x.data(), w = weight.data();
+        if (x.requiresGrad()) {
+            float[] gx = x.grad();
+            Parallel.range(rows, rowGrain(dim), (start, end) -> {
+                for (int r = start; r < end; r++) {
+                    int off = r * dim;
+                    float ri = inv[r];
+                    float dot = 0f;
+                    for (int i = 0; i < dim; i++) dot += g[off + i] * w[i] * xd[off + i];
+                    float c = ri * ri * ri * dot / dim;
+                    for (int i = 0; i < dim; i++) gx[off + i] += ri * g[off + i] * w[i] - c * xd[off + i];
+                }
+            });
+        }
+        if (weight.requiresGrad()) {
+            float[] gw = weight.grad();
+            Parallel.range(dim, Math.max(16, rowGrain(rows)), (start, end) -> {
+                for (int r = 0; r < rows; r++) {
+                    int off = r * dim;
+                    float ri = inv[r];
+                    for (int i = start; i < end; i++) gw[i] += g[off + i] * xd[off + i] * ri;
+                }
+            });
+        }
+    }
+
+    /**
+     * x: [T, heads·D] -> same shape, each head rotated by its row's position with HF's rotate_half convention:
+     * dimension i < D/2 pairs with i + D/2, {@code out = x·cos + rotate_half(x)·sin}.
+     */
+    public static Tensor rope(Tape tape, Tensor x, int heads, RopeTable table, int[] positions) {
+        int rows = x.rows(), d = table.headDim(), half = d / 2;
+        if (x.cols() != heads * d) {
+            throw new IllegalArgumentException("rope: x " + x + " is not [T, " + heads + "·" + d + "]");
+        }
+        if (positions.length != rows) {
+            throw new IllegalArgumentException("rope: " + positions.length + " positions for " + rows + " rows");
+        }
+        int[] pos = positions.clone();
+        for (int p : pos) table.checkedPosition(p);
+        float[] cos = table.cos, sin = table.sin, xd = x.data();
+        float[] y = new float[xd.length];
+        int cols = x.cols();
+        Parallel.range(rows, rowGrain(cols), (start, end) -> {
+            for (int r = start; r < end; r++) {
+                int c = pos[r] * half;
+                for (int h = 0; h < heads; h++) {
+                    int off = r * cols + h * d;
+                    for (int i = 0; i < half; i++) {
+                        float a = xd[off + i], b = xd[off + i + half];
+                        y[off + i] = a * cos[c + i] - b * sin[c + i];
+                        y[off + i + half] = b * cos[c + i] + a * sin[c + i];
+                    }
+                }
+            }
+        });
+        Tensor result = output(tape, y, x.shape(), x);
+        if (result.requiresGrad()) {
+            tape.record(() -> {
+                float[] g = result.grad(), gx = x.grad();
+                Parallel.range(rows, rowGrain(cols), (start, end) -> {
+                    for (int r = start; r < end; r++) {
+                        int c = pos[r] * half;
+                        for (int h = 0; h < heads; h++) {
+                            int off = r * cols + h * d;
+                            for (int i = 0; i < half; i++) {
+                                float ga = g[off + i], gb = g[off + i + half];
+                                gx[off + i] += ga * cos[c + i] + gb * sin[c + i];
+                                gx[off + i + half] += gb * cos[c + i] - ga * sin[c + i];
+                            }
+                        }
+                    }
+                });
+            });
+        }
+        return result;
+    }
+
+    /**
+     * Causal grouped-query attention per sequence. q: [T, heads·D], k, v: [T, kvHeads·D] (already rotated)
+     * -> out: [T, heads·D]; head h reads kv head h / (heads / kvHeads), scores are scaled by 1/sqrt(D), and row t
+     * of a sequence attends to positions 0..t of the same sequence.
+     */
+    public static Tensor causalAttention(Tape tape, Tensor q, Tensor k, Tensor v, int batch, int seqLen, int heads,
+                                         int kvHeads, int headDim) {
+        return AttentionOp.apply(tape, q, k, v, batch, seqLen, heads, kvHeads, headDim);
+    }
+
+    /** silu(gate) ⊙ up, same shapes, with silu(g) = g / (1 + exp(−g)). */
+    public static Tensor swiglu(Tape tape, Tensor gate, Tensor up) {
+        if (gate.numel() != up.numel()) throw new IllegalArgumentException("swiglu: shapes differ: " + gate + " vs " + up);
+        float[] g = gate.data(), u = up.data();
+        float[] y = new float[g.length];
+        Parallel.range(g.length, GRAIN_ELEMENTS, (start, end) -> {
+            for (int i = start; i < end; i += S.length()) swigluForward(g, u, y, i, S.indexInRange(i, end));
+        });
+        Tensor result = output(tape, y, gate.shape(), gate, up);
+        if (result.requiresGrad()) tape.record(() -> swigluBackward(gate, up, result.grad()));
+        return result;
+    }
+
+    // d/dg = gy·u·σ(g)·(1 + g·(1 − σ(g))), d/du = gy·silu(g)
+    private static void swigluBackward(Tensor gate, Tensor up, float[] gy) {
+        float[] g = gate.data(), u = up.data(), gg = gate.grad(), gu = up.grad();
+        Parallel.range(g.length, GRAIN_ELEMENTS, (start, end) -> {
+            for (int i = start; i < end; i += S.length()) swigluBackward(g, u, gy, gg, gu, i, S.indexInRange(i, end));
+        });
+    }
+
+    // one vector of y = silu(g) ⊙ u at i, lanes in m
+    private static void swigluForward(float[] g, float[] u, float[] y, int i, VectorMask<Float> m) {
+        FloatVector gv = FloatVector.fromArray(S, g, i, m);
+        FloatVector silu = gv.div(gv.neg().lanewise(VectorOperators.EXP).add(1f));
+        silu.mul(FloatVector.fromArray(S, u, i, m)).intoArray(y, i, m);
+    }
+
+    // one vector of the swiglu gradients at i, lanes in m
+    private static void swigluBackward(float[] g, float[] u, float[] gy, float[] gg, float[] gu, int i,
+                                       VectorMask<Float> m) {
+        FloatVector gv = FloatVector.fromArray(S, g, i, m);
+        FloatVector dy = FloatVector.fromArray(S, gy, i, m);
+        FloatVector sig = FloatVector.broadcast(S, 1f).div(gv.neg().lanewise(VectorOperators.EXP).add(1f));
+        if (gu != null) FloatVector.fromArray(S, gu, i, m).add(dy.mul(gv.mul(sig))).intoArray(gu, i, m);
+        if (gg != null) {
+            FloatVector dsilu = sig.mul(gv.mul(sig.neg().add(1f)).add(1f));
+            FloatVector.fromArray(S, gg, i, m).add(dy.mul(FloatVector.fromArray(S, u, i, m)).mul(dsilu)).intoArray(gg, i, m);
+        }
+    }
+
+    /**
+     * The output head fused with cross-entropy: hidden: [T, dim], head: [vocab, dim], targets: [T] (−100 =
+     * ignored) -> scalar {@code Σ_t −log softmax(hidden_t·headᵀ)[targets[t]] / normalizer}, where the normalizer
+     * is the number of target tokens of the whole optimizer batch. Logits exist one chunk of rows at a time.
+     */
+    public static Tensor crossEntropyWithHead(Tape tape, Tensor hidden, Tensor head, int[] targets, float normalizer) {
+        return CrossEntropyOp.apply(tape, hidden, head, targets, normalizer, CrossEntropyOp.DEFAULT_CHUNK_ROWS);
+    }
+
+    /** As {@link #crossEntropyWithHead(Tape, Tensor, Tensor, int[], float)} with {@code chunkRows} rows per chunk. */
+    static Tensor crossEntropyWithHead(Tape tape, Tensor hidden, Tensor head, int[] targets, float normalizer,
+                                       int chunkRows) {
+        return CrossEntropyOp.apply(tape, hidden, head, targets, normalizer, chunkRows);
+    }
+
+    /** hidden: [T, dim], head: [vocab, dim] -> logits: [T, vocab], for inference (no tape). */
+    public static float[] logits(Tensor hidden, Tensor head) {
+        int tokens = hidden.rows(), dim = hidden.cols();
+        if (head.rank() != 2 || head.cols() != dim) {
+            throw new IllegalArgumentException("logits: head " + head + " does not match hidden " + hidden);
+        }
+        int vocab = head.dim(0);
+        float[] y = new float[Math.multiplyExact(tokens, vocab)];
+        Gemm.xWt(hidden.data(), 0, head.data(), 0, y, 0, tokens, dim, vocab, false);
+        return y;
+    }
+}

@@ -1,0 +1,131 @@
+package dev.dora4j.data;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.dora4j.DoraException;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reads a dataset file: a JSON array of records, or JSON Lines (one record per line, blank lines
+ * skipped). Every malformed line or record is reported with the file and its line (JSONL) or
+ * index (JSON array).
+ */
+public final class DatasetReader {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+    private DatasetReader() {}
+
+    public static List<Record> read(Path file) {
+        if (!Files.isRegularFile(file)) throw new DoraException(file + ": data file not found");
+        String content;
+        try {
+            content = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(file))).toString();
+        } catch (CharacterCodingException e) {
+            throw new DoraException(file + ": not valid UTF-8 text");
+        } catch (IOException e) {
+            throw new DoraException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        String trimmed = content.stripLeading();
+        if (trimmed.startsWith("\uFEFF")) trimmed = trimmed.substring(1).stripLeading();
+        List<Record> records = trimmed.startsWith("[") ? readArray(file, trimmed) : readLines(file, content);
+        if (records.isEmpty()) throw new DoraException(file + ": holds no records");
+        return records;
+    }
+
+    private static List<Record> readArray(Path file, String content) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(content);
+        } catch (JsonProcessingException e) {
+            long line = e.getLocation() == null ? -1 : e.getLocation().getLineNr();
+            throw new DoraException(file + ":" + line + ": not valid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
+        }
+        List<Record> out = new ArrayList<>();
+        for (int i = 0; i < root.size(); i++) out.add(parse(root.get(i), file + " record " + i));
+        return out;
+    }
+
+    private static List<Record> readLines(Path file, String content) {
+        List<Record> out = new ArrayList<>();
+        try (BufferedReader r = new BufferedReader(new java.io.StringReader(content))) {
+            String line;
+            int n = 0;
+            while ((line = r.readLine()) != null) {
+                n++;
+                if (line.isBlank()) continue;
+                String where = file + ":" + n;
+                JsonNode node;
+                try {
+                    node = JSON.readTree(line);
+                } catch (JsonProcessingException e) {
+                    throw new DoraException(where + ": not valid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
+                }
+                out.add(parse(node, where));
+            }
+        } catch (IOException e) {
+            throw new DoraException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    /** One record; {@code where} names its file and line for errors. */
+    public static Record parse(JsonNode node, String where) {
+        if (node == null || !node.isObject()) throw new DoraException(where + ": a record must be a JSON object");
+        if (node.has("input_ids")) {
+            int[] ids = ints(node.get("input_ids"), where, "input_ids");
+            if (ids.length == 0) throw new DoraException(where + ": 'input_ids' is empty");
+            int[] labels = node.has("labels") && !node.get("labels").isNull() ? ints(node.get("labels"), where, "labels") : ids.clone();
+            if (labels.length != ids.length) {
+                throw new DoraException(where + ": 'labels' has " + labels.length + " entries but 'input_ids' has " + ids.length);
+            }
+            for (int id : ids) if (id < 0) throw new DoraException(where + ": 'input_ids' holds a negative id " + id);
+            for (int l : labels) if (l < 0 && l != -100) throw new DoraException(where + ": 'labels' holds " + l + " (only ids and -100 are allowed)");
+            return new Record.Tokenized(where, ids, labels);
+        }
+        if (node.has("instruction")) {
+            return new Record.Alpaca(where, text(node, "instruction", where, true), text(node, "input", where, false),
+                    text(node, "output", where, true));
+        }
+        if (node.has("prompt") || node.has("completion")) {
+            return new Record.PromptCompletion(where, text(node, "prompt", where, true), text(node, "completion", where, true));
+        }
+        if (node.has("text")) return new Record.Text(where, text(node, "text", where, true));
+        throw new DoraException(where + ": record has none of the keys 'text', 'prompt'/'completion', "
+                + "'instruction'/'input'/'output' or 'input_ids'");
+    }
+
+    private static String text(JsonNode node, String key, String where, boolean required) {
+        JsonNode v = node.get(key);
+        if (v == null || v.isNull()) {
+            if (required) throw new DoraException(where + ": missing key '" + key + "'");
+            return "";
+        }
+        if (!v.isTextual()) throw new DoraException(where + ": key '" + key + "' must be a string");
+        return v.asText();
+    }
+
+    private static int[] ints(JsonNode v, String where, String key) {
+        if (!v.isArray()) throw new DoraException(where + ": key '" + key + "' must be an array of integers");
+        int[] out = new int[v.size()];
+        for (int i = 0; i < out.length; i++) {
+            JsonNode e = v.get(i);
+            if (!e.isIntegralNumber() || !e.canConvertToInt()) {
+                throw new DoraException(where + ": key '" + key + "' entry " + i + " is not an integer");
+            }
+            out[i] = e.asInt();
+        }
+        return out;
+    }
+}

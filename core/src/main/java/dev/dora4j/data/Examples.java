@@ -1,0 +1,67 @@
+package dev.dora4j.data;
+
+import dev.dora4j.DoraException;
+import dev.dora4j.tokenizer.Tokenizer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Turns records into token sequences as LLM-Adapters' {@code finetune.py} does: the full text is
+ * tokenized with BOS, truncated to the sequence length, and EOS appended when there is room;
+ * for prompt/completion and Alpaca records the tokens of the prompt alone are masked with -100
+ * unless training on inputs. Plain text gets BOS and no EOS, as a Llama tokenizer encodes it.
+ */
+public final class Examples {
+    public static final int IGNORE = -100;
+
+    private Examples() {}
+
+    public static List<Example> tokenize(List<Record> records, Tokenizer tokenizer, int seqLen, boolean trainOnInputs) {
+        List<Example> out = new ArrayList<>(records.size());
+        for (Record r : records) out.add(tokenize(r, tokenizer, seqLen, trainOnInputs));
+        return out;
+    }
+
+    public static Example tokenize(Record record, Tokenizer tokenizer, int seqLen, boolean trainOnInputs) {
+        if (seqLen < 2) throw new IllegalArgumentException("sequence length must be at least 2, got " + seqLen);
+        return switch (record) {
+            case Record.Text t -> {
+                int[] ids = truncate(tokenizer.encode(t.text(), true, false), seqLen);
+                yield new Example(t.source(), ids, ids.clone());
+            }
+            case Record.PromptCompletion pc -> promptAndResponse(pc.source(), pc.prompt(), pc.prompt() + pc.completion(),
+                    tokenizer, seqLen, trainOnInputs);
+            case Record.Alpaca a -> promptAndResponse(a.source(), PromptTemplate.alpaca(a.instruction(), a.input(), ""),
+                    PromptTemplate.alpaca(a.instruction(), a.input(), a.output()), tokenizer, seqLen, trainOnInputs);
+            case Record.Tokenized tk -> {
+                for (int id : tk.inputIds()) {
+                    if (id >= tokenizer.vocabSize()) {
+                        throw new DoraException(tk.source() + ": token id " + id + " is outside the vocabulary of " + tokenizer.vocabSize());
+                    }
+                }
+                yield new Example(tk.source(), truncate(tk.inputIds(), seqLen), truncate(tk.labels(), seqLen));
+            }
+        };
+    }
+
+    private static Example promptAndResponse(String source, String prompt, String full, Tokenizer tokenizer, int seqLen,
+            boolean trainOnInputs) {
+        int[] ids = truncate(tokenizer.encode(full, true, false), seqLen);
+        int eos = tokenizer.eosId();
+        if (eos >= 0 && ids.length < seqLen && ids[ids.length - 1] != eos) {
+            ids = Arrays.copyOf(ids, ids.length + 1);
+            ids[ids.length - 1] = eos;
+        }
+        int[] labels = ids.clone();
+        if (!trainOnInputs) {
+            int promptLen = Math.min(truncate(tokenizer.encode(prompt, true, false), seqLen).length, labels.length);
+            Arrays.fill(labels, 0, promptLen, IGNORE);
+        }
+        return new Example(source, ids, labels);
+    }
+
+    private static int[] truncate(int[] ids, int seqLen) {
+        return ids.length <= seqLen ? ids : Arrays.copyOf(ids, seqLen);
+    }
+}

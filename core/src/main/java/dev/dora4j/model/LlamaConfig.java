@@ -1,0 +1,206 @@
+package dev.dora4j.model;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dora4j.DoraException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * The configuration of a Llama-family decoder (Llama, Mistral, Qwen2, SmolLM, TinyLlama), with the
+ * field names of Hugging Face's {@code config.json}.
+ *
+ * @param ropeScalingType null, "linear" or "llama3"
+ * @param attentionBias   biases on q, k and v (Qwen2 always; Llama with {@code attention_bias})
+ */
+public record LlamaConfig(
+        String modelType,
+        int hiddenSize,
+        int intermediateSize,
+        int numHiddenLayers,
+        int numAttentionHeads,
+        int numKeyValueHeads,
+        int headDim,
+        int vocabSize,
+        int maxPositionEmbeddings,
+        float rmsNormEps,
+        double ropeTheta,
+        String ropeScalingType,
+        double ropeScalingFactor,
+        double ropeLowFreqFactor,
+        double ropeHighFreqFactor,
+        int ropeOriginalMaxPositions,
+        boolean tieWordEmbeddings,
+        boolean attentionBias,
+        int bosTokenId,
+        int eosTokenId) {
+
+    public static final Set<String> MODEL_TYPES = Set.of("llama", "mistral", "qwen2");
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(SerializationFeature.INDENT_OUTPUT);
+
+    public LlamaConfig {
+        String where = "config";
+        positive(hiddenSize, "hidden_size", where);
+        positive(intermediateSize, "intermediate_size", where);
+        positive(numHiddenLayers, "num_hidden_layers", where);
+        positive(numAttentionHeads, "num_attention_heads", where);
+        positive(numKeyValueHeads, "num_key_value_heads", where);
+        positive(headDim, "head_dim", where);
+        positive(vocabSize, "vocab_size", where);
+        if (numAttentionHeads % numKeyValueHeads != 0) {
+            throw new DoraException(where + ": num_attention_heads " + numAttentionHeads
+                    + " is not a multiple of num_key_value_heads " + numKeyValueHeads);
+        }
+        if (headDim % 2 != 0) throw new DoraException(where + ": head_dim " + headDim + " must be even for rotary embeddings");
+    }
+
+    public int kvDim() {
+        return numKeyValueHeads * headDim;
+    }
+
+    public int qDim() {
+        return numAttentionHeads * headDim;
+    }
+
+    public static LlamaConfig read(Path file) {
+        if (!Files.isRegularFile(file)) throw new DoraException(file + ": model config not found");
+        JsonNode root;
+        try {
+            root = JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new DoraException(file + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        try {
+            return parse(root, file.toString());
+        } catch (DoraException e) {
+            String msg = e.getMessage();
+            throw new DoraException(msg.startsWith("config:") ? file + msg.substring("config".length()) : msg);
+        }
+    }
+
+    public static LlamaConfig parse(JsonNode root, String source) {
+        if (root == null || !root.isObject()) throw new DoraException(source + ": expected a JSON object");
+        String type = root.path("model_type").asText(null);
+        if (type == null) throw new DoraException(source + ": missing key 'model_type'");
+        if (!MODEL_TYPES.contains(type)) {
+            throw new DoraException(source + ": model_type '" + type + "' is not supported (supported: llama, mistral, qwen2)");
+        }
+        int hidden = requiredInt(root, "hidden_size", source);
+        int heads = requiredInt(root, "num_attention_heads", source);
+        int kvHeads = optionalInt(root, "num_key_value_heads", source, heads);
+        int headDim = optionalInt(root, "head_dim", source, heads > 0 ? hidden / heads : 0);
+        String scalingType = null;
+        double factor = 1, low = 1, high = 4;
+        int original = 0;
+        JsonNode rs = root.get("rope_scaling");
+        if (rs != null && !rs.isNull()) {
+            if (!rs.isObject()) throw new DoraException(source + ": key 'rope_scaling' must be an object or null");
+            scalingType = rs.has("rope_type") ? rs.get("rope_type").asText() : rs.path("type").asText(null);
+            if (scalingType == null) throw new DoraException(source + ": rope_scaling has no 'rope_type'");
+            if (scalingType.equals("default")) {
+                scalingType = null;
+            } else if (!scalingType.equals("linear") && !scalingType.equals("llama3")) {
+                throw new DoraException(source + ": rope_scaling type '" + scalingType + "' is not supported (linear, llama3)");
+            } else {
+                factor = requiredDouble(rs, "factor", source + ": rope_scaling");
+                if (scalingType.equals("llama3")) {
+                    low = requiredDouble(rs, "low_freq_factor", source + ": rope_scaling");
+                    high = requiredDouble(rs, "high_freq_factor", source + ": rope_scaling");
+                    original = (int) requiredDouble(rs, "original_max_position_embeddings", source + ": rope_scaling");
+                }
+            }
+        }
+        boolean bias = type.equals("qwen2") || root.path("attention_bias").asBoolean(false);
+        int eos = root.path("eos_token_id").isArray() ? root.path("eos_token_id").path(0).asInt(-1)
+                : root.path("eos_token_id").asInt(-1);
+        return new LlamaConfig(type, hidden, requiredInt(root, "intermediate_size", source),
+                requiredInt(root, "num_hidden_layers", source), heads, kvHeads, headDim,
+                requiredInt(root, "vocab_size", source), optionalInt(root, "max_position_embeddings", source, 2048),
+                (float) optionalDouble(root, "rms_norm_eps", source, 1e-6), optionalDouble(root, "rope_theta", source, 10000.0),
+                scalingType, factor, low, high, original,
+                root.path("tie_word_embeddings").asBoolean(false), bias,
+                root.path("bos_token_id").asInt(-1), eos);
+    }
+
+    /** The config.json that transformers would write for this model. */
+    public String toJson() {
+        ObjectNode o = JSON.createObjectNode();
+        String arch = switch (modelType) {
+            case "mistral" -> "MistralForCausalLM";
+            case "qwen2" -> "Qwen2ForCausalLM";
+            default -> "LlamaForCausalLM";
+        };
+        o.putArray("architectures").add(arch);
+        o.put("model_type", modelType);
+        o.put("hidden_size", hiddenSize);
+        o.put("intermediate_size", intermediateSize);
+        o.put("num_hidden_layers", numHiddenLayers);
+        o.put("num_attention_heads", numAttentionHeads);
+        o.put("num_key_value_heads", numKeyValueHeads);
+        o.put("head_dim", headDim);
+        o.put("vocab_size", vocabSize);
+        o.put("max_position_embeddings", maxPositionEmbeddings);
+        o.put("rms_norm_eps", Double.parseDouble(Float.toString(rmsNormEps)));
+        o.put("rope_theta", ropeTheta);
+        if (ropeScalingType == null) {
+            o.putNull("rope_scaling");
+        } else {
+            ObjectNode rs = o.putObject("rope_scaling");
+            rs.put("rope_type", ropeScalingType);
+            rs.put("factor", ropeScalingFactor);
+            if (ropeScalingType.equals("llama3")) {
+                rs.put("low_freq_factor", ropeLowFreqFactor);
+                rs.put("high_freq_factor", ropeHighFreqFactor);
+                rs.put("original_max_position_embeddings", ropeOriginalMaxPositions);
+            }
+        }
+        o.put("tie_word_embeddings", tieWordEmbeddings);
+        if (!modelType.equals("qwen2")) o.put("attention_bias", attentionBias);
+        o.put("hidden_act", "silu");
+        if (bosTokenId >= 0) o.put("bos_token_id", bosTokenId);
+        if (eosTokenId >= 0) o.put("eos_token_id", eosTokenId);
+        o.put("torch_dtype", "float32");
+        try {
+            return JSON.writeValueAsString(o) + "\n";
+        } catch (IOException e) {
+            throw new DoraException("cannot serialise config: " + e.getMessage(), e);
+        }
+    }
+
+    private static void positive(int v, String key, String where) {
+        if (v <= 0) throw new DoraException(where + ": key '" + key + "' must be positive, got " + v);
+    }
+
+    private static int requiredInt(JsonNode root, String key, String source) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) throw new DoraException(source + ": missing key '" + key + "'");
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new DoraException(source + ": key '" + key + "' must be an integer");
+        return n.asInt();
+    }
+
+    private static int optionalInt(JsonNode root, String key, String source, int fallback) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) return fallback;
+        return requiredInt(root, key, source);
+    }
+
+    private static double requiredDouble(JsonNode root, String key, String source) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) throw new DoraException(source + ": missing key '" + key + "'");
+        if (!n.isNumber()) throw new DoraException(source + ": key '" + key + "' must be a number");
+        return n.asDouble();
+    }
+
+    private static double optionalDouble(JsonNode root, String key, String source, double fallback) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) return fallback;
+        return requiredDouble(root, key, source);
+    }
+}

@@ -1,0 +1,134 @@
+package dev.dora4j.model;
+
+import dev.dora4j.DoraException;
+import dev.dora4j.io.ShardedSafetensors;
+import dev.dora4j.io.TensorInfo;
+import dev.dora4j.nn.Linear;
+import dev.dora4j.tensor.Tensor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/** Loads a Llama-family model from a Hugging Face directory (config.json + single or sharded safetensors). */
+public final class LlamaLoader {
+    private LlamaLoader() {}
+
+    /** A model directory, or a llama2.c checkpoint file ({@code .bin}). */
+    public static LlamaModel load(Path path) {
+        if (Files.isRegularFile(path)) {
+            String name = path.getFileName().toString();
+            if (name.endsWith(".bin")) return Llama2cLoader.load(path);
+            throw new DoraException(path + ": not a model directory or a llama2.c checkpoint (.bin)");
+        }
+        if (!Files.isDirectory(path)) throw new DoraException(path + ": model not found");
+        for (String pickle : List.of("pytorch_model.bin", "model.bin", "model.pt")) {
+            if (Files.exists(path.resolve(pickle)) && !Files.exists(path.resolve(ShardedSafetensors.SINGLE_FILE))
+                    && !Files.exists(path.resolve(ShardedSafetensors.INDEX_FILE))) {
+                throw new DoraException(path.resolve(pickle) + ": PyTorch pickle checkpoints are never loaded (they can run code);"
+                        + " convert the model to safetensors (save_pretrained(..., safe_serialization=True))");
+            }
+        }
+        LlamaConfig config = LlamaConfig.read(path.resolve("config.json"));
+        try (ShardedSafetensors st = ShardedSafetensors.open(path)) {
+            return build(config, new SafetensorsSource(st));
+        }
+    }
+
+    /** Named weights with the shapes config.json implies. */
+    interface WeightSource {
+        Tensor read(String name, int... shape);
+
+        boolean has(String name);
+
+        /** Names present but never read. */
+        List<String> unused();
+
+        Path dir();
+    }
+
+    /** Reads named tensors with their expected shapes, remembering which ones were used. */
+    static final class SafetensorsSource implements WeightSource {
+        private final ShardedSafetensors st;
+        private final Set<String> used = new HashSet<>();
+
+        SafetensorsSource(ShardedSafetensors st) {
+            this.st = st;
+        }
+
+        @Override
+        public Tensor read(String name, int... shape) {
+            if (!st.contains(name)) {
+                throw new DoraException(st.files().getFirst().path().getParent() + ": tensor '" + name + "' is missing from the model");
+            }
+            TensorInfo info = st.info(name);
+            long[] want = Arrays.stream(shape).asLongStream().toArray();
+            if (!Arrays.equals(info.shape(), want)) {
+                throw new DoraException(st.fileOf(name).path() + ": tensor '" + name + "' has shape " + Arrays.toString(info.shape())
+                        + " but config.json implies " + Arrays.toString(want));
+            }
+            used.add(name);
+            return Tensor.of(st.readFloats(name), shape).named(name);
+        }
+
+        @Override
+        public boolean has(String name) {
+            return st.contains(name);
+        }
+
+        @Override
+        public List<String> unused() {
+            List<String> rest = new ArrayList<>();
+            for (String n : st.names()) if (!used.contains(n) && !n.endsWith("rotary_emb.inv_freq")) rest.add(n);
+            return rest;
+        }
+
+        @Override
+        public Path dir() {
+            return st.files().getFirst().path().getParent();
+        }
+    }
+
+    static LlamaModel build(LlamaConfig c, WeightSource r) {
+        int h = c.hiddenSize(), ff = c.intermediateSize();
+        Tensor embed = r.read("model.embed_tokens.weight", c.vocabSize(), h);
+        List<LlamaBlock> layers = new ArrayList<>();
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            String p = "model.layers." + i + ".";
+            layers.add(new LlamaBlock(c,
+                    r.read(p + "input_layernorm.weight", h),
+                    r.read(p + "post_attention_layernorm.weight", h),
+                    linear(r, p + "self_attn.q_proj", c.qDim(), h, c.attentionBias()),
+                    linear(r, p + "self_attn.k_proj", c.kvDim(), h, c.attentionBias()),
+                    linear(r, p + "self_attn.v_proj", c.kvDim(), h, c.attentionBias()),
+                    linear(r, p + "self_attn.o_proj", h, c.qDim(), false),
+                    linear(r, p + "mlp.gate_proj", ff, h, false),
+                    linear(r, p + "mlp.up_proj", ff, h, false),
+                    linear(r, p + "mlp.down_proj", h, ff, false)));
+        }
+        Tensor norm = r.read("model.norm.weight", h);
+        Tensor head;
+        if (c.tieWordEmbeddings()) {
+            head = embed;
+        } else if (r.has("lm_head.weight")) {
+            head = r.read("lm_head.weight", c.vocabSize(), h);
+        } else {
+            throw new DoraException(r.dir() + ": tensor 'lm_head.weight' is missing and tie_word_embeddings is false");
+        }
+        List<String> unused = r.unused();
+        if (c.tieWordEmbeddings()) unused.remove("lm_head.weight");
+        if (!unused.isEmpty()) {
+            throw new DoraException(r.dir() + ": tensor '" + unused.getFirst() + "' is not part of a " + c.modelType()
+                    + " model with this config (" + unused.size() + " unexpected tensors)");
+        }
+        return new LlamaModel(c, embed, layers, norm, head);
+    }
+
+    private static Linear linear(WeightSource r, String path, int out, int in, boolean bias) {
+        Tensor b = bias ? r.read(path + ".bias", out) : null;
+        return new Linear(path, r.read(path + ".weight", out, in), b);
+    }
+}

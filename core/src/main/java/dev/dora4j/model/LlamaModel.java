@@ -1,0 +1,164 @@
+package dev.dora4j.model;
+
+import dev.dora4j.autograd.Checkpoint;
+import dev.dora4j.autograd.RopeTable;
+import dev.dora4j.autograd.Tape;
+import dev.dora4j.autograd.TransformerOps;
+import dev.dora4j.nn.Linear;
+import dev.dora4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A Llama-family causal language model as transformers' {@code LlamaForCausalLM} computes it:
+ * token embedding, decoder layers, final RMSNorm and an output head (tied to the embedding or not).
+ * Tensor names and module paths are Hugging Face's.
+ */
+public final class LlamaModel {
+    public static final String OUTPUT_HEAD = "lm_head";
+
+    private final LlamaConfig config;
+    private final Tensor embedTokens;
+    private final List<LlamaBlock> layers;
+    private final Tensor norm;
+    private final Tensor lmHead;
+    private final RopeTable rope;
+    private boolean checkpointing;
+
+    LlamaModel(LlamaConfig config, Tensor embedTokens, List<LlamaBlock> layers, Tensor norm, Tensor lmHead) {
+        this.config = config;
+        this.embedTokens = embedTokens;
+        this.layers = List.copyOf(layers);
+        this.norm = norm;
+        this.lmHead = lmHead;
+        this.rope = RopeTable.create(config.headDim(), config.maxPositionEmbeddings(), config.ropeTheta(),
+                config.ropeScalingType() == null ? null : new dev.dora4j.autograd.RopeScaling(config.ropeScalingType(),
+                        config.ropeScalingFactor(), config.ropeLowFreqFactor(), config.ropeHighFreqFactor(),
+                        config.ropeOriginalMaxPositions()));
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public List<LlamaBlock> layers() {
+        return layers;
+    }
+
+    public Tensor embedTokens() {
+        return embedTokens;
+    }
+
+    public Tensor norm() {
+        return norm;
+    }
+
+    /** The output head; the embedding itself when tied. */
+    public Tensor lmHead() {
+        return lmHead;
+    }
+
+    public RopeTable rope() {
+        return rope;
+    }
+
+    /** Recomputes each decoder layer in backward instead of keeping its activations. */
+    public void activationCheckpointing(boolean on) {
+        this.checkpointing = on;
+    }
+
+    /** Every linear layer by module path ({@code model.layers.0.self_attn.q_proj}, ...), in model order. */
+    public Map<String, Linear> linears() {
+        Map<String, Linear> map = new LinkedHashMap<>();
+        for (LlamaBlock b : layers) for (Linear l : b.linears()) map.put(l.path(), l);
+        return map;
+    }
+
+    /** Every tensor by its Hugging Face name, the head only when untied. */
+    public Map<String, Tensor> namedTensors() {
+        Map<String, Tensor> map = new LinkedHashMap<>();
+        map.put("model.embed_tokens.weight", embedTokens);
+        for (int i = 0; i < layers.size(); i++) {
+            LlamaBlock b = layers.get(i);
+            String p = "model.layers." + i + ".";
+            map.put(p + "input_layernorm.weight", b.inputNorm);
+            for (Linear l : b.linears()) {
+                map.put(l.path() + ".weight", l.weight());
+                if (l.bias() != null) map.put(l.path() + ".bias", l.bias());
+            }
+            map.put(p + "post_attention_layernorm.weight", b.postAttentionNorm);
+        }
+        map.put("model.norm.weight", norm);
+        if (lmHead != embedTokens) map.put("lm_head.weight", lmHead);
+        return map;
+    }
+
+    /** Marks every weight trainable or frozen (full fine-tuning). */
+    public void trainAll(boolean on) {
+        for (Tensor t : namedTensors().values()) t.requiresGrad(on);
+    }
+
+    public long parameterCount() {
+        long n = 0;
+        for (Tensor t : namedTensors().values()) n += t.numel();
+        return n;
+    }
+
+    /** ids: [batch·seqLen] -> final hidden states [batch·seqLen, hidden] (after the last RMSNorm). */
+    public Tensor hidden(Tape tape, int[] ids, int batch, int seqLen) {
+        if (ids.length != batch * seqLen) throw new IllegalArgumentException("ids length " + ids.length + " != " + batch + "·" + seqLen);
+        if (seqLen > rope.maxPositions()) {
+            throw new IllegalArgumentException("sequence length " + seqLen + " exceeds max_position_embeddings " + rope.maxPositions());
+        }
+        int[] positions = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) positions[i] = i % seqLen;
+        Tensor h = TransformerOps.embedding(tape, ids, embedTokens);
+        for (LlamaBlock block : layers) {
+            if (checkpointing && tape.recording()) {
+                long[] dropoutAt = block.dropoutPositions();
+                h = Checkpoint.apply(tape, h, (t, x) -> block.forward(t, x, batch, seqLen, positions, rope),
+                        () -> block.rewindDropout(dropoutAt));
+            } else {
+                h = block.forward(tape, h, batch, seqLen, positions, rope);
+            }
+        }
+        return TransformerOps.rmsNorm(tape, h, norm, config.rmsNormEps());
+    }
+
+    /** ids: [batch·seqLen] -> logits [batch·seqLen, vocab], without recording. */
+    public float[] logits(int[] ids, int batch, int seqLen) {
+        return TransformerOps.logits(hidden(Tape.inference(), ids, batch, seqLen), lmHead);
+    }
+
+    /**
+     * The summed cross-entropy of next-token targets divided by {@code normalizer}. {@code targets}
+     * is already shifted: {@code targets[i]} is the label the position {@code i} predicts, -100 for none.
+     */
+    public Tensor loss(Tape tape, int[] ids, int[] targets, int batch, int seqLen, float normalizer) {
+        return TransformerOps.crossEntropyWithHead(tape, hidden(tape, ids, batch, seqLen), lmHead, targets, normalizer);
+    }
+
+    /** Shifts labels as transformers does: position t of each sequence predicts label t+1; the last predicts nothing. */
+    public static int[] shiftLabels(int[] labels, int batch, int seqLen) {
+        int[] targets = new int[labels.length];
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < seqLen; t++) {
+                targets[b * seqLen + t] = t + 1 < seqLen ? labels[b * seqLen + t + 1] : -100;
+            }
+        }
+        return targets;
+    }
+
+    /** Counts the positions that have a target. */
+    public static int countTargets(int[] targets) {
+        int n = 0;
+        for (int t : targets) if (t != -100) n++;
+        return n;
+    }
+
+    List<Tensor> allTensors() {
+        return new ArrayList<>(namedTensors().values());
+    }
+}

@@ -1,0 +1,35 @@
+package dev.dora4j.model;
+
+import dev.dora4j.io.AtomicFiles;
+import dev.dora4j.io.SafetensorsWriter;
+import dev.dora4j.tensor.DType;
+import dev.dora4j.tensor.Tensor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** Writes a model as a Hugging Face directory: config.json and model.safetensors, atomically. */
+public final class LlamaWriter {
+    private LlamaWriter() {}
+
+    /**
+     * Writes {@code model} to {@code dir}; {@code extraFiles} (name → source file) are copied beside
+     * it, e.g. the tokenizer. The directory appears whole or not at all.
+     */
+    public static void write(LlamaModel model, Path dir, DType dtype, Map<String, Path> extraFiles) {
+        SafetensorsWriter writer = new SafetensorsWriter();
+        writer.metadata(Map.of("format", "pt"));
+        for (Map.Entry<String, Tensor> e : model.namedTensors().entrySet()) {
+            Tensor t = e.getValue();
+            long[] shape = new long[t.rank()];
+            for (int i = 0; i < shape.length; i++) shape[i] = t.dim(i);
+            writer.add(e.getKey(), t.data(), shape, dtype);
+        }
+        String config = model.config().toJson();
+        AtomicFiles.writeDirectory(dir, tmp -> {
+            Files.writeString(tmp.resolve("config.json"), config);
+            writer.write(tmp.resolve("model.safetensors"));
+            for (var e : extraFiles.entrySet()) Files.copy(e.getValue(), tmp.resolve(e.getKey()));
+        });
+    }
+}

@@ -1,0 +1,156 @@
+package dev.dora4j.kernel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.fail;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class GemmTest {
+    private static final int DEFAULT_THREADS = Parallel.threads();
+
+    enum Layout { X_WT, G_W, G_TX }
+
+    /** (m, k, n): odd sizes, edges of the micro-tile and the blocks, and products big enough to go parallel. */
+    private static final int[][] SHAPES = {
+        {1, 1, 1}, {2, 7, 17}, {7, 2, 1}, {17, 63, 7}, {3, 257, 17}, {64, 64, 64}, {65, 63, 65}, {63, 65, 64},
+        {5, 129, 33}, {6, 17, 200}, {13, 16, 257}, {257, 17, 16}, {257, 64, 65}, {65, 257, 63}, {1, 257, 257},
+        {4, 300, 130}, {100, 1, 70}, {31, 0, 9},
+    };
+
+    /** Shapes whose depth exceeds the packed-panel budget, so the product runs in several column blocks. */
+    private static final int[][] DEEP = {{7, 4097, 300}, {7, 300, 4097}, {4097, 300, 7}};
+
+    @AfterAll
+    static void restoreThreads() {
+        Parallel.setThreads(DEFAULT_THREADS);
+    }
+
+    static Stream<Arguments> cases() {
+        List<Arguments> out = new ArrayList<>();
+        for (VectorSpecies<Float> s : Species.all()) {
+            for (int threads : new int[] {1, 2}) {
+                for (Layout layout : Layout.values()) {
+                    out.add(Arguments.of(s, threads, layout));
+                }
+            }
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0} threads={1} {2}")
+    @MethodSource("cases")
+    void matchesScalarTwin(VectorSpecies<Float> species, int threads, Layout layout) {
+        Parallel.setThreads(threads);
+        GemmKernel kernel = Gemm.using(species);
+        SplittableRandom rnd = new SplittableRandom(species.vectorBitSize() * 31L + threads * 7L + layout.ordinal());
+        for (int[] shape : SHAPES) {
+            for (boolean acc : new boolean[] {false, true}) check(kernel, layout, shape, acc, rnd);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("layouts")
+    void deepProductsSpanSeveralColumnBlocks(Layout layout) {
+        Parallel.setThreads(2);
+        SplittableRandom rnd = new SplittableRandom(99);
+        for (int[] shape : DEEP) check(Gemm.preferred(), layout, shape, true, rnd);
+    }
+
+    static Stream<Layout> layouts() {
+        return Stream.of(Layout.values());
+    }
+
+    @Test
+    void staticMethodsUseThePreferredSpecies() {
+        assertThat(Gemm.preferred().species()).isEqualTo(FloatVector.SPECIES_PREFERRED);
+        assertThat(Gemm.using(FloatVector.SPECIES_PREFERRED)).isSameAs(Gemm.preferred());
+        for (VectorSpecies<Float> s : Species.all()) {
+            assertThat(Gemm.using(s).species()).isEqualTo(s);
+            assertThat(Gemm.using(s)).isSameAs(Gemm.using(s));
+        }
+        float[] x = {1, 2, 3, 4}, w = {1, 0, 0, 1, 1, 1}, y = new float[6];
+        Gemm.xWt(x, 0, w, 0, y, 0, 2, 2, 3, false);
+        assertThat(y).containsExactly(1, 2, 3, 3, 4, 7);
+        float[] dx = new float[4];
+        Gemm.gW(y, 0, w, 0, dx, 0, 2, 3, 2, false);
+        assertThat(dx).containsExactly(4, 5, 10, 11);
+        float[] dw = new float[6];
+        Gemm.gtX(y, 0, x, 0, dw, 0, 2, 3, 2, false);
+        assertThat(dw).containsExactly(10, 14, 14, 20, 24, 34);
+    }
+
+    @Test
+    void rejectsRegionsOutsideTheArrays() {
+        float[] a = new float[6];
+        assertThatThrownBy(() -> Gemm.xWt(a, 1, a, 0, a, 0, 2, 3, 2, false))
+                .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("x");
+        assertThatThrownBy(() -> Gemm.gW(a, 0, a, 0, new float[5], 0, 2, 3, 3, false))
+                .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("w");
+        assertThatThrownBy(() -> Gemm.gtX(a, 0, a, 0, a, 0, -1, 3, 2, false))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    private static void check(GemmKernel kernel, Layout layout, int[] shape, boolean acc, SplittableRandom rnd) {
+        int m = shape[0], k = shape[1], n = shape[2];
+        int[] in1 = switch (layout) { case X_WT -> new int[] {m, k}; case G_W, G_TX -> new int[] {m, n}; };
+        int[] in2 = switch (layout) { case X_WT, G_W -> new int[] {n, k}; case G_TX -> new int[] {m, k}; };
+        int[] out = switch (layout) {
+            case X_WT -> new int[] {m, n};
+            case G_W -> new int[] {m, k};
+            case G_TX -> new int[] {n, k};
+        };
+        int o1 = rnd.nextInt(5), o2 = rnd.nextInt(5), o3 = rnd.nextInt(5);
+        float[] a = random(o1 + in1[0] * in1[1] + 3, rnd), b = random(o2 + in2[0] * in2[1] + 3, rnd);
+        float[] c = random(o3 + out[0] * out[1] + 3, rnd);
+        float[] expected = c.clone(), bound = new float[c.length];
+        float[] absA = abs(a), absB = abs(b);
+        run(layout, GemmScalar::xWt, GemmScalar::gW, GemmScalar::gtX, a, o1, b, o2, expected, o3, m, k, n, acc);
+        run(layout, GemmScalar::xWt, GemmScalar::gW, GemmScalar::gtX, absA, o1, absB, o2, bound, o3, m, k, n, false);
+        run(layout, kernel::xWt, kernel::gW, kernel::gtX, a, o1, b, o2, c, o3, m, k, n, acc);
+        String where = layout + " m=" + m + " k=" + k + " n=" + n + " acc=" + acc + " on " + kernel.species();
+        for (int i = 0; i < c.length; i++) {
+            boolean inside = i >= o3 && i < o3 + out[0] * out[1];
+            double tol = inside ? 1e-5 * (bound[i] + (acc ? Math.abs(expected[i]) : 0)) + 1e-30 : 0;
+            if (!(Math.abs(c[i] - expected[i]) <= tol)) {
+                fail("%s: element %d is %s, expected %s within %s", where, i, c[i], expected[i], tol);
+            }
+        }
+    }
+
+    @FunctionalInterface
+    interface Product {
+        void apply(float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, int d1, int d2, int d3, boolean acc);
+    }
+
+    private static void run(Layout layout, Product xWt, Product gW, Product gtX, float[] a, int aOff, float[] b,
+                            int bOff, float[] c, int cOff, int m, int k, int n, boolean acc) {
+        switch (layout) {
+            case X_WT -> xWt.apply(a, aOff, b, bOff, c, cOff, m, k, n, acc);
+            case G_W -> gW.apply(a, aOff, b, bOff, c, cOff, m, n, k, acc);
+            case G_TX -> gtX.apply(a, aOff, b, bOff, c, cOff, m, n, k, acc);
+        }
+    }
+
+    private static float[] random(int size, SplittableRandom rnd) {
+        float[] a = new float[size];
+        for (int i = 0; i < size; i++) a[i] = (float) (rnd.nextDouble() * 2 - 1);
+        return a;
+    }
+
+    private static float[] abs(float[] a) {
+        float[] out = new float[a.length];
+        for (int i = 0; i < a.length; i++) out[i] = Math.abs(a[i]);
+        return out;
+    }
+}

@@ -1,0 +1,19 @@
+package dev.dora4j.kernel;
+
+import java.util.List;
+import java.util.stream.Stream;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/** The float vector species this CPU runs natively, narrowest first: the widths every kernel is tested at. */
+final class Species {
+    private Species() {}
+
+    static List<VectorSpecies<Float>> all() {
+        int max = FloatVector.SPECIES_PREFERRED.vectorBitSize();
+        return Stream.of(FloatVector.SPECIES_64, FloatVector.SPECIES_128, FloatVector.SPECIES_256,
+                        FloatVector.SPECIES_512)
+                .filter(s -> s.vectorBitSize() <= max)
+                .toList();
+    }
+}
