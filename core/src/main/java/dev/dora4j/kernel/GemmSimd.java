@@ -14,7 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
  * through row and column strides and B is packed into panels of {@code NR} vectors per row (plus one-vector panels
  * for the leftover columns). A register-blocked micro-kernel keeps a tile of {@code MR × NR} vectors of C in
  * registers and adds one rank-1 update per step of depth: {@code NR} loads of B, {@code MR} broadcasts of A and
- * {@code MR·NR} fused multiply-adds. Threads split the output by whole micro-tile rows or whole panels, so no two
+ * {@code MR·NR} fused multiply-adds; one-vector panels use a tile of {@code 2·MR × 1} vectors, enough independent
+ * sums to cover the latency of the multiply-adds. Threads split the output by whole micro-tile rows or whole panels, so no two
  * threads write the same cache line.
  */
 final class GemmSimd implements GemmKernel {
@@ -27,10 +28,12 @@ final class GemmSimd implements GemmKernel {
     private static final int NRL = NR * L;
     /** Depth per block: one B micro-panel [KC, NRL] takes about 32 KiB and stays in L1 while rows stream past. */
     private static final int KC = Math.max(64, 8192 / NRL);
-    /** Rows per block of A that each B micro-panel is used against (a multiple of MR). */
+    /** Rows per block of A that each B micro-panel is used against (a multiple of 2·MR). */
     private static final int MC = 24 * MR;
     /** Upper bound on the floats of one packed column block of B. */
     private static final int PACK_FLOATS = 1 << 20;
+    /** A packed B up to this many floats is packed by every thread for itself, saving a round of hand-offs. */
+    private static final int PRIVATE_PACK_FLOATS = 1 << 15;
     /** Products with fewer multiply-adds than this run on the calling thread. */
     private static final long PARALLEL_MACS = 1L << 18;
     /** x·Wᵀ with at most this many rows is done as dot products, without packing W. */
@@ -76,29 +79,46 @@ final class GemmSimd implements GemmKernel {
             if (!acc) for (int i = 0; i < bigM; i++) Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + bigN, 0f);
             return;
         }
-        boolean parallel = (long) bigM * bigN * bigK >= PARALLEL_MACS;
+        boolean parallel = (long) bigM * bigN * bigK >= PARALLEL_MACS && Parallel.threads() > 1;
         int nc = Math.max(NRL, PACK_FLOATS / bigK / NRL * NRL);
         for (int jc = 0; jc < bigN; jc += nc) {
-            int cols = Math.min(nc, bigN - jc);
+            int j0 = jc, cols = Math.min(nc, bigN - jc);
             int wide = cols / NRL;
             int panels = wide + (cols - wide * NRL + L - 1) / L;
-            float[] bp = packBuffer(bigK * (cols + L));
-            int j0 = jc;
-            run(parallel, panels, (q0, q1) -> {
-                for (int q = q0; q < q1; q++) {
-                    int col = column(q, wide), width = q < wide ? NRL : L;
-                    GemmPack.panel(b, bOff, bRs, bCs, bigK, j0 + col, Math.min(width, cols - col), width,
-                            bp, col * bigK);
-                }
-            });
             int tiles = (bigM + MR - 1) / MR;
-            if (tiles >= panels) {
-                run(parallel, tiles, (t0, t1) -> block(t0 * MR, Math.min(bigM, t1 * MR), 0, panels, wide, cols,
-                        bigK, a, aOff, aRs, aCs, bp, c, cOff + j0, ldc, acc));
+            int packed = bigK * (cols + L);
+            if (!parallel) {
+                float[] bp = packBuffer(packed);
+                pack(b, bOff, bRs, bCs, bigK, j0, cols, wide, 0, panels, bp);
+                block(0, bigM, 0, panels, wide, cols, bigK, a, aOff, aRs, aCs, bp, c, cOff + j0, ldc, acc);
+            } else if (tiles < panels) {
+                float[] bp = packBuffer(packed);
+                Parallel.range(panels, 1, (q0, q1) -> {
+                    pack(b, bOff, bRs, bCs, bigK, j0, cols, wide, q0, q1, bp);
+                    block(0, bigM, q0, q1, wide, cols, bigK, a, aOff, aRs, aCs, bp, c, cOff + j0, ldc, acc);
+                });
+            } else if (packed <= PRIVATE_PACK_FLOATS) {
+                Parallel.range(tiles, 1, (t0, t1) -> {
+                    float[] bp = packBuffer(packed);
+                    pack(b, bOff, bRs, bCs, bigK, j0, cols, wide, 0, panels, bp);
+                    block(t0 * MR, Math.min(bigM, t1 * MR), 0, panels, wide, cols, bigK, a, aOff, aRs, aCs, bp,
+                            c, cOff + j0, ldc, acc);
+                });
             } else {
-                run(parallel, panels, (q0, q1) -> block(0, bigM, q0, q1, wide, cols,
+                float[] bp = packBuffer(packed);
+                Parallel.range(panels, 1, (q0, q1) -> pack(b, bOff, bRs, bCs, bigK, j0, cols, wide, q0, q1, bp));
+                Parallel.range(tiles, 1, (t0, t1) -> block(t0 * MR, Math.min(bigM, t1 * MR), 0, panels, wide, cols,
                         bigK, a, aOff, aRs, aCs, bp, c, cOff + j0, ldc, acc));
             }
+        }
+    }
+
+    // panels [q0, q1) of the column block [j0, j0 + cols) of B -> bp (panel q at column(q)·depth)
+    private static void pack(float[] b, int bOff, int bRs, int bCs, int depth, int j0, int cols, int wide,
+                             int q0, int q1, float[] bp) {
+        for (int q = q0; q < q1; q++) {
+            int col = column(q, wide), width = q < wide ? NRL : L;
+            GemmPack.panel(b, bOff, bRs, bCs, depth, j0 + col, Math.min(width, cols - col), width, bp, col * depth);
         }
     }
 
@@ -122,12 +142,13 @@ final class GemmSimd implements GemmKernel {
                     int width = q < wide ? NRL : L;
                     int pcols = Math.min(width, cols - col);
                     int bi = col * depth + pc * width;
-                    for (int ir = ic; ir < iEnd; ir += MR) {
-                        int rows = Math.min(MR, iEnd - ir);
+                    int step = width == NRL ? MR : 2 * MR;
+                    for (int ir = ic; ir < iEnd; ir += step) {
+                        int rows = Math.min(step, iEnd - ir);
                         int ai = aOff + ir * aRs + pc * aCs;
                         int ci = cOff + ir * ldc + col;
                         if (width == NRL) kernel6x4(a, ai, aRs, aCs, bp, bi, kc, tile, c, ci, ldc, rows, pcols, load);
-                        else kernel6x1(a, ai, aRs, aCs, bp, bi, kc, tile, c, ci, ldc, rows, pcols, load);
+                        else kernel12x1(a, ai, aRs, aCs, bp, bi, kc, tile, c, ci, ldc, rows, pcols, load);
                     }
                 }
             }
@@ -184,7 +205,7 @@ final class GemmSimd implements GemmKernel {
     // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
     // b: micro-panel [kc, L] at bOff -> c: [rows, cols] at cOff,
     // row stride ldc (load: add into c); tile: scratch of MR·NRL floats
-    private static void kernel6x1(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int kc,
+    private static void kernel12x1(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int kc,
                                   float[] tile, float[] c, int cOff, int ldc, int rows, int cols,
                                   boolean load) {
         int a1 = aOff + Math.min(1, rows - 1) * aRs;
@@ -192,6 +213,12 @@ final class GemmSimd implements GemmKernel {
         int a3 = aOff + Math.min(3, rows - 1) * aRs;
         int a4 = aOff + Math.min(4, rows - 1) * aRs;
         int a5 = aOff + Math.min(5, rows - 1) * aRs;
+        int a6 = aOff + Math.min(6, rows - 1) * aRs;
+        int a7 = aOff + Math.min(7, rows - 1) * aRs;
+        int a8 = aOff + Math.min(8, rows - 1) * aRs;
+        int a9 = aOff + Math.min(9, rows - 1) * aRs;
+        int a10 = aOff + Math.min(10, rows - 1) * aRs;
+        int a11 = aOff + Math.min(11, rows - 1) * aRs;
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z;
         FloatVector c10 = z;
@@ -199,6 +226,12 @@ final class GemmSimd implements GemmKernel {
         FloatVector c30 = z;
         FloatVector c40 = z;
         FloatVector c50 = z;
+        FloatVector c60 = z;
+        FloatVector c70 = z;
+        FloatVector c80 = z;
+        FloatVector c90 = z;
+        FloatVector c100 = z;
+        FloatVector c110 = z;
         for (int p = 0; p < kc; p++) {
             int bi = bOff + p * L;
             int ai = p * aCs;
@@ -215,6 +248,18 @@ final class GemmSimd implements GemmKernel {
             c40 = av.fma(b0, c40);
             av = FloatVector.broadcast(S, a[a5 + ai]);
             c50 = av.fma(b0, c50);
+            av = FloatVector.broadcast(S, a[a6 + ai]);
+            c60 = av.fma(b0, c60);
+            av = FloatVector.broadcast(S, a[a7 + ai]);
+            c70 = av.fma(b0, c70);
+            av = FloatVector.broadcast(S, a[a8 + ai]);
+            c80 = av.fma(b0, c80);
+            av = FloatVector.broadcast(S, a[a9 + ai]);
+            c90 = av.fma(b0, c90);
+            av = FloatVector.broadcast(S, a[a10 + ai]);
+            c100 = av.fma(b0, c100);
+            av = FloatVector.broadcast(S, a[a11 + ai]);
+            c110 = av.fma(b0, c110);
         }
         c00.intoArray(tile, 0);
         c10.intoArray(tile, L);
@@ -222,6 +267,12 @@ final class GemmSimd implements GemmKernel {
         c30.intoArray(tile, 3 * L);
         c40.intoArray(tile, 4 * L);
         c50.intoArray(tile, 5 * L);
+        c60.intoArray(tile, 6 * L);
+        c70.intoArray(tile, 7 * L);
+        c80.intoArray(tile, 8 * L);
+        c90.intoArray(tile, 9 * L);
+        c100.intoArray(tile, 10 * L);
+        c110.intoArray(tile, 11 * L);
         flush(tile, L, c, cOff, ldc, rows, cols, load);
     }
 

@@ -1,51 +1,28 @@
 package dev.dora4j.autograd;
 
 import dev.dora4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class ScratchDiagTest {
-    static double[] attn(float[] q, double[] v, float[] k, int batch, int seqLen, int heads, int kvHeads, int d) {
-        int T = batch * seqLen, group = heads / kvHeads;
-        double[] out = new double[T * heads * d];
-        for (int b = 0; b < batch; b++) for (int h = 0; h < heads; h++) for (int t = 0; t < seqLen; t++) {
-            double[] s = new double[t + 1];
-            double max = -1e300;
-            for (int j = 0; j <= t; j++) {
-                double acc = 0;
-                for (int i = 0; i < d; i++) acc += (double) q[(b * seqLen + t) * heads * d + h * d + i] * k[(b * seqLen + j) * kvHeads * d + (h / group) * d + i];
-                s[j] = acc / Math.sqrt(d);
-                max = Math.max(max, s[j]);
-            }
-            double sum = 0;
-            for (int j = 0; j <= t; j++) { s[j] = Math.exp(s[j] - max); sum += s[j]; }
-            for (int j = 0; j <= t; j++) for (int i = 0; i < d; i++)
-                out[(b * seqLen + t) * heads * d + h * d + i] += s[j] / sum * v[(b * seqLen + j) * kvHeads * d + (h / group) * d + i];
-        }
-        return out;
-    }
+    static Tensor r(SplittableRandom rng, boolean t, double s, int... shape) { return TransformerOpsGradTest.random(rng, t, s, shape); }
 
     @Test
-    void diag() {
-        SplittableRandom rng = new SplittableRandom(50);
-        Tensor q = TransformerOpsGradTest.random(rng, true, 1.5, 6, 16), k = TransformerOpsGradTest.random(rng, true, 1.5, 6, 8), v = TransformerOpsGradTest.random(rng, true, 1, 6, 8);
-        float[] w = new float[96];
-        SplittableRandom wr = new SplittableRandom(1234);
-        for (int i = 0; i < w.length; i++) w[i] = (float) (wr.nextDouble() * 2 - 1);
-        Tape tape = Tape.training();
-        Tensor y = TransformerOps.causalAttention(tape, q, k, v, 2, 3, 4, 2, 4);
-        tape.backward(Ops.weightedSum(tape, y, w));
-        double[] vd = new double[48];
-        for (int i = 0; i < 48; i++) vd[i] = v.data()[i];
-        double hh = 1e-3;
-        float k0 = k.data()[31];
-        k.data()[31] = (float) (k0 + hh); double hp = k.data()[31] - (double) k0; double[] a = attn(q.data(), vd, k.data(), 2, 3, 4, 2, 4);
-        k.data()[31] = (float) (k0 - hh); double hm = k0 - (double) k.data()[31]; double[] b = attn(q.data(), vd, k.data(), 2, 3, 4, 2, 4);
-        k.data()[31] = k0; hh = (hp + hm) / 2;
-        double fa = 0, fb = 0;
-        for (int i = 0; i < 96; i++) { fa += a[i] * w[i]; fb += b[i] * w[i]; }
-        GradCheck.Result r = GradCheck.standard().check(tt -> TransformerOps.causalAttention(tt, q, k, v, 2, 3, 4, 2, 4), java.util.List.of(q, k));
-        System.out.println(r + " after " + k.grad()[31]);
-        System.out.println("analytic " + k.grad()[31] + " double-numeric " + (fa - fb) / (2 * hh));
+    void ce() {
+        int[][] cases = {{1,5,128},{3,12,2},{7,5,3},{7,12,2},{7,5,1}};
+        for (double step : new double[] {0.03, 0.1, 0.2}) for (int active : new int[] {1, 2, 9}) { double hs = 1; int vocab = 11; GradCheck gc = new GradCheck(step, 200, 1234);
+            double worst = 0, worstSingle = 0;
+            for (int[] c : cases) for (int seed = 0; seed < 8; seed++) {
+                SplittableRandom rng = new SplittableRandom(seed * 77 + 5);
+                Tensor hidden = r(rng, true, hs, c[0], c[1]), head = r(rng, true, hs, vocab, c[1]);
+                int[] targets = new int[c[0]];
+                for (int t = 0; t < c[0]; t++) targets[t] = t % 3 == 1 || t / 3 >= active ? -100 : rng.nextInt(vocab);
+                worst = Math.max(worst, gc.check(tp -> TransformerOps.crossEntropyWithHead(tp, hidden, head, targets, 5f, c[2]), List.of(hidden, head)).maxRelError());
+                for (Tensor p : List.of(hidden, head)) worstSingle = Math.max(worstSingle, gc.check(tp -> TransformerOps.crossEntropyWithHead(tp, hidden, head, targets, 5f, c[2]), List.of(p)).maxRelError());
+            }
+            System.out.printf("CE step=%.2f active=%d all=%.2e single=%.2e%n", step, active, worst, worstSingle);
+        }
     }
 }
