@@ -34,7 +34,7 @@ final class CrossEntropyOp {
         for (int i = 0; i < rows.length; i++) rowTargets[i] = targets[rows[i]];
         int chunk = Math.max(1, Math.min(chunkRows, rows.length));
         float[] lse = new float[rows.length];
-        float[] rowLoss = new float[rows.length];
+        double[] rowLoss = new double[rows.length];
         float[] x = new float[chunk * dim];
         float[] logits = new float[chunk * vocab];
         for (int c0 = 0; c0 < rows.length; c0 += chunk) {
@@ -45,14 +45,14 @@ final class CrossEntropyOp {
                 for (int r = start; r < end; r++) {
                     int off = r * vocab;
                     float max = ExpMath.max(logits, off, vocab);
-                    float rowLse = max + (float) Math.log(ExpMath.expSum(logits, off, vocab, max));
-                    lse[first + r] = rowLse;
+                    double rowLse = max + Math.log(ExpMath.expSum(logits, off, vocab, max));
+                    lse[first + r] = (float) rowLse;
                     rowLoss[first + r] = rowLse - logits[off + rowTargets[first + r]];
                 }
             });
         }
         double sum = 0;
-        for (float l : rowLoss) sum += l;
+        for (double l : rowLoss) sum += l;
         float[] loss = {(float) (sum / normalizer)};
         boolean needsGrad = tape.needsGrad(hidden, head);
         Tensor result = needsGrad ? Tensor.param(loss) : Tensor.of(loss);

@@ -27,11 +27,11 @@ final class GemmSimd implements GemmKernel {
     private static final int NR = 4;
     private static final int NRL = NR * L;
     /** Depth per block: one B micro-panel [KC, NRL] takes about 32 KiB and stays in L1 while rows stream past. */
-    private static final int KC = Math.max(64, 8192 / NRL);
+    private static final int KC = Math.max(64, 16384 / NRL);
     /** Rows per block of A that each B micro-panel is used against (a multiple of 2·MR). */
     private static final int MC = 24 * MR;
     /** Upper bound on the floats of one packed column block of B. */
-    private static final int PACK_FLOATS = 1 << 20;
+    private static final int PACK_FLOATS = 1 << 21;
     /** A packed B up to this many floats is packed by every thread for itself, saving a round of hand-offs. */
     private static final int PRIVATE_PACK_FLOATS = 1 << 15;
     /** Products with fewer multiply-adds than this run on the calling thread. */
@@ -51,8 +51,8 @@ final class GemmSimd implements GemmKernel {
     @Override
     public void xWt(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n, boolean acc) {
         GemmChecks.xWt(x, xOff, w, wOff, y, yOff, m, k, n);
-        if (m <= SMALL_M && k > 0) {
-            xWtRows(x, xOff, w, wOff, y, yOff, m, k, n, acc);
+        if (k > 0 && m <= SMALL_M) {
+            dotProducts(x, xOff, k, w, wOff, k, m, n, k, y, yOff, n, acc);
         } else {
             gemm(m, n, k, x, xOff, k, 1, w, wOff, 1, k, y, yOff, n, acc);
         }
@@ -295,65 +295,71 @@ final class GemmSimd implements GemmKernel {
         }
     }
 
-    // x: [m, k], w: [n, k] -> y: [m, n] for a few rows: dot products of each x row with four w rows at a time
-    private static void xWtRows(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n,
-                                boolean acc) {
-        int quads = (n + 3) / 4;
-        run((long) m * n * k >= PARALLEL_MACS, quads, (u0, u1) -> {
-            for (int u = u0; u < u1; u++) {
-                int j = 4 * u;
-                for (int i = 0; i < m; i++) {
-                    int xi = xOff + i * k, yi = yOff + i * n + j;
-                    if (j + 4 <= n) dots4(x, xi, w, wOff + j * k, k, y, yi, acc);
-                    else for (int jj = j; jj < n; jj++, yi++) dot1(x, xi, w, wOff + jj * k, k, y, yi, acc);
+    // a: [m, depth] (row stride lda), b: [n, depth] (row stride ldb) -> c: [m, n] (row stride ldc),
+    // c[i, j] (+)= <a_i, b_j>, in tiles of 4 × 4 dot products; threads split the longer side
+    private static void dotProducts(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, int m, int n,
+                                    int depth, float[] c, int cOff, int ldc, boolean acc) {
+        int mt = (m + 3) / 4, nt = (n + 3) / 4;
+        boolean parallel = (long) m * n * depth >= PARALLEL_MACS;
+        boolean byRows = mt >= nt;
+        run(parallel, byRows ? mt : nt, (t0, t1) -> {
+            float[] tile = new float[16];
+            int i0 = byRows ? 4 * t0 : 0, i1 = byRows ? Math.min(m, 4 * t1) : m;
+            int j0 = byRows ? 0 : 4 * t0, j1 = byRows ? n : Math.min(n, 4 * t1);
+            for (int i = i0; i < i1; i += 4) {
+                for (int j = j0; j < j1; j += 4) {
+                    dot4x4(a, aOff + i * lda, lda, b, bOff + j * ldb, ldb, depth, tile, c, cOff + i * ldc + j, ldc,
+                            Math.min(4, i1 - i), Math.min(4, j1 - j), acc);
                 }
             }
         });
     }
 
-    // x: [k] at xi, w: [4, k] at wi -> y[yi .. yi + 3]
-    private static void dots4(float[] x, int xi, float[] w, int wi, int k, float[] y, int yi, boolean acc) {
-        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
-        int w1 = wi + k, w2 = wi + 2 * k, w3 = wi + 3 * k;
-        int bound = S.loopBound(k), p = 0;
-        for (; p < bound; p += L) {
-            FloatVector xv = FloatVector.fromArray(S, x, xi + p);
-            s0 = xv.fma(FloatVector.fromArray(S, w, wi + p), s0);
-            s1 = xv.fma(FloatVector.fromArray(S, w, w1 + p), s1);
-            s2 = xv.fma(FloatVector.fromArray(S, w, w2 + p), s2);
-            s3 = xv.fma(FloatVector.fromArray(S, w, w3 + p), s3);
+    // a: rows r < rows at aOff + r·lda, b: rows j < cols at bOff + j·ldb, both of length depth
+    // -> c: [rows, cols] at cOff, row stride ldc, c[r, j] (+)= <a_r, b_j>; tile: scratch of 16 floats
+    private static void dot4x4(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, int depth, float[] tile,
+                               float[] c, int cOff, int ldc, int rows, int cols, boolean acc) {
+        int a1 = aOff + Math.min(1, rows - 1) * lda, b1 = bOff + Math.min(1, cols - 1) * ldb;
+        int a2 = aOff + Math.min(2, rows - 1) * lda, b2 = bOff + Math.min(2, cols - 1) * ldb;
+        int a3 = aOff + Math.min(3, rows - 1) * lda, b3 = bOff + Math.min(3, cols - 1) * ldb;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c02 = z, c03 = z;
+        FloatVector c10 = z, c11 = z, c12 = z, c13 = z;
+        FloatVector c20 = z, c21 = z, c22 = z, c23 = z;
+        FloatVector c30 = z, c31 = z, c32 = z, c33 = z;
+        int bound = S.loopBound(depth);
+        for (int p = 0; p < bound; p += L) {
+            FloatVector x0 = FloatVector.fromArray(S, a, aOff + p);
+            FloatVector x1 = FloatVector.fromArray(S, a, a1 + p);
+            FloatVector x2 = FloatVector.fromArray(S, a, a2 + p);
+            FloatVector x3 = FloatVector.fromArray(S, a, a3 + p);
+            FloatVector w0 = FloatVector.fromArray(S, b, bOff + p);
+            FloatVector w1 = FloatVector.fromArray(S, b, b1 + p);
+            FloatVector w2 = FloatVector.fromArray(S, b, b2 + p);
+            FloatVector w3 = FloatVector.fromArray(S, b, b3 + p);
+            c00 = x0.fma(w0, c00); c01 = x0.fma(w1, c01); c02 = x0.fma(w2, c02); c03 = x0.fma(w3, c03);
+            c10 = x1.fma(w0, c10); c11 = x1.fma(w1, c11); c12 = x1.fma(w2, c12); c13 = x1.fma(w3, c13);
+            c20 = x2.fma(w0, c20); c21 = x2.fma(w1, c21); c22 = x2.fma(w2, c22); c23 = x2.fma(w3, c23);
+            c30 = x3.fma(w0, c30); c31 = x3.fma(w1, c31); c32 = x3.fma(w2, c32); c33 = x3.fma(w3, c33);
         }
-        float r0 = s0.reduceLanes(VectorOperators.ADD), r1 = s1.reduceLanes(VectorOperators.ADD);
-        float r2 = s2.reduceLanes(VectorOperators.ADD), r3 = s3.reduceLanes(VectorOperators.ADD);
-        for (; p < k; p++) {
-            float xp = x[xi + p];
-            r0 += xp * w[wi + p];
-            r1 += xp * w[w1 + p];
-            r2 += xp * w[w2 + p];
-            r3 += xp * w[w3 + p];
-        }
-        if (acc) {
-            y[yi] += r0;
-            y[yi + 1] += r1;
-            y[yi + 2] += r2;
-            y[yi + 3] += r3;
-        } else {
-            y[yi] = r0;
-            y[yi + 1] = r1;
-            y[yi + 2] = r2;
-            y[yi + 3] = r3;
+        tile[0] = c00.reduceLanes(VectorOperators.ADD); tile[1] = c01.reduceLanes(VectorOperators.ADD);
+        tile[2] = c02.reduceLanes(VectorOperators.ADD); tile[3] = c03.reduceLanes(VectorOperators.ADD);
+        tile[4] = c10.reduceLanes(VectorOperators.ADD); tile[5] = c11.reduceLanes(VectorOperators.ADD);
+        tile[6] = c12.reduceLanes(VectorOperators.ADD); tile[7] = c13.reduceLanes(VectorOperators.ADD);
+        tile[8] = c20.reduceLanes(VectorOperators.ADD); tile[9] = c21.reduceLanes(VectorOperators.ADD);
+        tile[10] = c22.reduceLanes(VectorOperators.ADD); tile[11] = c23.reduceLanes(VectorOperators.ADD);
+        tile[12] = c30.reduceLanes(VectorOperators.ADD); tile[13] = c31.reduceLanes(VectorOperators.ADD);
+        tile[14] = c32.reduceLanes(VectorOperators.ADD); tile[15] = c33.reduceLanes(VectorOperators.ADD);
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < cols; j++) {
+                float s = tile[4 * r + j];
+                for (int p = bound, ar = aOff + r * lda, bj = bOff + j * ldb; p < depth; p++) s += a[ar + p] * b[bj + p];
+                int ci = cOff + r * ldc + j;
+                c[ci] = acc ? c[ci] + s : s;
+            }
         }
     }
 
-    // x: [k] at xi, w: [k] at wi -> y[yi]
-    private static void dot1(float[] x, int xi, float[] w, int wi, int k, float[] y, int yi, boolean acc) {
-        FloatVector s = FloatVector.zero(S);
-        int bound = S.loopBound(k), p = 0;
-        for (; p < bound; p += L) s = FloatVector.fromArray(S, x, xi + p).fma(FloatVector.fromArray(S, w, wi + p), s);
-        float r = s.reduceLanes(VectorOperators.ADD);
-        for (; p < k; p++) r += x[xi + p] * w[wi + p];
-        y[yi] = acc ? y[yi] + r : r;
-    }
 
     private static void run(boolean parallel, int n, Parallel.RangeBody body) {
         if (parallel) Parallel.range(n, 1, body);

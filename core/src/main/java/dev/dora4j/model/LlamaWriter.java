@@ -17,6 +17,14 @@ public final class LlamaWriter {
      * it, e.g. the tokenizer. The directory appears whole or not at all.
      */
     public static void write(LlamaModel model, Path dir, DType dtype, Map<String, Path> extraFiles) {
+        AtomicFiles.writeDirectory(dir, tmp -> {
+            writeFiles(model, tmp, dtype);
+            for (var e : extraFiles.entrySet()) Files.copy(e.getValue(), tmp.resolve(e.getKey()));
+        });
+    }
+
+    /** Writes {@code config.json} and {@code model.safetensors} into an existing directory, each atomically. */
+    public static void writeFiles(LlamaModel model, Path dir, DType dtype) {
         SafetensorsWriter writer = new SafetensorsWriter();
         writer.metadata(Map.of("format", "pt"));
         for (Map.Entry<String, Tensor> e : model.namedTensors().entrySet()) {
@@ -25,11 +33,7 @@ public final class LlamaWriter {
             for (int i = 0; i < shape.length; i++) shape[i] = t.dim(i);
             writer.add(e.getKey(), t.data(), shape, dtype);
         }
-        String config = model.config().toJson();
-        AtomicFiles.writeDirectory(dir, tmp -> {
-            Files.writeString(tmp.resolve("config.json"), config);
-            writer.write(tmp.resolve("model.safetensors"));
-            for (var e : extraFiles.entrySet()) Files.copy(e.getValue(), tmp.resolve(e.getKey()));
-        });
+        writer.write(dir.resolve("model.safetensors"));
+        AtomicFiles.writeString(dir.resolve("config.json"), model.config().toJson());
     }
 }

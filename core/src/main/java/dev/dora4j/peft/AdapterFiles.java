@@ -104,6 +104,11 @@ public final class AdapterFiles {
 
     /** Writes config and tensors as a complete directory, atomically. */
     public static void write(Path dir, AdapterConfig config, Map<String, LoraAdapter> adapters) {
+        AtomicFiles.writeDirectory(dir, tmp -> writeFiles(tmp, config, adapters));
+    }
+
+    /** Writes {@code adapter_config.json} and {@code adapter_model.safetensors} into {@code dir}, each atomically. */
+    public static void writeFiles(Path dir, AdapterConfig config, Map<String, LoraAdapter> adapters) {
         SafetensorsWriter writer = new SafetensorsWriter();
         writer.metadata(Map.of("format", "pt"));
         for (var e : adapters.entrySet()) {
@@ -115,11 +120,8 @@ public final class AdapterFiles {
                 writer.add(PeftKeys.magnitude(path), ad.magnitude().data(), longShape(ad.magnitude().shape()), DType.F32);
             }
         }
-        String json = config.toJsonString();
-        AtomicFiles.writeDirectory(dir, tmp -> {
-            Files.writeString(tmp.resolve(AdapterConfig.FILE_NAME), json);
-            writer.write(tmp.resolve(WEIGHTS_FILE));
-        });
+        writer.write(dir.resolve(WEIGHTS_FILE));
+        AtomicFiles.writeString(dir.resolve(AdapterConfig.FILE_NAME), config.toJsonString());
     }
 
     private static float[] readMatrix(SafetensorsFile st, TensorInfo t, Path file) {

@@ -11,7 +11,8 @@ import java.util.Map;
  * The tokenizer of llama2.c ({@code tokenizer.bin}), encoding and decoding as its {@code run.c} does:
  * a dummy-prefix space in front of non-empty text, one token per UTF-8 character where the vocabulary
  * has it and one byte token ({@code <0xXX>}, id = byte + 3) per byte where it has not, then greedy
- * merges by score. BOS is id 1 and EOS id 2.
+ * merges by score. BOS is id 1 and EOS id 2. Where run.c reads a C string and stops at a NUL
+ * character, this encodes it (as {@code <0x00>}), as SentencePiece does.
  */
 public final class Llama2cTokenizer implements Tokenizer {
     static final int BOS = 1;

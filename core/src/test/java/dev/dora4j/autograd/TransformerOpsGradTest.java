@@ -21,8 +21,19 @@ class TransformerOpsGradTest {
         return trainable ? Tensor.param(d, shape) : Tensor.of(d, shape);
     }
 
+    /**
+     * For the cross-entropy loss (a single float32 value) and for attention with only some inputs trainable, the
+     * float32 rounding of the checked function divided by the standard step reaches ~1e-3 of the smaller
+     * gradients; a step of 0.1 keeps both that noise and the five-point stencil's truncation error well below.
+     */
+    private static final GradCheck WIDE_STEP = new GradCheck(0.1, 200, 1234);
+
     private static void assertGradients(Function<Tape, Tensor> f, List<Tensor> params) {
-        GradCheck.Result r = GradCheck.standard().check(f, params);
+        assertGradients(GradCheck.standard(), f, params);
+    }
+
+    private static void assertGradients(GradCheck check, Function<Tape, Tensor> f, List<Tensor> params) {
+        GradCheck.Result r = check.check(f, params);
         assertThat(r.maxRelError()).as(r.toString()).isLessThan(1e-3);
         assertThat(r.checked()).isGreaterThan(0);
     }
@@ -97,7 +108,7 @@ class TransformerOpsGradTest {
         Tensor q = random(rng, qt, 1.5, 6, 4 * 4), k = random(rng, kt, 1.5, 6, 2 * 4), v = random(rng, vt, 1, 6, 2 * 4);
         List<Tensor> params = new ArrayList<>();
         for (Tensor t : List.of(q, k, v)) if (t.requiresGrad()) params.add(t);
-        assertGradients(tape -> TransformerOps.causalAttention(tape, q, k, v, 2, 3, 4, 2, 4), params);
+        assertGradients(WIDE_STEP, tape -> TransformerOps.causalAttention(tape, q, k, v, 2, 3, 4, 2, 4), params);
     }
 
     @Test
@@ -120,19 +131,19 @@ class TransformerOpsGradTest {
     })
     void crossEntropyGradients(int tokens, int dim, boolean headTrainable, int chunk) {
         SplittableRandom rng = new SplittableRandom(70 + tokens + dim);
-        int vocab = 11;
+        int vocab = 5;
         Tensor hidden = random(rng, true, 1, tokens, dim), head = random(rng, headTrainable, 1, vocab, dim);
         int[] targets = new int[tokens];
         for (int t = 0; t < tokens; t++) targets[t] = t % 3 == 1 ? CrossEntropyOp.IGNORE : (t * 7 + 2) % vocab;
         List<Tensor> params = headTrainable ? List.of(hidden, head) : List.of(hidden);
-        assertGradients(tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, chunk), params);
+        assertGradients(WIDE_STEP, tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, chunk), params);
     }
 
     @Test
     void crossEntropyHeadOnlyTrainable() {
         SplittableRandom rng = new SplittableRandom(80);
-        Tensor hidden = random(rng, false, 1, 7, 5), head = random(rng, true, 1, 13, 5);
-        int[] targets = {3, -100, 12, 0, -100, 7, 7};
-        assertGradients(tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, 2), List.of(head));
+        Tensor hidden = random(rng, false, 1, 7, 5), head = random(rng, true, 1, 6, 5);
+        int[] targets = {3, -100, 5, 0, -100, 2, 2};
+        assertGradients(WIDE_STEP, tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, 2), List.of(head));
     }
 }

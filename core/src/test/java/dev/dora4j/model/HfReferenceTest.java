@@ -23,12 +23,12 @@ import org.junit.jupiter.params.provider.ValueSource;
  * GQA, untied and tied heads, non-default rope_theta and RMS eps, linear and llama3 RoPE scaling,
  * BF16 and F16 weights; with and without DoRA/LoRA adapters, and merged.
  */
-class HfReferenceTest {
-    static Path dir(String name) throws Exception {
+public class HfReferenceTest {
+    public static Path dir(String name) throws Exception {
         return Path.of(HfReferenceTest.class.getResource("/fixtures/models/" + name + "/config.json").toURI()).getParent();
     }
 
-    static int[] ints(SafetensorsFile f, String name) {
+    public static int[] ints(SafetensorsFile f, String name) {
         MemorySegment seg = f.data(name);
         int n = (int) (seg.byteSize() / 8);
         int[] out = new int[n];

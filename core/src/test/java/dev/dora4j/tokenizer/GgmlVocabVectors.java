@@ -2,6 +2,7 @@ package dev.dora4j.tokenizer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.dora4j.testing.SharedData;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -20,8 +21,8 @@ record GgmlVocabVectors(List<String> inputs, List<int[]> expected) {
     private static final String SEPARATOR = "\n__ggml_vocab_test__\n";
 
     static GgmlVocabVectors load(String vocabName) {
-        Path inp = TestData.file("tokenizers/ggml-vocab/" + vocabName + ".gguf.inp");
-        Path out = TestData.file("tokenizers/ggml-vocab/" + vocabName + ".gguf.out");
+        Path inp = SharedData.file("tokenizers/ggml-vocab/" + vocabName + ".gguf.inp");
+        Path out = SharedData.file("tokenizers/ggml-vocab/" + vocabName + ".gguf.out");
         try {
             String text = Files.readString(inp, StandardCharsets.UTF_8);
             assertThat(text).as(inp + " ends with the separator").endsWith(SEPARATOR);

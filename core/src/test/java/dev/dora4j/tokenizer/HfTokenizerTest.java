@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.dora4j.DoraException;
+import dev.dora4j.testing.SharedData;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +30,7 @@ class HfTokenizerTest {
 
     @BeforeAll
     static void load() {
-        minilm = HfTokenizer.load(TestData.file(MINILM));
+        minilm = HfTokenizer.load(SharedData.file(MINILM));
     }
 
     @AfterAll
@@ -111,7 +112,7 @@ class HfTokenizerTest {
 
     @Test
     void readsTokenizerConfigBesideIt() throws IOException {
-        Files.copy(TestData.file(MINILM), dir.resolve("tokenizer.json"));
+        Files.copy(SharedData.file(MINILM), dir.resolve("tokenizer.json"));
         Files.writeString(dir.resolve("tokenizer_config.json"), """
                 {"bos_token": {"content": "[SEP]", "special": true}, "eos_token": "[PAD]",
                  "add_bos_token": false, "clean_up_tokenization_spaces": true}
@@ -126,7 +127,7 @@ class HfTokenizerTest {
 
     @Test
     void bertConfigUsesClsAndSep() throws IOException {
-        Files.copy(TestData.file(MINILM), dir.resolve("tokenizer.json"));
+        Files.copy(SharedData.file(MINILM), dir.resolve("tokenizer.json"));
         Files.writeString(dir.resolve("tokenizer_config.json"), """
                 {"cls_token": "[CLS]", "sep_token": "[SEP]", "do_lower_case": true}
                 """);
@@ -145,7 +146,7 @@ class HfTokenizerTest {
 
     @Test
     void configNamingAnUnknownTokenIsAnError() throws IOException {
-        Files.copy(TestData.file(MINILM), dir.resolve("tokenizer.json"));
+        Files.copy(SharedData.file(MINILM), dir.resolve("tokenizer.json"));
         Path config = Files.writeString(dir.resolve("tokenizer_config.json"), "{\"eos_token\": \"</s>\"}");
         assertThatThrownBy(() -> HfTokenizer.load(dir.resolve("tokenizer.json")))
                 .isInstanceOf(DoraException.class)

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.dora4j.DoraException;
+import dev.dora4j.testing.SharedData;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.stream.IntStream;
@@ -18,9 +19,9 @@ class Llama2cTokenizerTest {
 
     @BeforeAll
     static void load() throws IOException {
-        tok512 = Llama2cTokenizer.load(TestData.file("models/stories260K/tok512.bin"));
+        tok512 = Llama2cTokenizer.load(SharedData.file("models/stories260K/tok512.bin"));
         golden = JsonMapper.builder().build().readTree(
-                TestData.file("models/stories260K/golden_greedy_256.json").toFile());
+                SharedData.file("models/stories260K/golden_greedy_256.json").toFile());
     }
 
     private static int[] goldenIds() {
@@ -121,13 +122,13 @@ class Llama2cTokenizerTest {
 
     @Test
     void loadsWithTheCheckpointsVocabSize() {
-        assertThat(Llama2cTokenizer.load(TestData.file("models/stories260K/tok512.bin"), 512).vocabSize())
+        assertThat(Llama2cTokenizer.load(SharedData.file("models/stories260K/tok512.bin"), 512).vocabSize())
                 .isEqualTo(512);
-        assertThatThrownBy(() -> Llama2cTokenizer.load(TestData.file("models/stories260K/tok512.bin"), 500))
+        assertThatThrownBy(() -> Llama2cTokenizer.load(SharedData.file("models/stories260K/tok512.bin"), 500))
                 .isInstanceOf(DoraException.class)
                 .hasMessageContaining("tok512.bin")
                 .hasMessageContaining("after the last of 500 tokens");
-        assertThatThrownBy(() -> Llama2cTokenizer.load(TestData.file("models/stories260K/tok512.bin"), 32000))
+        assertThatThrownBy(() -> Llama2cTokenizer.load(SharedData.file("models/stories260K/tok512.bin"), 32000))
                 .isInstanceOf(DoraException.class)
                 .hasMessageContaining("tok512.bin")
                 .hasMessageContaining("32000 tokens");

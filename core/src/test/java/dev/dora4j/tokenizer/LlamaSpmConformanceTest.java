@@ -2,6 +2,7 @@ package dev.dora4j.tokenizer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.dora4j.testing.SharedData;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -12,9 +13,11 @@ import org.junit.jupiter.api.Test;
 /**
  * llama.cpp's test vectors for the Llama 2 SentencePiece vocabulary, run through llama2.c's algorithm
  * on the llama2.c export of the same vocabulary. Both split text into UTF-8 characters, fall back to
- * byte tokens for characters the vocabulary lacks and merge by piece score, so they agree on every one
- * of the 46 strings: whitespace runs, newlines and tabs, emoji and other byte-fallback characters,
- * Cyrillic, Khmer and CJK text, digits and punctuation runs.
+ * byte tokens for characters the vocabulary lacks and merge by piece score, so they agree on all 46
+ * strings: whitespace runs, newlines and tabs, emoji and other byte-fallback characters, Cyrillic,
+ * Khmer and CJK text, digits and punctuation runs. They differ by design on text that contains U+2581
+ * (the character SentencePiece writes for a space), which SentencePiece reads as a space and llama2.c,
+ * whose export turned every U+2581 in the vocabulary into a space, encodes as three byte tokens.
  */
 class LlamaSpmConformanceTest {
     /**
@@ -29,7 +32,7 @@ class LlamaSpmConformanceTest {
     @BeforeAll
     static void load() {
         vectors = GgmlVocabVectors.load("ggml-vocab-llama-spm");
-        llama2 = Llama2cTokenizer.load(TestData.file("tokenizers/llama2/tokenizer.bin"), 32000);
+        llama2 = Llama2cTokenizer.load(SharedData.file("tokenizers/llama2/tokenizer.bin"), 32000);
     }
 
     @Test
@@ -96,6 +99,26 @@ class LlamaSpmConformanceTest {
             out.append(stream.flush());
             assertThat(out.toString()).as(printable(text)).isEqualTo(text);
         }
+    }
+
+    /**
+     * The divergence by design. The SentencePiece ids come from sentencepiece 0.1.97 on
+     * tokenizers/llama2/tokenizer.model; SentencePiece would decode them with spaces for the U+2581.
+     */
+    @Test
+    void literalMetaSpaceIsBytesHereAndASpaceInSentencePiece() {
+        Map<String, int[]> sentencePiece = Map.of(
+                "a\u2581b", new int[] {263, 289},
+                "\u2581Hello", new int[] {29871, 15043},
+                "x \u2581\u2581y", new int[] {921, 259, 343});
+        int[] metaSpaceBytes = {229, 153, 132};
+        assertThat(llama2.encode("a\u2581b", false, false)).containsExactly(263, 229, 153, 132, 29890);
+        assertThat(llama2.encode("\u2581Hello", false, false)).containsExactly(29871, 229, 153, 132, 10994);
+        sentencePiece.forEach((text, ids) -> {
+            int[] ours = llama2.encode(text, false, false);
+            assertThat(ours).as(text).isNotEqualTo(ids).containsSequence(metaSpaceBytes);
+            assertThat(llama2.decode(ours)).isEqualTo(text);
+        });
     }
 
     private static String printable(String text) {

@@ -2,6 +2,7 @@ package dev.dora4j.tokenizer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.dora4j.testing.SharedData;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
@@ -37,7 +38,7 @@ class ScoredPairMergeTest {
     }
 
     private static void compareOnRandomSequences(String file, long seed, int sequences, int maxLength) {
-        Llama2cTokenizerFile vocab = Llama2cTokenizerFile.read(TestData.file(file), -1);
+        Llama2cTokenizerFile vocab = Llama2cTokenizerFile.read(SharedData.file(file), -1);
         Map<String, Integer> ids = new HashMap<>();
         for (int i = 0; i < vocab.pieces().length; i++) {
             ids.putIfAbsent(vocab.pieces()[i], i);

@@ -1,0 +1,204 @@
+package dev.dora4j.cli;
+
+import dev.dora4j.DoraException;
+import dev.dora4j.data.BundledData;
+import dev.dora4j.eval.Evaluator;
+import dev.dora4j.generate.Generator;
+import dev.dora4j.generate.Sampler;
+import dev.dora4j.model.BundledModel;
+import dev.dora4j.model.LlamaModel;
+import dev.dora4j.train.TrainConfig;
+import dev.dora4j.train.Trainer;
+import dev.dora4j.train.TrainingRun;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Fine-tune a model with DoRA, LoRA or fully, writing a PEFT adapter (or a full model directory).",
+            "With no --model and no --data: a DoRA fine-tune of the bundled stories260K on the bundled stories about Pip the",
+            "lighthouse robot, showing held-out loss and a sample before and after."})
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "PATH", description = "Hugging Face model directory or llama2.c .bin (default: bundled stories260K).")
+    Path model;
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "Tokenizer file (default: found beside the model).")
+    Path tokenizer;
+    @Option(names = "--data", paramLabel = "FILE", description = "Training records, JSON or JSONL.")
+    Path data;
+    @Option(names = "--out", paramLabel = "DIR", description = "Output directory: adapter, metrics.jsonl, checkpoints/.")
+    Path out;
+    @Option(names = "--method", defaultValue = "dora", description = "dora, lora or full (default: ${DEFAULT-VALUE}).")
+    String method;
+    @Option(names = "--rank", defaultValue = "16", description = "Default: ${DEFAULT-VALUE}.")
+    int rank;
+    @Option(names = "--alpha", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
+    float alpha;
+    @Option(names = "--dropout", defaultValue = "0.05", description = "Adapter input dropout (default: ${DEFAULT-VALUE}).")
+    float dropout;
+    @Option(names = "--targets", split = ",", defaultValue = "q_proj,k_proj,v_proj,up_proj,down_proj",
+            description = "Target modules (default: ${DEFAULT-VALUE}).")
+    List<String> targets;
+    @Option(names = "--rslora", description = "Scale by alpha/sqrt(r) instead of alpha/r.")
+    boolean rslora;
+    @Option(names = "--lr", defaultValue = "2e-4", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    float lr;
+    @Option(names = "--optimizer", defaultValue = "adamw", description = "adamw or sgd (default: ${DEFAULT-VALUE}).")
+    String optimizer;
+    @Option(names = "--weight-decay", defaultValue = "0", description = "Default: ${DEFAULT-VALUE}.")
+    float weightDecay;
+    @Option(names = "--epochs", defaultValue = "3", description = "Default: ${DEFAULT-VALUE}.")
+    int epochs;
+    @Option(names = "--steps", defaultValue = "0", description = "Optimizer steps; overrides --epochs.")
+    int steps;
+    @Option(names = "--batch", defaultValue = "16", description = "Sequences per optimizer step (default: ${DEFAULT-VALUE}).")
+    int batch;
+    @Option(names = "--micro-batch", defaultValue = "4", description = "Sequences per forward pass (default: ${DEFAULT-VALUE}).")
+    int microBatch;
+    @Option(names = "--seq-len", defaultValue = "256", description = "Default: ${DEFAULT-VALUE}.")
+    int seqLen;
+    @Option(names = "--warmup-steps", defaultValue = "100", description = "Default: ${DEFAULT-VALUE}.")
+    int warmupSteps;
+    @Option(names = "--schedule", defaultValue = "linear", description = "linear, cosine or constant (default: ${DEFAULT-VALUE}).")
+    String schedule;
+    @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "0 disables clipping (default: ${DEFAULT-VALUE}).")
+    float maxGradNorm;
+    @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
+    long seed;
+    @Option(names = "--no-shuffle", description = "Keep file order.")
+    boolean noShuffle;
+    @Option(names = "--train-on-inputs", description = "Also train on prompt tokens.")
+    boolean trainOnInputs;
+    @Option(names = "--init-adapter", paramLabel = "DIR", description = "Start from this PEFT adapter as it is (its r, alpha, targets).")
+    Path initAdapter;
+    @Option(names = "--eval-data", paramLabel = "FILE", description = "Held-out records scored every --eval-every steps and at the end.")
+    Path evalData;
+    @Option(names = "--eval-every", defaultValue = "0", description = "Default: only at the end.")
+    int evalEvery;
+    @Option(names = "--save-every", defaultValue = "0", description = "Checkpoint every N steps (default: never).")
+    int saveEvery;
+    @Option(names = "--keep-checkpoints", defaultValue = "0", description = "Keep the last K checkpoints (default: all).")
+    int keepCheckpoints;
+    @Option(names = "--resume", paramLabel = "DIR", description = "Continue the run whose --out is DIR from its newest checkpoint.")
+    Path resume;
+    @Option(names = "--magnitude-lr-ratio", defaultValue = "1", description = "DoRA magnitude lr = lr × ratio (default: ${DEFAULT-VALUE}).")
+    float magnitudeLrRatio;
+    @Option(names = "--activation-checkpointing", description = "Recompute each layer in backward instead of keeping activations.")
+    boolean activationCheckpointing;
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
+    Integer threads;
+
+    @Override
+    public Integer call() {
+        if (threads != null) dev.dora4j.kernel.Parallel.setThreads(threads);
+        boolean demo = model == null && data == null && resume == null;
+        TrainingRun run;
+        if (resume != null) {
+            run = TrainingRun.resume(resume, BundledModel.checkpoint());
+            System.err.printf("resuming %s at step %d of %d%n", resume, run.trainer().step(), run.trainer().totalSteps());
+        } else {
+            if (demo) applyDemoDefaults();
+            if (data == null) throw new DoraException("--data is required when --model is given");
+            if (out == null) throw new DoraException("--out is required");
+            run = TrainingRun.start(config(), out, BundledModel.checkpoint());
+        }
+        LlamaModel m = run.model();
+        System.err.printf("%s: %,d of %,d parameters trainable (%.3f %%), %d training examples, %d steps%n",
+                run.config().method(), run.trainableParameters(), m.parameterCount(),
+                100.0 * run.trainableParameters() / m.parameterCount(), run.trainExamples().size(), run.trainer().totalSteps());
+        Evaluator.Result before = null;
+        String sampleBefore = null;
+        if (demo) {
+            before = run.trainer().evaluate();
+            sampleBefore = sample(run);
+        }
+        long start = System.nanoTime();
+        try (TrainProgress progress = new TrainProgress(run.trainer().totalSteps(), run.trainer().step())) {
+            run.run(progress, Long.MAX_VALUE);
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        Path outDir = resume != null ? resume : out;
+        System.err.printf("finished in %.1f s, peak RSS %.0f MB; wrote %s%n", seconds, Resources.peakRssMb(), outDir);
+        if (demo) {
+            Evaluator.Result after = run.trainer().evaluate();
+            System.out.printf("held-out loss: %.4f before, %.4f after (perplexity %.2f -> %.2f, %d tokens)%n",
+                    before.loss(), after.loss(), before.perplexity(), after.perplexity(), after.tokens());
+            System.out.println("sample before: " + sampleBefore);
+            System.out.println("sample after:  " + sample(run));
+        }
+        System.out.println(outDir);
+        return 0;
+    }
+
+    private void applyDemoDefaults() {
+        data = BundledData.train();
+        if (evalData == null) evalData = BundledData.eval();
+        if (out == null) {
+            out = Path.of("runs", "stories260K-" + method + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        }
+    }
+
+    private TrainConfig config() {
+        return new TrainConfig(model == null ? null : model.toString(), tokenizer == null ? null : tokenizer.toString(),
+                data.toAbsolutePath().toString(), evalData == null ? null : evalData.toAbsolutePath().toString(), method, rank, alpha,
+                dropout, targets, rslora, lr, optimizer, weightDecay, epochs, steps, batch, microBatch, seqLen, warmupSteps,
+                schedule, maxGradNorm, seed, !noShuffle, trainOnInputs, initAdapter == null ? null : initAdapter.toString(),
+                evalEvery, saveEvery, keepCheckpoints, magnitudeLrRatio, activationCheckpointing);
+    }
+
+    private static String sample(TrainingRun run) {
+        var tok = run.tokenizer();
+        int[] prompt = tok.encode("Once upon a time", true, false);
+        Generator gen = new Generator(run.model(), prompt.length + 48);
+        int[] ids = gen.generate(prompt, 48, new Sampler(0, 1, 0), t -> t == tok.eosId(), null);
+        return ("Once upon a time" + tok.decode(ids)).replace('\n', ' ');
+    }
+
+    /** Progress: a bar on a terminal, plain log lines otherwise. */
+    static final class TrainProgress implements Trainer.Listener, AutoCloseable {
+        private final long total;
+        private final me.tongfei.progressbar.ProgressBar bar;
+        private final long logEvery;
+
+        TrainProgress(long total, long done) {
+            this.total = total;
+            this.logEvery = Math.max(1, total / 20);
+            this.bar = System.console() != null
+                    ? new me.tongfei.progressbar.ProgressBarBuilder().setTaskName("train").setInitialMax(total)
+                            .startsFrom(done, java.time.Duration.ZERO).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
+                            .build()
+                    : null;
+        }
+
+        @Override
+        public void onStep(Trainer.StepMetrics m) {
+            if (bar != null) {
+                bar.stepTo(m.step());
+                bar.setExtraMessage(String.format("loss %.4f  %.0f tok/s", m.loss(), m.tokensPerSecond()));
+            } else if (m.step() % logEvery == 0 || m.step() == total) {
+                System.err.printf("step %d/%d  epoch %d  loss %.4f  lr %.3g  grad-norm %.3f  %.0f tok/s%n", m.step(), total,
+                        m.epoch(), m.loss(), m.lr(), m.gradNorm(), m.tokensPerSecond());
+            }
+        }
+
+        @Override
+        public void onEval(long step, Evaluator.Result r) {
+            String line = String.format("step %d  held-out loss %.4f  perplexity %.3f", step, r.loss(), r.perplexity());
+            if (bar != null) bar.setExtraMessage(line);
+            else System.err.println(line);
+        }
+
+        @Override
+        public void onCheckpoint(long step, Path dir) {
+            if (bar == null) System.err.println("checkpoint " + dir);
+        }
+
+        @Override
+        public void close() {
+            if (bar != null) bar.close();
+        }
+    }
+}

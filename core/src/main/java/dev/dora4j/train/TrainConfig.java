@@ -1,0 +1,63 @@
+package dev.dora4j.train;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import java.util.List;
+
+/**
+ * Every setting of a training run, with the command line's names and defaults. Saved beside the
+ * run's outputs so {@code --resume} continues with exactly the settings the run started with.
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record TrainConfig(
+        String model,
+        String tokenizer,
+        String data,
+        String evalData,
+        String method,
+        int rank,
+        float alpha,
+        float dropout,
+        List<String> targets,
+        boolean rslora,
+        float lr,
+        String optimizer,
+        float weightDecay,
+        int epochs,
+        int steps,
+        int batch,
+        int microBatch,
+        int seqLen,
+        int warmupSteps,
+        String schedule,
+        float maxGradNorm,
+        long seed,
+        boolean shuffle,
+        boolean trainOnInputs,
+        String initAdapter,
+        int evalEvery,
+        int saveEvery,
+        int keepCheckpoints,
+        float magnitudeLrRatio,
+        boolean activationCheckpointing) {
+
+    public TrainConfig {
+        if (!List.of("dora", "lora", "full").contains(method)) throw new IllegalArgumentException("--method must be dora, lora or full, got " + method);
+        if (rank <= 0) throw new IllegalArgumentException("--rank must be positive, got " + rank);
+        if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException("--dropout must be in [0, 1), got " + dropout);
+        if (!(lr > 0)) throw new IllegalArgumentException("--lr must be positive, got " + lr);
+        if (batch <= 0 || microBatch <= 0) throw new IllegalArgumentException("--batch and --micro-batch must be positive");
+        if (microBatch > batch) microBatch = batch;
+        if (seqLen < 2) throw new IllegalArgumentException("--seq-len must be at least 2, got " + seqLen);
+        if (epochs <= 0 && steps <= 0) throw new IllegalArgumentException("give --epochs or --steps");
+        if (warmupSteps < 0) throw new IllegalArgumentException("--warmup-steps must be >= 0");
+        if (maxGradNorm < 0) throw new IllegalArgumentException("--max-grad-norm must be >= 0 (0 disables clipping)");
+        if (keepCheckpoints < 0) throw new IllegalArgumentException("--keep-checkpoints must be >= 0");
+        if (!(magnitudeLrRatio > 0)) throw new IllegalArgumentException("--magnitude-lr-ratio must be positive");
+        new LrSchedule(schedule, lr, 0, 1);
+        targets = targets == null ? List.of() : List.copyOf(targets);
+    }
+
+    public boolean isAdapter() {
+        return !method.equals("full");
+    }
+}

@@ -1,0 +1,263 @@
+package dev.dora4j.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.dora4j.DoraException;
+import dev.dora4j.data.DatasetReader;
+import dev.dora4j.data.Example;
+import dev.dora4j.data.Examples;
+import dev.dora4j.io.AtomicFiles;
+import dev.dora4j.io.SafetensorsFile;
+import dev.dora4j.model.LlamaLoader;
+import dev.dora4j.model.LlamaModel;
+import dev.dora4j.model.LlamaWriter;
+import dev.dora4j.peft.AdapterConfig;
+import dev.dora4j.peft.AdapterFiles;
+import dev.dora4j.peft.AdapterInjector;
+import dev.dora4j.peft.AdapterWeights;
+import dev.dora4j.peft.LoraAdapter;
+import dev.dora4j.peft.PeftKeys;
+import dev.dora4j.tensor.DType;
+import dev.dora4j.tensor.Tensor;
+import dev.dora4j.tokenizer.Tokenizer;
+import dev.dora4j.tokenizer.Tokenizers;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A whole fine-tuning run from files to files: loads the model, tokenizer and data, attaches fresh
+ * or given adapters (or makes every weight trainable), trains, keeps checkpoints and
+ * {@code metrics.jsonl}, and writes the result into the output directory: a PEFT adapter, or a
+ * full Hugging Face model directory. {@code run.json} records the settings so a killed run can be
+ * resumed from its newest checkpoint and end with exactly the tensors the uninterrupted run has.
+ */
+public final class TrainingRun {
+    public static final String RUN_FILE = "run.json";
+    public static final String METRICS_FILE = "metrics.jsonl";
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private final TrainConfig config;
+    private final Path out;
+    private final LlamaModel model;
+    private final Tokenizer tokenizer;
+    private final Map<String, LoraAdapter> adapters;
+    private final AdapterConfig adapterConfig;
+    private final List<Example> train, eval;
+    private final Trainer trainer;
+    private final MetricsLog metrics;
+
+    private TrainingRun(TrainConfig config, Path out, Path defaultModel) {
+        this.config = config;
+        this.out = out;
+        Path modelPath = config.model() != null ? Path.of(config.model()) : defaultModel;
+        this.model = LlamaLoader.load(modelPath);
+        this.tokenizer = Tokenizers.load(modelPath, config.tokenizer() == null ? null : Path.of(config.tokenizer()));
+        int seqLen = Math.min(config.seqLen(), model.config().maxPositionEmbeddings());
+        this.train = Examples.tokenize(DatasetReader.read(Path.of(config.data())), tokenizer, seqLen, config.trainOnInputs());
+        this.eval = config.evalData() == null ? null
+                : Examples.tokenize(DatasetReader.read(Path.of(config.evalData())), tokenizer, seqLen, config.trainOnInputs());
+        model.activationCheckpointing(config.activationCheckpointing());
+        List<Parameter> params = new ArrayList<>();
+        if (config.isAdapter()) {
+            String name = modelPath.getFileName().toString();
+            if (config.initAdapter() != null) {
+                AdapterFiles.Loaded init = AdapterFiles.read(Path.of(config.initAdapter()));
+                adapterConfig = init.config();
+                adapters = AdapterInjector.attach(model.linears(), init, LlamaModel.OUTPUT_HEAD, true, config.seed());
+            } else {
+                adapterConfig = AdapterConfig.create(config.rank(), config.alpha(), config.dropout(), config.targets(),
+                        config.method().equals("dora"), config.rslora(), "CAUSAL_LM", name);
+                adapters = AdapterInjector.inject(model.linears(), adapterConfig, LlamaModel.OUTPUT_HEAD, config.seed());
+            }
+            params.addAll(adapterParameters(adapters, config.magnitudeLrRatio()));
+        } else {
+            adapters = Map.of();
+            adapterConfig = null;
+            model.trainAll(true);
+            params.addAll(fullParameters(model));
+        }
+        Optimizer optimizer = Optimizer.create(config.optimizer(), params, config.weightDecay());
+        this.trainer = new Trainer(config, model, train, eval, optimizer, new TrainCheckpoints(out), this::writeTensors);
+        this.metrics = new MetricsLog(out.resolve(METRICS_FILE));
+    }
+
+    /**
+     * The trainable tensors of adapters under their PEFT keys: A, B and the magnitude, all with weight
+     * decay as transformers' Trainer applies it; the magnitude's learning rate scaled by {@code magnitudeLrRatio}.
+     */
+    public static List<Parameter> adapterParameters(Map<String, LoraAdapter> adapters, float magnitudeLrRatio) {
+        List<Parameter> params = new ArrayList<>();
+        for (var e : adapters.entrySet()) {
+            LoraAdapter a = e.getValue();
+            params.add(new Parameter(PeftKeys.loraA(e.getKey()), a.loraA(), true, 1f));
+            params.add(new Parameter(PeftKeys.loraB(e.getKey()), a.loraB(), true, 1f));
+            if (a.isDora()) params.add(new Parameter(PeftKeys.magnitude(e.getKey()), a.magnitude(), true, magnitudeLrRatio));
+        }
+        return params;
+    }
+
+    /** Every weight of the model under its Hugging Face name; norm weights and biases without weight decay, as Trainer does. */
+    public static List<Parameter> fullParameters(LlamaModel model) {
+        List<Parameter> params = new ArrayList<>();
+        for (var e : model.namedTensors().entrySet()) {
+            String n = e.getKey();
+            boolean decay = !(n.endsWith("norm.weight") || n.endsWith(".bias"));
+            params.add(new Parameter(n, e.getValue(), decay, 1f));
+        }
+        return params;
+    }
+
+    /** Starts a new run in {@code out}, which must not hold another run. */
+    public static TrainingRun start(TrainConfig config, Path out, Path defaultModel) {
+        if (Files.exists(out.resolve(RUN_FILE))) {
+            throw new DoraException(out + ": holds a previous run (" + RUN_FILE + "); continue it with --resume " + out
+                    + " or choose another --out");
+        }
+        TrainingRun run = new TrainingRun(config, out, defaultModel);
+        try {
+            Files.createDirectories(out);
+            AtomicFiles.writeString(out.resolve(RUN_FILE), JSON.writeValueAsString(config));
+        } catch (IOException e) {
+            throw new DoraException(out + ": cannot create the output directory: " + e.getMessage(), e);
+        }
+        run.metrics.truncateAfter(-1);
+        return run;
+    }
+
+    /** Continues the run in {@code out} from its newest checkpoint (or from the start when it has none). */
+    public static TrainingRun resume(Path out, Path defaultModel) {
+        Path file = out.resolve(RUN_FILE);
+        if (!Files.isRegularFile(file)) throw new DoraException(out + ": no " + RUN_FILE + " here; is this a training run's --out directory?");
+        TrainConfig config;
+        try {
+            config = JSON.readValue(file.toFile(), TrainConfig.class);
+        } catch (IOException e) {
+            throw new DoraException(file + ": cannot read the run's settings: " + e.getMessage().lines().findFirst().orElse(""), e);
+        }
+        TrainingRun run = new TrainingRun(config, out, defaultModel);
+        List<Path> all = new TrainCheckpoints(out).list();
+        if (all.isEmpty()) {
+            run.metrics.truncateAfter(0);
+            return run;
+        }
+        Path newest = all.getLast();
+        TrainCheckpoints.State state = TrainCheckpoints.readState(newest);
+        run.loadTensors(newest);
+        TrainCheckpoints.loadOptimizer(newest, run.trainer.parametersOptimizer(), state.step());
+        run.trainer.restore(state, newest);
+        run.metrics.truncateAfter(state.step());
+        return run;
+    }
+
+    public TrainConfig config() {
+        return config;
+    }
+
+    public LlamaModel model() {
+        return model;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public Trainer trainer() {
+        return trainer;
+    }
+
+    public Map<String, LoraAdapter> adapters() {
+        return adapters;
+    }
+
+    public List<Example> trainExamples() {
+        return train;
+    }
+
+    public List<Example> evalExamples() {
+        return eval;
+    }
+
+    public long trainableParameters() {
+        long n = 0;
+        for (Parameter p : trainer.parameters()) n += p.tensor().numel();
+        return n;
+    }
+
+    /** Trains to the end (or for {@code maxSteps} more steps), logging metrics, then writes the result when finished. */
+    public void run(Trainer.Listener listener, long maxSteps) {
+        trainer.run(new Trainer.Listener() {
+            @Override
+            public void onStep(Trainer.StepMetrics m) {
+                metrics.step(m);
+                listener.onStep(m);
+            }
+
+            @Override
+            public void onEval(long step, dev.dora4j.eval.Evaluator.Result r) {
+                metrics.eval(step, r);
+                listener.onEval(step, r);
+            }
+
+            @Override
+            public void onCheckpoint(long step, Path dir) {
+                listener.onCheckpoint(step, dir);
+            }
+        }, maxSteps);
+        if (trainer.step() >= trainer.totalSteps()) writeFinal();
+    }
+
+    private void writeFinal() {
+        writeTensors(out);
+        if (!config.isAdapter()) {
+            Path tok = Path.of(tokenizer.source());
+            String name = tok.getFileName().toString().endsWith(".json") ? "tokenizer.json" : "tokenizer.bin";
+            try {
+                Path tmp = Files.createTempFile(out, "." + name, ".tmp");
+                Files.copy(tok, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Files.move(tmp, out.resolve(name), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Path cfg = tok.resolveSibling("tokenizer_config.json");
+                if (name.equals("tokenizer.json") && Files.isRegularFile(cfg)) {
+                    AtomicFiles.writeString(out.resolve("tokenizer_config.json"), Files.readString(cfg));
+                }
+            } catch (IOException e) {
+                throw new DoraException(out + ": cannot copy the tokenizer: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** The trained tensors as a PEFT adapter or a full model, into {@code dir}. */
+    private void writeTensors(Path dir) {
+        if (config.isAdapter()) {
+            AdapterFiles.writeFiles(dir, adapterConfig, adapters);
+        } else {
+            LlamaWriter.writeFiles(model, dir, DType.F32);
+        }
+    }
+
+    private void loadTensors(Path checkpoint) {
+        if (config.isAdapter()) {
+            AdapterFiles.Loaded loaded = AdapterFiles.read(checkpoint);
+            for (var e : adapters.entrySet()) {
+                AdapterWeights w = loaded.modules().get(e.getKey());
+                if (w == null) throw new DoraException(checkpoint + ": no tensors for module '" + e.getKey() + "'");
+                copy(w.loraA(), e.getValue().loraA(), checkpoint, PeftKeys.loraA(e.getKey()));
+                copy(w.loraB(), e.getValue().loraB(), checkpoint, PeftKeys.loraB(e.getKey()));
+                if (w.isDora()) copy(w.magnitude(), e.getValue().magnitude(), checkpoint, PeftKeys.magnitude(e.getKey()));
+            }
+        } else {
+            try (SafetensorsFile f = SafetensorsFile.open(checkpoint.resolve("model.safetensors"))) {
+                for (var e : model.namedTensors().entrySet()) copy(f.readFloats(e.getKey()), e.getValue(), checkpoint, e.getKey());
+            }
+        }
+    }
+
+    private static void copy(float[] from, Tensor into, Path file, String name) {
+        if (from.length != into.numel()) throw new DoraException(file + ": tensor '" + name + "' does not match the run's shape");
+        System.arraycopy(from, 0, into.data(), 0, from.length);
+    }
+}

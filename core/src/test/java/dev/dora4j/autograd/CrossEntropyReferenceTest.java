@@ -1,0 +1,115 @@
+package dev.dora4j.autograd;
+
+import static dev.dora4j.autograd.TransformerOpsGradTest.random;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.dora4j.tensor.Tensor;
+import dev.dora4j.testing.Approx;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The fused head + cross-entropy against full double-precision logits, log-softmax and its gradient. */
+class CrossEntropyReferenceTest {
+    private static final int TOKENS = 13, DIM = 24, VOCAB = 300;
+
+    private record Reference(double loss, float[] dHidden, float[] dHead) {}
+
+    private static Reference reference(Tensor hidden, Tensor head, int[] targets, double normalizer) {
+        double loss = 0;
+        double[] dHidden = new double[TOKENS * DIM], dHead = new double[VOCAB * DIM];
+        for (int t = 0; t < TOKENS; t++) {
+            if (targets[t] == -100) continue;
+            double[] z = new double[VOCAB];
+            double max = Double.NEGATIVE_INFINITY;
+            for (int v = 0; v < VOCAB; v++) {
+                for (int i = 0; i < DIM; i++) z[v] += (double) hidden.data()[t * DIM + i] * head.data()[v * DIM + i];
+                max = Math.max(max, z[v]);
+            }
+            double sum = 0;
+            for (double zv : z) sum += Math.exp(zv - max);
+            double lse = max + Math.log(sum);
+            loss += lse - z[targets[t]];
+            for (int v = 0; v < VOCAB; v++) {
+                double g = (Math.exp(z[v] - lse) - (v == targets[t] ? 1 : 0)) / normalizer;
+                for (int i = 0; i < DIM; i++) {
+                    dHidden[t * DIM + i] += g * head.data()[v * DIM + i];
+                    dHead[v * DIM + i] += g * hidden.data()[t * DIM + i];
+                }
+            }
+        }
+        return new Reference(loss / normalizer, toFloat(dHidden), toFloat(dHead));
+    }
+
+    private static float[] toFloat(double[] d) {
+        float[] f = new float[d.length];
+        for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
+        return f;
+    }
+
+    private static int[] targets() {
+        int[] targets = new int[TOKENS];
+        for (int t = 0; t < TOKENS; t++) targets[t] = t % 4 == 0 ? -100 : (t * 37 + 11) % VOCAB;
+        targets[TOKENS - 1] = VOCAB - 1;
+        return targets;
+    }
+
+    @ParameterizedTest(name = "chunk={0}")
+    @ValueSource(ints = {1, 4, 128})
+    void lossAndGradientsMatchDoubleReference(int chunk) {
+        SplittableRandom rng = new SplittableRandom(1);
+        Tensor hidden = random(rng, true, 2, TOKENS, DIM), head = random(rng, true, 1, VOCAB, DIM);
+        int[] targets = targets();
+        Reference ref = reference(hidden, head, targets, 20);
+        Tape tape = Tape.training();
+        Tensor loss = TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 20f, chunk);
+        assertThat(loss.numel()).isEqualTo(1);
+        assertThat((double) loss.data()[0]).isCloseTo(ref.loss(), within(1e-6 * ref.loss()));
+        tape.backward(loss);
+        Approx.assertClose("dHidden", hidden.grad(), ref.dHidden(), 1e-5);
+        Approx.assertClose("dHead", head.grad(), ref.dHead(), 1e-5);
+    }
+
+    @Test
+    void upstreamGradientScalesTheBackward() {
+        SplittableRandom rng = new SplittableRandom(2);
+        Tensor hidden = random(rng, true, 2, TOKENS, DIM), head = random(rng, false, 1, VOCAB, DIM);
+        int[] targets = targets();
+        Reference ref = reference(hidden, head, targets, 9);
+        Tape tape = Tape.training();
+        Tensor loss = TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 9f, 3);
+        loss.grad()[0] = 0.5f;
+        tape.backwardFromSeeded();
+        float[] half = ref.dHidden().clone();
+        for (int i = 0; i < half.length; i++) half[i] *= 0.5f;
+        Approx.assertClose("dHidden", hidden.grad(), half, 1e-5);
+    }
+
+    @Test
+    void allTargetsIgnoredGivesZeroLossAndGradient() {
+        SplittableRandom rng = new SplittableRandom(3);
+        Tensor hidden = random(rng, true, 1, 3, 4), head = random(rng, true, 1, 5, 4);
+        Tape tape = Tape.training();
+        Tensor loss = TransformerOps.crossEntropyWithHead(tape, hidden, head, new int[] {-100, -100, -100}, 7f);
+        assertThat(loss.data()[0]).isZero();
+        tape.backward(loss);
+        assertThat(hidden.grad()).containsOnly(0f);
+        assertThat(head.grad()).containsOnly(0f);
+    }
+
+    @Test
+    void badTargetsAreRejected() {
+        Tensor hidden = Tensor.zeros(false, 2, 4), head = Tensor.zeros(false, 5, 4);
+        assertThatThrownBy(() -> TransformerOps.crossEntropyWithHead(Tape.inference(), hidden, head, new int[] {0, 5}, 1f))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("target 5");
+        assertThatThrownBy(() -> TransformerOps.crossEntropyWithHead(Tape.inference(), hidden, head, new int[] {-1, 0}, 1f))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("target -1");
+        assertThatThrownBy(() -> TransformerOps.crossEntropyWithHead(Tape.inference(), hidden, head, new int[] {0}, 1f))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> TransformerOps.crossEntropyWithHead(Tape.inference(), hidden, head, new int[] {0, 1}, 0f))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("normalizer");
+    }
+}
