@@ -91,6 +91,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() {
         if (threads != null) dev.dora4j.kernel.Parallel.setThreads(threads);
@@ -133,7 +136,16 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * The bundled run: DoRA on stories260K over the Pip stories. A model this small (260K weights)
+     * learns at a far larger rate than the defaults meant for real models, so unless given, the
+     * learning rate is 1e-2 with 10 warmup steps over 4 epochs; every other setting keeps its default.
+     */
     private void applyDemoDefaults() {
+        var parsed = spec.commandLine().getParseResult();
+        if (!parsed.hasMatchedOption("--lr")) lr = 1e-2f;
+        if (!parsed.hasMatchedOption("--warmup-steps")) warmupSteps = 10;
+        if (!parsed.hasMatchedOption("--epochs")) epochs = 4;
         data = BundledData.train();
         if (evalData == null) evalData = BundledData.eval();
         if (out == null) {

@@ -11,8 +11,9 @@ import java.util.Arrays;
  * copies its head's rows into contiguous [seqLen, D] buffers and walks blocks of {@link #BLOCK} query rows, so
  * scores and their gradients exist for one block at a time and the products run through {@link Gemm}. The
  * forward keeps only the logsumexp of each (row, head) softmax; the backward recomputes the probabilities from
- * q, k and that logsumexp and applies {@code dS = P ⊙ (dO·Vᵀ − rowsum(dO ⊙ O))}. Key and value gradients of the
- * query heads that share a kv head are summed in a fixed order, so results do not depend on the thread count.
+ * q, k and that logsumexp and applies {@code dS = P ⊙ (dO·Vᵀ − rowsum(dO ⊙ O))}. Key and value gradients of
+ * the query heads that share a kv head are summed in a fixed order, so results do not depend on the thread
+ * count.
  */
 final class AttentionOp {
     /** Query rows per block. */
@@ -32,7 +33,8 @@ final class AttentionOp {
             for (int task = start; task < end; task++) forwardHead(s, task, q.data(), k.data(), v.data(), out, lse, w);
         });
         boolean needsGrad = tape.needsGrad(q, k, v);
-        Tensor result = needsGrad ? Tensor.param(out, s.tokens(), s.qStride()) : Tensor.of(out, s.tokens(), s.qStride());
+        int[] shape = {s.tokens(), s.qStride()};
+        Tensor result = needsGrad ? Tensor.param(out, shape) : Tensor.of(out, shape);
         if (needsGrad) tape.record(() -> backward(s, q, k, v, result, lse));
         return result;
     }
@@ -63,7 +65,8 @@ final class AttentionOp {
                 throw new IllegalArgumentException("attention: sizes must be positive: " + this);
             }
             if (heads % kvHeads != 0) {
-                throw new IllegalArgumentException("attention: heads " + heads + " not a multiple of kv heads " + kvHeads);
+                throw new IllegalArgumentException(
+                        "attention: heads " + heads + " not a multiple of kv heads " + kvHeads);
             }
             long t = (long) batch * seqLen;
             if (q.numel() != t * qStride()) {
@@ -132,7 +135,9 @@ final class AttentionOp {
             }
             // block: [m, D] = P·v[0 .. n)
             Gemm.gW(w.scores, 0, w.v, 0, w.block, 0, m, n, d, false);
-            for (int r = 0; r < m; r++) System.arraycopy(w.block, r * d, out, (first + t0 + r) * s.qStride() + h * d, d);
+            for (int r = 0; r < m; r++) {
+                System.arraycopy(w.block, r * d, out, (first + t0 + r) * s.qStride() + h * d, d);
+            }
         }
     }
 
@@ -193,7 +198,9 @@ final class AttentionOp {
             for (int r = 0; r < m; r++) {
                 int row = r * n;
                 float rowDot = w.rowDot[t0 + r];
-                for (int j = 0; j < n; j++) w.dScores[row + j] = w.scores[row + j] * (w.dScores[row + j] - rowDot) * scale;
+                for (int j = 0; j < n; j++) {
+                    w.dScores[row + j] = w.scores[row + j] * (w.dScores[row + j] - rowDot) * scale;
+                }
             }
             // dq[t0 .. t0 + m) = dS·k[0 .. n), dk[0 .. n) += dSᵀ·q[t0 .. t0 + m)
             if (q.requiresGrad()) Gemm.gW(w.dScores, 0, w.k, 0, w.dq, t0 * d, m, n, d, false);

@@ -27,8 +27,12 @@ final class CrossEntropyOp {
         if (targets.length != tokens) {
             throw new IllegalArgumentException("cross entropy: " + targets.length + " targets for " + tokens + " rows");
         }
-        if (!(normalizer > 0)) throw new IllegalArgumentException("cross entropy: normalizer must be positive, got " + normalizer);
-        if (chunkRows <= 0) throw new IllegalArgumentException("cross entropy: chunk rows must be positive, got " + chunkRows);
+        if (!(normalizer > 0)) {
+            throw new IllegalArgumentException("cross entropy: normalizer must be positive, got " + normalizer);
+        }
+        if (chunkRows <= 0) {
+            throw new IllegalArgumentException("cross entropy: chunk rows must be positive, got " + chunkRows);
+        }
         int[] rows = activeRows(targets, vocab);
         int[] rowTargets = new int[rows.length];
         for (int i = 0; i < rows.length; i++) rowTargets[i] = targets[rows[i]];

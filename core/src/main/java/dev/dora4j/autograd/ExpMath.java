@@ -1,5 +1,6 @@
 package dev.dora4j.autograd;
 
+import dev.dora4j.kernel.FastExp;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -31,14 +32,14 @@ final class ExpMath {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
         for (; i <= n - L; i += L) {
-            acc = acc.add(FloatVector.fromArray(S, x, off + i).sub(shift).lanewise(VectorOperators.EXP));
+            acc = acc.add(FastExp.exp(FloatVector.fromArray(S, x, off + i).sub(shift)));
         }
         if (i < n) {
             VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector e = FloatVector.fromArray(S, x, off + i, m).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = FastExp.exp(FloatVector.fromArray(S, x, off + i, m).sub(shift));
             acc = acc.add(e, m);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return FastExp.sumLanes(acc);
     }
 
     /** x[i] = exp(x[i] − shift) · scale over x[off, off + n); returns Σ exp(x[i] − shift). */
@@ -46,16 +47,16 @@ final class ExpMath {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
         for (; i <= n - L; i += L) {
-            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = FastExp.exp(FloatVector.fromArray(S, x, off + i).sub(shift));
             acc = acc.add(e);
             e.mul(scale).intoArray(x, off + i);
         }
         if (i < n) {
             VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector e = FloatVector.fromArray(S, x, off + i, m).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = FastExp.exp(FloatVector.fromArray(S, x, off + i, m).sub(shift));
             acc = acc.add(e, m);
             e.mul(scale).intoArray(x, off + i, m);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return FastExp.sumLanes(acc);
     }
 }

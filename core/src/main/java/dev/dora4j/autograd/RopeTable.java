@@ -44,7 +44,9 @@ public final class RopeTable {
         if (headDim <= 0 || headDim % 2 != 0) {
             throw new IllegalArgumentException("rope: head dim must be positive and even, got " + headDim);
         }
-        if (maxPositions <= 0) throw new IllegalArgumentException("rope: max positions must be positive, got " + maxPositions);
+        if (maxPositions <= 0) {
+            throw new IllegalArgumentException("rope: max positions must be positive, got " + maxPositions);
+        }
         if (!(theta > 0)) throw new IllegalArgumentException("rope: theta must be positive, got " + theta);
         float[] invFreq = defaultInverseFrequencies(headDim, theta);
         if (scaling != null) {

@@ -1,5 +1,6 @@
 package dev.dora4j.autograd;
 
+import dev.dora4j.kernel.FastExp;
 import dev.dora4j.kernel.Gemm;
 import dev.dora4j.kernel.Parallel;
 import dev.dora4j.kernel.VecOps;
@@ -87,9 +88,7 @@ public final class TransformerOps {
                 for (int r = start; r < end; r++) {
                     int off = r * dim;
                     float ri = inv[r];
-                    float dot = 0f;
-                    for (int i = 0; i < dim; i++) dot += g[off + i] * w[i] * xd[off + i];
-                    float c = ri * ri * ri * dot / dim;
+                    float c = ri * ri * ri * tripleDot(g, w, xd, off, dim) / dim;
                     for (int i = 0; i < dim; i++) gx[off + i] += ri * g[off + i] * w[i] - c * xd[off + i];
                 }
             });
@@ -104,6 +103,19 @@ public final class TransformerOps {
                 }
             });
         }
+    }
+
+    // Σ_i a[off + i]·w[i]·b[off + i]
+    private static float tripleDot(float[] a, float[] w, float[] b, int off, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector aw = FloatVector.fromArray(S, a, off + i).mul(FloatVector.fromArray(S, w, i));
+            acc = aw.fma(FloatVector.fromArray(S, b, off + i), acc);
+        }
+        float sum = FastExp.sumLanes(acc);
+        for (; i < n; i++) sum += a[off + i] * w[i] * b[off + i];
+        return sum;
     }
 
     /**
@@ -170,7 +182,9 @@ public final class TransformerOps {
 
     /** silu(gate) ⊙ up, same shapes, with silu(g) = g / (1 + exp(−g)). */
     public static Tensor swiglu(Tape tape, Tensor gate, Tensor up) {
-        if (gate.numel() != up.numel()) throw new IllegalArgumentException("swiglu: shapes differ: " + gate + " vs " + up);
+        if (gate.numel() != up.numel()) {
+            throw new IllegalArgumentException("swiglu: shapes differ: " + gate + " vs " + up);
+        }
         float[] g = gate.data(), u = up.data();
         float[] y = new float[g.length];
         Parallel.range(g.length, GRAIN_ELEMENTS, (start, end) -> {
@@ -192,7 +206,7 @@ public final class TransformerOps {
     // one vector of y = silu(g) ⊙ u at i, lanes in m
     private static void swigluForward(float[] g, float[] u, float[] y, int i, VectorMask<Float> m) {
         FloatVector gv = FloatVector.fromArray(S, g, i, m);
-        FloatVector silu = gv.div(gv.neg().lanewise(VectorOperators.EXP).add(1f));
+        FloatVector silu = gv.div(FastExp.exp(gv.neg()).add(1f));
         silu.mul(FloatVector.fromArray(S, u, i, m)).intoArray(y, i, m);
     }
 
@@ -201,11 +215,12 @@ public final class TransformerOps {
                                        VectorMask<Float> m) {
         FloatVector gv = FloatVector.fromArray(S, g, i, m);
         FloatVector dy = FloatVector.fromArray(S, gy, i, m);
-        FloatVector sig = FloatVector.broadcast(S, 1f).div(gv.neg().lanewise(VectorOperators.EXP).add(1f));
+        FloatVector sig = FloatVector.broadcast(S, 1f).div(FastExp.exp(gv.neg()).add(1f));
         if (gu != null) FloatVector.fromArray(S, gu, i, m).add(dy.mul(gv.mul(sig))).intoArray(gu, i, m);
         if (gg != null) {
             FloatVector dsilu = sig.mul(gv.mul(sig.neg().add(1f)).add(1f));
-            FloatVector.fromArray(S, gg, i, m).add(dy.mul(FloatVector.fromArray(S, u, i, m)).mul(dsilu)).intoArray(gg, i, m);
+            FloatVector du = dy.mul(FloatVector.fromArray(S, u, i, m)).mul(dsilu);
+            FloatVector.fromArray(S, gg, i, m).add(du).intoArray(gg, i, m);
         }
     }
 

@@ -14,9 +14,10 @@ import jdk.incubator.vector.VectorSpecies;
  * through row and column strides and B is packed into panels of {@code NR} vectors per row (plus one-vector panels
  * for the leftover columns). A register-blocked micro-kernel keeps a tile of {@code MR × NR} vectors of C in
  * registers and adds one rank-1 update per step of depth: {@code NR} loads of B, {@code MR} broadcasts of A and
- * {@code MR·NR} fused multiply-adds; one-vector panels use a tile of {@code 2·MR × 1} vectors, enough independent
- * sums to cover the latency of the multiply-adds. Threads split the output by whole micro-tile rows or whole panels, so no two
- * threads write the same cache line.
+ * {@code MR·NR} fused multiply-adds. One-vector panels use a tile of {@code 2·MR × 1} vectors, enough independent
+ * sums to hide the latency of the multiply-adds. Threads split the output by whole micro-tile rows or whole panels,
+ * so no two threads write the same cache line. x·Wᵀ with only a few rows (decoding) skips the packing and takes dot
+ * products of rows instead.
  */
 final class GemmSimd implements GemmKernel {
     private static final VectorSpecies<Float> S = Specialize.species(MethodHandles.lookup());
@@ -26,7 +27,7 @@ final class GemmSimd implements GemmKernel {
     /** Vectors per row of the micro-tile. */
     private static final int NR = 4;
     private static final int NRL = NR * L;
-    /** Depth per block: one B micro-panel [KC, NRL] takes about 32 KiB and stays in L1 while rows stream past. */
+    /** Depth per block: one B micro-panel [KC, NRL] is about 64 KiB, read from L2 for each MR rows of A. */
     private static final int KC = Math.max(64, 16384 / NRL);
     /** Rows per block of A that each B micro-panel is used against (a multiple of 2·MR). */
     private static final int MC = 24 * MR;
@@ -156,8 +157,9 @@ final class GemmSimd implements GemmKernel {
     }
 
     // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
-    // b: micro-panel [kc, NRL] at bOff -> c: [rows, cols] at cOff,
-    // row stride ldc (load: add into c); tile: scratch of MR·NRL floats
+    // b: micro-panel [kc, NRL] at bOff -> c: [rows, cols] at cOff, row stride ldc (load: add into c).
+    // The sums leave through the scratch tile (MR·NRL floats): storing them straight into c, with the edge masks,
+    // makes the method too large for the JIT to keep its vectors in registers.
     private static void kernel6x4(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int kc,
                                   float[] tile, float[] c, int cOff, int ldc, int rows, int cols,
                                   boolean load) {
@@ -193,18 +195,23 @@ final class GemmSimd implements GemmKernel {
             av = FloatVector.broadcast(S, a[a5 + ai]);
             c50 = av.fma(b0, c50); c51 = av.fma(b1, c51); c52 = av.fma(b2, c52); c53 = av.fma(b3, c53);
         }
-        c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
-        c10.intoArray(tile, 4 * L); c11.intoArray(tile, 5 * L); c12.intoArray(tile, 6 * L); c13.intoArray(tile, 7 * L);
-        c20.intoArray(tile, 8 * L); c21.intoArray(tile, 9 * L); c22.intoArray(tile, 10 * L); c23.intoArray(tile, 11 * L);
-        c30.intoArray(tile, 12 * L); c31.intoArray(tile, 13 * L); c32.intoArray(tile, 14 * L); c33.intoArray(tile, 15 * L);
-        c40.intoArray(tile, 16 * L); c41.intoArray(tile, 17 * L); c42.intoArray(tile, 18 * L); c43.intoArray(tile, 19 * L);
-        c50.intoArray(tile, 20 * L); c51.intoArray(tile, 21 * L); c52.intoArray(tile, 22 * L); c53.intoArray(tile, 23 * L);
+        c00.intoArray(tile, 0); c01.intoArray(tile, L);
+        c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
+        c10.intoArray(tile, 4 * L); c11.intoArray(tile, 5 * L);
+        c12.intoArray(tile, 6 * L); c13.intoArray(tile, 7 * L);
+        c20.intoArray(tile, 8 * L); c21.intoArray(tile, 9 * L);
+        c22.intoArray(tile, 10 * L); c23.intoArray(tile, 11 * L);
+        c30.intoArray(tile, 12 * L); c31.intoArray(tile, 13 * L);
+        c32.intoArray(tile, 14 * L); c33.intoArray(tile, 15 * L);
+        c40.intoArray(tile, 16 * L); c41.intoArray(tile, 17 * L);
+        c42.intoArray(tile, 18 * L); c43.intoArray(tile, 19 * L);
+        c50.intoArray(tile, 20 * L); c51.intoArray(tile, 21 * L);
+        c52.intoArray(tile, 22 * L); c53.intoArray(tile, 23 * L);
         flush(tile, NRL, c, cOff, ldc, rows, cols, load);
     }
 
     // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
-    // b: micro-panel [kc, L] at bOff -> c: [rows, cols] at cOff,
-    // row stride ldc (load: add into c); tile: scratch of MR·NRL floats
+    // b: micro-panel [kc, L] at bOff -> c: [rows, cols] at cOff, row stride ldc (load: add into c); tile: scratch
     private static void kernel12x1(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int kc,
                                   float[] tile, float[] c, int cOff, int ldc, int rows, int cols,
                                   boolean load) {
@@ -342,18 +349,19 @@ final class GemmSimd implements GemmKernel {
             c20 = x2.fma(w0, c20); c21 = x2.fma(w1, c21); c22 = x2.fma(w2, c22); c23 = x2.fma(w3, c23);
             c30 = x3.fma(w0, c30); c31 = x3.fma(w1, c31); c32 = x3.fma(w2, c32); c33 = x3.fma(w3, c33);
         }
-        tile[0] = c00.reduceLanes(VectorOperators.ADD); tile[1] = c01.reduceLanes(VectorOperators.ADD);
-        tile[2] = c02.reduceLanes(VectorOperators.ADD); tile[3] = c03.reduceLanes(VectorOperators.ADD);
-        tile[4] = c10.reduceLanes(VectorOperators.ADD); tile[5] = c11.reduceLanes(VectorOperators.ADD);
-        tile[6] = c12.reduceLanes(VectorOperators.ADD); tile[7] = c13.reduceLanes(VectorOperators.ADD);
-        tile[8] = c20.reduceLanes(VectorOperators.ADD); tile[9] = c21.reduceLanes(VectorOperators.ADD);
-        tile[10] = c22.reduceLanes(VectorOperators.ADD); tile[11] = c23.reduceLanes(VectorOperators.ADD);
-        tile[12] = c30.reduceLanes(VectorOperators.ADD); tile[13] = c31.reduceLanes(VectorOperators.ADD);
-        tile[14] = c32.reduceLanes(VectorOperators.ADD); tile[15] = c33.reduceLanes(VectorOperators.ADD);
+        tile[0] = FastExp.sumLanes(c00); tile[1] = FastExp.sumLanes(c01);
+        tile[2] = FastExp.sumLanes(c02); tile[3] = FastExp.sumLanes(c03);
+        tile[4] = FastExp.sumLanes(c10); tile[5] = FastExp.sumLanes(c11);
+        tile[6] = FastExp.sumLanes(c12); tile[7] = FastExp.sumLanes(c13);
+        tile[8] = FastExp.sumLanes(c20); tile[9] = FastExp.sumLanes(c21);
+        tile[10] = FastExp.sumLanes(c22); tile[11] = FastExp.sumLanes(c23);
+        tile[12] = FastExp.sumLanes(c30); tile[13] = FastExp.sumLanes(c31);
+        tile[14] = FastExp.sumLanes(c32); tile[15] = FastExp.sumLanes(c33);
         for (int r = 0; r < rows; r++) {
             for (int j = 0; j < cols; j++) {
                 float s = tile[4 * r + j];
-                for (int p = bound, ar = aOff + r * lda, bj = bOff + j * ldb; p < depth; p++) s += a[ar + p] * b[bj + p];
+                int ar = aOff + r * lda, bj = bOff + j * ldb;
+                for (int p = bound; p < depth; p++) s += a[ar + p] * b[bj + p];
                 int ci = cOff + r * ldc + j;
                 c[ci] = acc ? c[ci] + s : s;
             }

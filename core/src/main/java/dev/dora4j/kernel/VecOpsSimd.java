@@ -39,7 +39,7 @@ final class VecOpsSimd implements VecOpsKernel {
         for (; i <= n - L; i += L) {
             s0 = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), s0);
         }
-        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        float s = FastExp.sumLanes(s0.add(s1).add(s2.add(s3)));
         for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
         return s;
     }
@@ -120,13 +120,13 @@ final class VecOpsSimd implements VecOpsKernel {
         for (; i < n; i++) max = Math.max(max, x[off + i]);
         FloatVector sv = FloatVector.zero(S);
         for (i = 0; i < bound; i += L) {
-            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = FastExp.exp(FloatVector.fromArray(S, x, off + i).sub(max));
             e.intoArray(x, off + i);
             sv = sv.add(e);
         }
-        float sum = sv.reduceLanes(VectorOperators.ADD);
+        float sum = FastExp.sumLanes(sv);
         for (; i < n; i++) {
-            float e = (float) Math.exp(x[off + i] - max);
+            float e = FastExp.exp(x[off + i] - max);
             x[off + i] = e;
             sum += e;
         }

@@ -103,13 +103,14 @@ class CrossEntropyReferenceTest {
     @Test
     void badTargetsAreRejected() {
         Tensor hidden = Tensor.zeros(false, 2, 4), head = Tensor.zeros(false, 5, 4);
-        assertThatThrownBy(() -> TransformerOps.crossEntropyWithHead(Tape.inference(), hidden, head, new int[] {0, 5}, 1f))
+        Tape tape = Tape.inference();
+        assertThatThrownBy(() -> TransformerOps.crossEntropyWithHead(tape, hidden, head, new int[] {0, 5}, 1f))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("target 5");
-        assertThatThrownBy(() -> TransformerOps.crossEntropyWithHead(Tape.inference(), hidden, head, new int[] {-1, 0}, 1f))
+        assertThatThrownBy(() -> TransformerOps.crossEntropyWithHead(tape, hidden, head, new int[] {-1, 0}, 1f))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("target -1");
-        assertThatThrownBy(() -> TransformerOps.crossEntropyWithHead(Tape.inference(), hidden, head, new int[] {0}, 1f))
+        assertThatThrownBy(() -> TransformerOps.crossEntropyWithHead(tape, hidden, head, new int[] {0}, 1f))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> TransformerOps.crossEntropyWithHead(Tape.inference(), hidden, head, new int[] {0, 1}, 0f))
+        assertThatThrownBy(() -> TransformerOps.crossEntropyWithHead(tape, hidden, head, new int[] {0, 1}, 0f))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("normalizer");
     }
 }

@@ -45,7 +45,8 @@ class RopeTableTest {
         assertThat(table.headDim()).isEqualTo(64);
         assertThat(table.maxPositions()).isEqualTo(16);
         assertInvFreq(table, defaultInvFreq(64, 10000));
-        assertInvFreq(RopeTable.create(6, 4, 500000, new RopeScaling("default", 1, 1, 1, 0)), defaultInvFreq(6, 500000));
+        RopeScaling none = new RopeScaling("default", 1, 1, 1, 0);
+        assertInvFreq(RopeTable.create(6, 4, 500000, none), defaultInvFreq(6, 500000));
     }
 
     @Test

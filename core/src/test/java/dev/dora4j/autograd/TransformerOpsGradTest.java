@@ -114,7 +114,8 @@ class TransformerOpsGradTest {
     @Test
     void ropeThenAttentionGradients() {
         SplittableRandom rng = new SplittableRandom(60);
-        Tensor q = random(rng, true, 1.5, 6, 4 * 6), k = random(rng, true, 1.5, 6, 2 * 6), v = random(rng, true, 1, 6, 2 * 6);
+        Tensor q = random(rng, true, 1.5, 6, 4 * 6), k = random(rng, true, 1.5, 6, 2 * 6);
+        Tensor v = random(rng, true, 1, 6, 2 * 6);
         int[] positions = {0, 1, 2, 0, 1, 2};
         assertGradients(tape -> TransformerOps.causalAttention(tape,
                 TransformerOps.rope(tape, q, 4, ROPE_6, positions),
@@ -136,7 +137,8 @@ class TransformerOpsGradTest {
         int[] targets = new int[tokens];
         for (int t = 0; t < tokens; t++) targets[t] = t % 3 == 1 ? CrossEntropyOp.IGNORE : (t * 7 + 2) % vocab;
         List<Tensor> params = headTrainable ? List.of(hidden, head) : List.of(hidden);
-        assertGradients(WIDE_STEP, tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, chunk), params);
+        assertGradients(WIDE_STEP,
+                tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, chunk), params);
     }
 
     @Test
@@ -144,6 +146,7 @@ class TransformerOpsGradTest {
         SplittableRandom rng = new SplittableRandom(80);
         Tensor hidden = random(rng, false, 1, 7, 5), head = random(rng, true, 1, 6, 5);
         int[] targets = {3, -100, 5, 0, -100, 2, 2};
-        assertGradients(WIDE_STEP, tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, 2), List.of(head));
+        assertGradients(WIDE_STEP,
+                tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, 2), List.of(head));
     }
 }

@@ -15,7 +15,9 @@ class HalfTest {
         int down = mag >>> 16, up = down + 1;
         BigDecimal value = new BigDecimal(Float.intBitsToFloat(mag));
         BigDecimal low = new BigDecimal(Float.intBitsToFloat(down << 16));
-        BigDecimal high = up == 0x7f80 ? BigDecimal.valueOf(2).pow(128) : new BigDecimal(Float.intBitsToFloat(up << 16));
+        BigDecimal high = up == 0x7f80
+                ? BigDecimal.valueOf(2).pow(128)
+                : new BigDecimal(Float.intBitsToFloat(up << 16));
         int cmp = value.subtract(low).compareTo(high.subtract(value));
         int chosen = cmp < 0 ? down : cmp > 0 ? up : (down & 1) == 0 ? down : up;
         return (short) ((sign >>> 16) | chosen);

@@ -3,6 +3,7 @@ package dev.dora4j.kernel;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
+import static org.assertj.core.api.Assertions.offset;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -100,7 +101,9 @@ class VecOpsTest {
             for (int i = ao; i < x.length; i++) xRef[i] = x[i] = x[i] * 20;
             ops.softmaxRows(x, ao, rows, cols);
             VecOpsScalar.softmaxRows(xRef, ao, rows, cols);
-            for (int i = 0; i < x.length; i++) close(x[i], xRef[i], 2e-6 * Math.abs(xRef[i]) + 1e-9, "softmax " + where);
+            for (int i = 0; i < x.length; i++) {
+                close(x[i], xRef[i], 2e-6 * Math.abs(xRef[i]) + 1e-9, "softmax " + where);
+            }
         }
     }
 
@@ -109,9 +112,9 @@ class VecOpsTest {
         float[] x = {1000f, 1000f, Float.NEGATIVE_INFINITY, 999f, -5f};
         VecOps.softmaxRows(x, 0, 1, 5);
         double e = Math.exp(-1);
-        assertThat(x[0]).isCloseTo((float) (1 / (2 + e + Math.exp(-1005))), org.assertj.core.data.Offset.offset(1e-6f));
+        assertThat(x[0]).isCloseTo((float) (1 / (2 + e + Math.exp(-1005))), offset(1e-6f));
         assertThat(x[2]).isZero();
-        assertThat(x[0] + x[1] + x[3] + x[4]).isCloseTo(1f, org.assertj.core.data.Offset.offset(1e-6f));
+        assertThat(x[0] + x[1] + x[3] + x[4]).isCloseTo(1f, offset(1e-6f));
     }
 
     @Test

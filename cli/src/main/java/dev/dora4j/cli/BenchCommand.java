@@ -1,0 +1,77 @@
+package dev.dora4j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dora4j.model.LlamaConfig;
+import dev.dora4j.train.TrainBenchmark;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Training speed of a randomly initialised model (from an HF config.json) on random tokens.")
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--config", required = true, paramLabel = "FILE", description = "Hugging Face config.json.")
+    Path config;
+    @Option(names = "--method", defaultValue = "dora", description = "dora, lora or full (default: ${DEFAULT-VALUE}).")
+    String method;
+    @Option(names = "--rank", defaultValue = "16", description = "Default: ${DEFAULT-VALUE}.")
+    int rank;
+    @Option(names = "--alpha", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
+    float alpha;
+    @Option(names = "--targets", split = ",", defaultValue = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+            description = "Default: ${DEFAULT-VALUE}.")
+    List<String> targets;
+    @Option(names = "--batch", defaultValue = "4", description = "Default: ${DEFAULT-VALUE}.")
+    int batch;
+    @Option(names = "--seq-len", defaultValue = "256", description = "Default: ${DEFAULT-VALUE}.")
+    int seqLen;
+    @Option(names = "--steps", defaultValue = "5", description = "Timed steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+    @Option(names = "--warmup", defaultValue = "2", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+    @Option(names = "--threads", defaultValue = "2", description = "Default: ${DEFAULT-VALUE}.")
+    int threads;
+    @Option(names = "--seed", defaultValue = "0", description = "Default: ${DEFAULT-VALUE}.")
+    long seed;
+    @Option(names = "--activation-checkpointing", description = "Recompute each layer in backward.")
+    boolean activationCheckpointing;
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        dev.dora4j.kernel.Parallel.setThreads(threads);
+        LlamaConfig c = LlamaConfig.read(config);
+        var r = TrainBenchmark.run(c, new TrainBenchmark.Settings(method, rank, alpha, targets, batch, seqLen, steps, warmup,
+                seed, activationCheckpointing));
+        double rss = Resources.peakRssMb();
+        if (json) {
+            ObjectNode o = new ObjectMapper().createObjectNode();
+            o.put("method", r.method());
+            o.put("config", config.toString());
+            o.put("batch", batch);
+            o.put("seq_len", seqLen);
+            o.put("threads", threads);
+            o.put("tokens_per_s", r.tokensPerSecond());
+            o.put("step_s_median", r.stepSecondsMedian());
+            var arr = o.putArray("step_s");
+            for (double t : r.stepSeconds()) arr.add(t);
+            o.put("train_flops", r.trainFlops());
+            o.put("gflops_per_s", r.gflopsPerSecond());
+            o.put("fraction_of_345_gflops_peak", r.gflopsPerSecond() / 345.0);
+            o.put("peak_rss_mb", rss);
+            o.put("peak_heap_mb", r.peakHeapMb());
+            o.put("trainable_params", r.trainableParams());
+            o.put("total_params", r.totalParams());
+            System.out.println(o);
+        } else {
+            System.out.printf("%s %s: median step %.3f s, %.0f tokens/s, %.1f GFLOP/s (%.0f %% of 345), peak RSS %.0f MB, peak heap %.0f MB, "
+                    + "%,d of %,d parameters trainable%n", r.method(), config.getFileName(), r.stepSecondsMedian(), r.tokensPerSecond(),
+                    r.gflopsPerSecond(), 100 * r.gflopsPerSecond() / 345.0, rss, r.peakHeapMb(), r.trainableParams(), r.totalParams());
+        }
+        return 0;
+    }
+}

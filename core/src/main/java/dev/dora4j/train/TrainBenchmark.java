@@ -1,0 +1,103 @@
+package dev.dora4j.train;
+
+import dev.dora4j.autograd.Tape;
+import dev.dora4j.model.LlamaConfig;
+import dev.dora4j.model.LlamaModel;
+import dev.dora4j.model.RandomModels;
+import dev.dora4j.peft.AdapterConfig;
+import dev.dora4j.peft.AdapterInjector;
+import dev.dora4j.peft.LoraAdapter;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Training speed on random tokens for a randomly initialised model: AdamW steps of DoRA, LoRA or
+ * full fine-tuning, timed one by one after warm-up steps. FLOPs are counted as the PyTorch peer
+ * ({@code shared/bench/peer-torch/torch_ref.py}) counts them, so GFLOP/s compare directly.
+ */
+public final class TrainBenchmark {
+    /** The settings of one benchmark. */
+    public record Settings(String method, int rank, float alpha, List<String> targets, int batch, int seqLen, int steps,
+            int warmup, long seed, boolean activationCheckpointing) {}
+
+    /** What one benchmark measured; times in seconds. */
+    public record Result(String method, double stepSecondsMedian, double[] stepSeconds, double tokensPerSecond,
+            double trainFlops, double gflopsPerSecond, long trainableParams, long totalParams, double peakHeapMb) {}
+
+    private TrainBenchmark() {}
+
+    public static Result run(LlamaConfig config, Settings s) {
+        LlamaModel model = RandomModels.llama(config, s.seed());
+        model.activationCheckpointing(s.activationCheckpointing());
+        List<Parameter> params = new ArrayList<>();
+        if (s.method().equals("full")) {
+            model.trainAll(true);
+            params.addAll(TrainingRun.fullParameters(model));
+        } else {
+            AdapterConfig ac = AdapterConfig.create(s.rank(), s.alpha(), 0f, s.targets(), s.method().equals("dora"), false,
+                    "CAUSAL_LM", "random");
+            Map<String, LoraAdapter> adapters = AdapterInjector.inject(model.linears(), ac, LlamaModel.OUTPUT_HEAD, s.seed());
+            params.addAll(TrainingRun.adapterParameters(adapters, 1f));
+        }
+        Optimizer opt = Optimizer.create("adamw", params, 0f);
+        SplittableRandom rng = new SplittableRandom(s.seed() + 1);
+        int[] ids = new int[s.batch() * s.seqLen()];
+        double[] times = new double[s.steps()];
+        resetPeaks();
+        for (int i = 0; i < s.warmup() + s.steps(); i++) {
+            for (int j = 0; j < ids.length; j++) ids[j] = rng.nextInt(config.vocabSize());
+            int[] targets = LlamaModel.shiftLabels(ids, s.batch(), s.seqLen());
+            long t0 = System.nanoTime();
+            for (Parameter p : params) p.tensor().zeroGrad();
+            Tape tape = Tape.training();
+            tape.backward(model.loss(tape, ids, targets, s.batch(), s.seqLen(), LlamaModel.countTargets(targets)));
+            opt.step(1e-4f);
+            double dt = (System.nanoTime() - t0) / 1e9;
+            if (i >= s.warmup()) times[i - s.warmup()] = dt;
+        }
+        double[] sorted = times.clone();
+        Arrays.sort(sorted);
+        double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2]
+                : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+        long trainable = 0;
+        for (Parameter p : params) trainable += p.tensor().numel();
+        double flops = trainFlops(config, s);
+        return new Result(s.method(), median, times, s.batch() * s.seqLen() / median, flops, flops / median / 1e9, trainable,
+                model.parameterCount(), peakHeapMb());
+    }
+
+    /** Training FLOPs of one step, as the peer counts them (its {@code flop_model}). */
+    public static double trainFlops(LlamaConfig c, Settings s) {
+        double d = c.hiddenSize(), f = c.intermediateSize(), V = c.vocabSize(), L = c.numHiddenLayers(), r = s.rank();
+        double B = s.batch(), T = s.seqLen(), n = B * T;
+        double linLayer = 4 * d * d + 3 * d * f;
+        double fwdLin = 2 * n * (L * linLayer + d * V);
+        double fwdAttn = L * 2 * (2 * B * T * T * d);
+        if (s.method().equals("full")) return 3 * (fwdLin + fwdAttn);
+        double adLayer = 4 * r * (d + d) + 3 * r * (d + f);
+        double fwdAd = 2 * n * L * adLayer;
+        double[][] mods = {{d, d}, {d, d}, {d, d}, {d, d}, {d, f}, {d, f}, {f, d}};
+        double doraNeeded = 0;
+        for (double[] io : mods) doraNeeded += L * (2 * r * io[0] * io[1] + 3 * io[0] * io[1]);
+        double l0qkv = 2 * n * 3 * d * d;
+        return fwdLin + (fwdLin - l0qkv) + 3 * fwdAttn + 3 * fwdAd + (s.method().equals("dora") ? doraNeeded : 0);
+    }
+
+    private static void resetPeaks() {
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) pool.resetPeakUsage();
+    }
+
+    private static double peakHeapMb() {
+        long sum = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) sum += pool.getPeakUsage().getUsed();
+        }
+        return sum / (1024.0 * 1024.0);
+    }
+}
