@@ -38,6 +38,8 @@ final class BenchCommand implements Callable<Integer> {
     long seed;
     @Option(names = "--activation-checkpointing", description = "Recompute each layer in backward.")
     boolean activationCheckpointing;
+    @Option(names = "--profile", description = "Time every op, forward and backward, over the timed steps.")
+    boolean profile;
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -46,7 +48,7 @@ final class BenchCommand implements Callable<Integer> {
         dev.dora4j.kernel.Parallel.setThreads(threads);
         LlamaConfig c = LlamaConfig.read(config);
         var r = TrainBenchmark.run(c, new TrainBenchmark.Settings(method, rank, alpha, targets, batch, seqLen, steps, warmup,
-                seed, activationCheckpointing));
+                seed, activationCheckpointing, profile));
         double rss = Resources.peakRssMb();
         if (json) {
             ObjectNode o = new ObjectMapper().createObjectNode();
@@ -66,11 +68,21 @@ final class BenchCommand implements Callable<Integer> {
             o.put("peak_heap_mb", r.peakHeapMb());
             o.put("trainable_params", r.trainableParams());
             o.put("total_params", r.totalParams());
+            if (profile) {
+                ObjectNode p = o.putObject("profile_s_per_step");
+                r.profile().forEach((k, v) -> p.put(k, v[0] / steps));
+            }
             System.out.println(o);
         } else {
             System.out.printf("%s %s: median step %.3f s, %.0f tokens/s, %.1f GFLOP/s (%.0f %% of 345), peak RSS %.0f MB, peak heap %.0f MB, "
                     + "%,d of %,d parameters trainable%n", r.method(), config.getFileName(), r.stepSecondsMedian(), r.tokensPerSecond(),
                     r.gflopsPerSecond(), 100 * r.gflopsPerSecond() / 345.0, rss, r.peakHeapMb(), r.trainableParams(), r.totalParams());
+            if (profile) {
+                double total = r.stepSecondsMedian() * steps;
+                r.profile().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
+                        .forEach(e -> System.out.printf("  %-26s %8.3f s/step  %5.1f %%  %6.0f calls/step%n", e.getKey(),
+                                e.getValue()[0] / steps, 100 * e.getValue()[0] / total, e.getValue()[1] / steps));
+            }
         }
         return 0;
     }

@@ -35,7 +35,7 @@ final class AttentionOp {
         boolean needsGrad = tape.needsGrad(q, k, v);
         int[] shape = {s.tokens(), s.qStride()};
         Tensor result = needsGrad ? Tensor.param(out, shape) : Tensor.of(out, shape);
-        if (needsGrad) tape.record(() -> backward(s, q, k, v, result, lse));
+        if (needsGrad) tape.record("attention", () -> backward(s, q, k, v, result, lse));
         return result;
     }
 

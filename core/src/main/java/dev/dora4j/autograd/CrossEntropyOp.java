@@ -61,7 +61,7 @@ final class CrossEntropyOp {
         boolean needsGrad = tape.needsGrad(hidden, head);
         Tensor result = needsGrad ? Tensor.param(loss) : Tensor.of(loss);
         if (needsGrad) {
-            tape.record(() -> backward(hidden, head, rows, rowTargets, lse, result.grad()[0] / normalizer, chunk));
+            tape.record("cross_entropy", () -> backward(hidden, head, rows, rowTargets, lse, result.grad()[0] / normalizer, chunk));
         }
         return result;
     }

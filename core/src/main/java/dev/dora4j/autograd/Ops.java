@@ -28,7 +28,7 @@ public final class Ops {
         if (bias != null) addRowVector(y, bias.data(), tokens, out);
         Tensor result = output(tape, y, shape, x, w, bias);
         if (result.requiresGrad()) {
-            tape.record(() -> {
+            tape.record("linear", () -> {
                 float[] gy = result.grad();
                 if (x.requiresGrad()) Gemm.gW(gy, 0, w.data(), 0, x.grad(), 0, tokens, out, in, true);
                 if (w.requiresGrad()) Gemm.gtX(gy, 0, x.data(), 0, w.grad(), 0, tokens, out, in, true);
@@ -45,7 +45,7 @@ public final class Ops {
         VecOps.add(a.data(), 0, b.data(), 0, y, 0, y.length);
         Tensor result = output(tape, y, a.shape(), a, b);
         if (result.requiresGrad()) {
-            tape.record(() -> {
+            tape.record("add", () -> {
                 if (a.requiresGrad()) VecOps.axpy(1f, result.grad(), 0, a.grad(), 0, y.length);
                 if (b.requiresGrad()) VecOps.axpy(1f, result.grad(), 0, b.grad(), 0, y.length);
             });

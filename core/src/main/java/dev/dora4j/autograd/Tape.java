@@ -51,6 +51,11 @@ public final class Tape {
         if (recording) ops.add(backward);
     }
 
+    /** Records {@code backward} under an op name, for {@link OpProfile}. */
+    public void record(String op, Backward backward) {
+        if (recording) ops.add(OpProfile.backward(op, backward));
+    }
+
     public int size() {
         return ops.size();
     }

@@ -47,7 +47,7 @@ public final class TransformerOps {
         for (int t = 0; t < rows.length; t++) System.arraycopy(w, rows[t] * dim, y, t * dim, dim);
         Tensor result = output(tape, y, new int[] {rows.length, dim}, table);
         if (result.requiresGrad()) {
-            tape.record(() -> {
+            tape.record("embedding", () -> {
                 float[] g = result.grad(), gw = table.grad();
                 for (int t = 0; t < rows.length; t++) VecOps.axpy(1f, g, t * dim, gw, rows[t] * dim, dim);
             });
@@ -74,7 +74,7 @@ public final class TransformerOps {
             }
         });
         Tensor result = output(tape, y, x.shape(), x, weight);
-        if (result.requiresGrad()) tape.record(() -> rmsNormBackward(x, weight, result.grad(), inv));
+        if (result.requiresGrad()) tape.record("rms_norm", () -> rmsNormBackward(x, weight, result.grad(), inv));
         return result;
     }
 
@@ -150,7 +150,7 @@ public final class TransformerOps {
         });
         Tensor result = output(tape, y, x.shape(), x);
         if (result.requiresGrad()) {
-            tape.record(() -> {
+            tape.record("rope", () -> {
                 float[] g = result.grad(), gx = x.grad();
                 Parallel.range(rows, rowGrain(cols), (start, end) -> {
                     for (int r = start; r < end; r++) {
@@ -191,7 +191,7 @@ public final class TransformerOps {
             for (int i = start; i < end; i += S.length()) swigluForward(g, u, y, i, S.indexInRange(i, end));
         });
         Tensor result = output(tape, y, gate.shape(), gate, up);
-        if (result.requiresGrad()) tape.record(() -> swigluBackward(gate, up, result.grad()));
+        if (result.requiresGrad()) tape.record("swiglu", () -> swigluBackward(gate, up, result.grad()));
         return result;
     }
 

@@ -1,5 +1,6 @@
 package dev.dora4j.model;
 
+import dev.dora4j.autograd.OpProfile;
 import dev.dora4j.autograd.Ops;
 import dev.dora4j.autograd.RopeTable;
 import dev.dora4j.autograd.Tape;
@@ -63,15 +64,26 @@ public final class LlamaBlock {
     /** h: [batch·seqLen, hidden] -> [batch·seqLen, hidden]. */
     Tensor forward(Tape tape, Tensor h, int batch, int seqLen, int[] positions, RopeTable rope) {
         LlamaConfig c = config;
-        Tensor x = TransformerOps.rmsNorm(tape, h, inputNorm, c.rmsNormEps());
-        Tensor q = TransformerOps.rope(tape, qProj.forward(tape, x), c.numAttentionHeads(), rope, positions);
-        Tensor k = TransformerOps.rope(tape, kProj.forward(tape, x), c.numKeyValueHeads(), rope, positions);
-        Tensor v = vProj.forward(tape, x);
-        Tensor a = TransformerOps.causalAttention(tape, q, k, v, batch, seqLen, c.numAttentionHeads(),
-                c.numKeyValueHeads(), c.headDim());
-        h = Ops.add(tape, h, oProj.forward(tape, a));
-        Tensor y = TransformerOps.rmsNorm(tape, h, postAttentionNorm, c.rmsNormEps());
-        Tensor m = downProj.forward(tape, TransformerOps.swiglu(tape, gateProj.forward(tape, y), upProj.forward(tape, y)));
-        return Ops.add(tape, h, m);
+        Tensor h0 = h;
+        Tensor x = OpProfile.forward("rms_norm", () -> TransformerOps.rmsNorm(tape, h0, inputNorm, c.rmsNormEps()));
+        Tensor qLin = linear(qProj, tape, x), kLin = linear(kProj, tape, x), v = linear(vProj, tape, x);
+        Tensor q = OpProfile.forward("rope", () -> TransformerOps.rope(tape, qLin, c.numAttentionHeads(), rope, positions));
+        Tensor k = OpProfile.forward("rope", () -> TransformerOps.rope(tape, kLin, c.numKeyValueHeads(), rope, positions));
+        Tensor a = OpProfile.forward("attention", () -> TransformerOps.causalAttention(tape, q, k, v, batch, seqLen,
+                c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim()));
+        Tensor o = linear(oProj, tape, a);
+        Tensor h1 = OpProfile.forward("add", () -> Ops.add(tape, h0, o));
+        Tensor y = OpProfile.forward("rms_norm", () -> TransformerOps.rmsNorm(tape, h1, postAttentionNorm, c.rmsNormEps()));
+        Tensor gate = linear(gateProj, tape, y), up = linear(upProj, tape, y);
+        Tensor s = OpProfile.forward("swiglu", () -> TransformerOps.swiglu(tape, gate, up));
+        Tensor m = linear(downProj, tape, s);
+        return OpProfile.forward("add", () -> Ops.add(tape, h1, m));
+    }
+
+    /** A linear layer's forward, profiled as "linear" or, with an adapter, as "lora"/"dora" (base matmul included). */
+    private static Tensor linear(Linear layer, Tape tape, Tensor x) {
+        String name = layer.adapter() == null || layer.merged() ? "linear"
+                : layer.adapter() instanceof dev.dora4j.peft.LoraAdapter la && la.isDora() ? "dora" : "lora";
+        return OpProfile.forward(name, () -> layer.forward(tape, x));
     }
 }

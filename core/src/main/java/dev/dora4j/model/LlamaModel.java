@@ -137,7 +137,9 @@ public final class LlamaModel {
      * is already shifted: {@code targets[i]} is the label the position {@code i} predicts, -100 for none.
      */
     public Tensor loss(Tape tape, int[] ids, int[] targets, int batch, int seqLen, float normalizer) {
-        return TransformerOps.crossEntropyWithHead(tape, hidden(tape, ids, batch, seqLen), lmHead, targets, normalizer);
+        Tensor h = hidden(tape, ids, batch, seqLen);
+        return dev.dora4j.autograd.OpProfile.forward("cross_entropy",
+                () -> TransformerOps.crossEntropyWithHead(tape, h, lmHead, targets, normalizer));
     }
 
     /** Shifts labels as transformers does: position t of each sequence predicts label t+1; the last predicts nothing. */

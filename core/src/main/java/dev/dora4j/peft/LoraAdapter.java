@@ -171,7 +171,7 @@ public final class LoraAdapter implements LinearAdapter {
         Tensor result = trainable ? Tensor.param(y, outShape(input, out)) : Tensor.of(y, outShape(input, out));
         if (trainable) {
             Backward backward = new Backward(base, input, result, dx, mask, u, v, droppedBase, scale, norm);
-            tape.record(backward::run);
+            tape.record(magnitude == null ? "lora" : "dora", backward::run);
         }
         return result;
     }

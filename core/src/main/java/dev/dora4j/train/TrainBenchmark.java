@@ -1,5 +1,6 @@
 package dev.dora4j.train;
 
+import dev.dora4j.autograd.OpProfile;
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.model.LlamaConfig;
 import dev.dora4j.model.LlamaModel;
@@ -24,11 +25,12 @@ import java.util.SplittableRandom;
 public final class TrainBenchmark {
     /** The settings of one benchmark. */
     public record Settings(String method, int rank, float alpha, List<String> targets, int batch, int seqLen, int steps,
-            int warmup, long seed, boolean activationCheckpointing) {}
+            int warmup, long seed, boolean activationCheckpointing, boolean profile) {}
 
     /** What one benchmark measured; times in seconds. */
     public record Result(String method, double stepSecondsMedian, double[] stepSeconds, double tokensPerSecond,
-            double trainFlops, double gflopsPerSecond, long trainableParams, long totalParams, double peakHeapMb) {}
+            double trainFlops, double gflopsPerSecond, long trainableParams, long totalParams, double peakHeapMb,
+            Map<String, double[]> profile) {}
 
     private TrainBenchmark() {}
 
@@ -51,13 +53,19 @@ public final class TrainBenchmark {
         double[] times = new double[s.steps()];
         resetPeaks();
         for (int i = 0; i < s.warmup() + s.steps(); i++) {
+            if (i == s.warmup() && s.profile()) {
+                OpProfile.reset();
+                OpProfile.enable(true);
+            }
             for (int j = 0; j < ids.length; j++) ids[j] = rng.nextInt(config.vocabSize());
             int[] targets = LlamaModel.shiftLabels(ids, s.batch(), s.seqLen());
             long t0 = System.nanoTime();
             for (Parameter p : params) p.tensor().zeroGrad();
             Tape tape = Tape.training();
             tape.backward(model.loss(tape, ids, targets, s.batch(), s.seqLen(), LlamaModel.countTargets(targets)));
+            long o0 = System.nanoTime();
             opt.step(1e-4f);
+            if (OpProfile.enabled()) OpProfile.add("optimizer", System.nanoTime() - o0);
             double dt = (System.nanoTime() - t0) / 1e9;
             if (i >= s.warmup()) times[i - s.warmup()] = dt;
         }
@@ -67,9 +75,11 @@ public final class TrainBenchmark {
                 : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
         long trainable = 0;
         for (Parameter p : params) trainable += p.tensor().numel();
+        OpProfile.enable(false);
+        Map<String, double[]> profile = s.profile() ? OpProfile.snapshot() : Map.of();
         double flops = trainFlops(config, s);
         return new Result(s.method(), median, times, s.batch() * s.seqLen() / median, flops, flops / median / 1e9, trainable,
-                model.parameterCount(), peakHeapMb());
+                model.parameterCount(), peakHeapMb(), profile);
     }
 
     /** Training FLOPs of one step, as the peer counts them (its {@code flop_model}). */
