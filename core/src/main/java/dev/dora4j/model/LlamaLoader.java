@@ -4,7 +4,10 @@ import dev.dora4j.DoraException;
 import dev.dora4j.io.ShardedSafetensors;
 import dev.dora4j.io.TensorInfo;
 import dev.dora4j.nn.Linear;
+import dev.dora4j.tensor.DType;
 import dev.dora4j.tensor.Tensor;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,6 +45,11 @@ public final class LlamaLoader {
     interface WeightSource {
         Tensor read(String name, int... shape);
 
+        /** A linear layer's weight: as {@link #read}, but BF16/F16 values stay 16-bit in memory. */
+        default Tensor readLinearWeight(String name, int... shape) {
+            return read(name, shape);
+        }
+
         boolean has(String name);
 
         /** Names present but never read. */
@@ -61,6 +69,11 @@ public final class LlamaLoader {
 
         @Override
         public Tensor read(String name, int... shape) {
+            check(name, shape);
+            return Tensor.of(st.readFloats(name), shape).named(name);
+        }
+
+        private void check(String name, int[] shape) {
             if (!st.contains(name)) {
                 throw new DoraException(st.files().getFirst().path().getParent() + ": tensor '" + name + "' is missing from the model");
             }
@@ -71,7 +84,15 @@ public final class LlamaLoader {
                         + " but config.json implies " + Arrays.toString(want));
             }
             used.add(name);
-            return Tensor.of(st.readFloats(name), shape).named(name);
+        }
+
+        @Override
+        public Tensor readLinearWeight(String name, int... shape) {
+            check(name, shape);
+            TensorInfo info = st.info(name);
+            if (info.dtype() != DType.BF16 && info.dtype() != DType.F16) return Tensor.of(st.readFloats(name), shape).named(name);
+            short[] bits = st.fileOf(name).data(name).toArray(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
+            return Tensor.half(bits, info.dtype(), shape).named(name);
         }
 
         @Override
@@ -129,6 +150,6 @@ public final class LlamaLoader {
 
     private static Linear linear(WeightSource r, String path, int out, int in, boolean bias) {
         Tensor b = bias ? r.read(path + ".bias", out) : null;
-        return new Linear(path, r.read(path + ".weight", out, in), b);
+        return new Linear(path, r.readLinearWeight(path + ".weight", out, in), b);
     }
 }

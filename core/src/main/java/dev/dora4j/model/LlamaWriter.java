@@ -31,7 +31,7 @@ public final class LlamaWriter {
             Tensor t = e.getValue();
             long[] shape = new long[t.rank()];
             for (int i = 0; i < shape.length; i++) shape[i] = t.dim(i);
-            writer.add(e.getKey(), t.data(), shape, dtype);
+            writer.add(e.getKey(), t.toFloatArray(), shape, dtype);
         }
         writer.write(dir.resolve("model.safetensors"));
         AtomicFiles.writeString(dir.resolve("config.json"), model.config().toJson());

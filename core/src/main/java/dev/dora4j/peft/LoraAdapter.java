@@ -111,14 +111,15 @@ public final class LoraAdapter implements LinearAdapter {
     /** ‖W‖² per row of the frozen weight, computed on first use. */
     private double[] weightSquaredNorms(Linear base) {
         if (weightSquaredNorms == null) {
-            weightSquaredNorms = DoraNorm.weightSquaredNorms(base.weight().data(), base.outFeatures(), base.inFeatures());
+            weightSquaredNorms = DoraNorm.weightSquaredNorms(base.weight().floats(), base.outFeatures(), base.inFeatures());
         }
         return weightSquaredNorms;
     }
 
     /** The current DoRA weight norm {@code ‖W + s·B·A‖} per output row. */
     public float[] weightNorm(Linear base) {
-        return DoraNorm.compute(base.weight().data(), loraA.data(), loraB.data(), weightSquaredNorms(base), scaling,
+        double[] wSq = weightSquaredNorms(base);
+        return DoraNorm.compute(base.weight().floats(), loraA.data(), loraB.data(), wSq, scaling,
                 base.outFeatures(), base.inFeatures(), rank()).norm();
     }
 
@@ -126,7 +127,8 @@ public final class LoraAdapter implements LinearAdapter {
     public Tensor forward(Tape tape, Linear base, Tensor input) {
         int in = base.inFeatures(), out = base.outFeatures(), r = rank(), tokens = input.rows();
         float s = scaling;
-        float[] x = input.data(), w = base.weight().data(), a = loraA.data(), b = loraB.data();
+        double[] wSq = magnitude == null ? null : weightSquaredNorms(base);
+        float[] x = input.data(), w = base.weight().floats(), a = loraA.data(), b = loraB.data();
         float[] mask = dropout == null ? null : dropout.nextMask(tokens * in);
         float[] dx = mask == null ? x : multiply(x, mask);
 
@@ -143,7 +145,7 @@ public final class LoraAdapter implements LinearAdapter {
         if (magnitude == null) {
             for (int i = 0; i < y.length; i++) y[i] += s * v[i];
         } else {
-            norm = DoraNorm.compute(w, a, b, weightSquaredNorms(base), s, out, in, r);
+            norm = DoraNorm.compute(w, a, b, wSq, s, out, in, r);
             if (fixedNorm != null) norm = new DoraNorm.Result(fixedNorm, norm.weightTimesAt(), norm.bTimesGram(), norm.gram());
             scale = new float[out];
             for (int o = 0; o < out; o++) scale[o] = DoraNorm.scale(magnitude.data()[o], norm.norm()[o]);
@@ -200,7 +202,7 @@ public final class LoraAdapter implements LinearAdapter {
         void run() {
             int in = base.inFeatures(), out = base.outFeatures(), r = rank(), tokens = input.rows();
             float s = scaling;
-            float[] gy = result.grad(), w = base.weight().data(), a = loraA.data(), b = loraB.data();
+            float[] gy = result.grad(), w = base.weight().floats(), a = loraA.data(), b = loraB.data();
 
             // gv = dL/d(B A drop(x)) = s · (m/n) ⊙ gy   (LoRA: s · gy)
             float[] gv = new float[tokens * out];
@@ -297,7 +299,7 @@ public final class LoraAdapter implements LinearAdapter {
     @Override
     public void merge(Linear base) {
         int in = base.inFeatures(), out = base.outFeatures();
-        float[] w = base.weight().data();
+        float[] w = base.weight().toFloatArray();
         DoraNorm.addScaledProduct(w, loraA.data(), loraB.data(), scaling, out, in, rank());
         if (magnitude != null) {
             mergedNorm = DoraNorm.rowNorms(w, out, in);
@@ -306,13 +308,14 @@ public final class LoraAdapter implements LinearAdapter {
                 for (int i = o * in; i < (o + 1) * in; i++) w[i] *= f;
             }
         }
+        base.weight().set(w);
         weightSquaredNorms = null;
     }
 
     @Override
     public void unmerge(Linear base) {
         int in = base.inFeatures(), out = base.outFeatures();
-        float[] w = base.weight().data();
+        float[] w = base.weight().toFloatArray();
         if (magnitude != null) {
             for (int o = 0; o < out; o++) {
                 float f = DoraNorm.scale(magnitude.data()[o], mergedNorm[o]);
@@ -321,6 +324,7 @@ public final class LoraAdapter implements LinearAdapter {
             mergedNorm = null;
         }
         DoraNorm.addScaledProduct(w, loraA.data(), loraB.data(), -scaling, out, in, rank());
+        base.weight().set(w);
         weightSquaredNorms = null;
     }
 

@@ -56,6 +56,18 @@ public class HfReferenceTest {
     }
 
     @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"llama_bf16_tied, BF16", "mistral, F16", "llama_gqa, F32"})
+    void linearWeightsKeepTheirStoredPrecisionInMemory(String name, String dtype) throws Exception {
+        LlamaModel model = LlamaLoader.load(dir(name));
+        for (var layer : model.linears().values()) {
+            assertThat(layer.weight().dtype().name()).as(layer.path()).isEqualTo(dtype);
+            assertThat(layer.weight().bytes()).isEqualTo((long) layer.weight().numel() * (dtype.equals("F32") ? 4 : 2));
+        }
+        model.trainAll(true);
+        for (var layer : model.linears().values()) assertThat(layer.weight().isHalf()).isFalse();
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
     @CsvSource({"llama_gqa, dora", "llama_gqa, lora", "qwen2, dora", "qwen2, lora"})
     void adaptedAndMergedModelsMatchPyTorch(String name, String kind, @TempDir Path tmp) throws Exception {
         Path adapter = dir(name).resolve("adapter_" + kind);
