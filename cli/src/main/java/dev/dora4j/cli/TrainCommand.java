@@ -88,6 +88,8 @@ final class TrainCommand implements Callable<Integer> {
     float magnitudeLrRatio;
     @Option(names = "--activation-checkpointing", description = "Recompute each layer in backward instead of keeping activations.")
     boolean activationCheckpointing;
+    @Option(names = "--pack", description = "Concatenate the text records and cut them into --seq-len sequences.")
+    boolean pack;
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
 
@@ -158,7 +160,7 @@ final class TrainCommand implements Callable<Integer> {
                 data.toAbsolutePath().toString(), evalData == null ? null : evalData.toAbsolutePath().toString(), method, rank, alpha,
                 dropout, targets, rslora, lr, optimizer, weightDecay, epochs, steps, batch, microBatch, seqLen, warmupSteps,
                 schedule, maxGradNorm, seed, !noShuffle, trainOnInputs, initAdapter == null ? null : initAdapter.toString(),
-                evalEvery, saveEvery, keepCheckpoints, magnitudeLrRatio, activationCheckpointing);
+                evalEvery, saveEvery, keepCheckpoints, magnitudeLrRatio, activationCheckpointing, pack);
     }
 
     private static String sample(TrainingRun run) {

@@ -61,6 +61,38 @@ public final class Examples {
         return new Example(source, ids, labels);
     }
 
+    /**
+     * Packs plain-text examples as transformers' {@code group_texts} does: their tokens concatenated in
+     * order and cut into sequences of exactly {@code seqLen} (the remainder kept as a shorter last
+     * one), every token a target. Examples of other kinds are kept as they are, after the packed ones.
+     */
+    public static List<Example> pack(List<Record> records, List<Example> examples, int seqLen) {
+        List<Example> out = new ArrayList<>();
+        List<Example> others = new ArrayList<>();
+        int total = 0;
+        for (int i = 0; i < examples.size(); i++) {
+            if (records.get(i) instanceof Record.Text) total += examples.get(i).length();
+            else others.add(examples.get(i));
+        }
+        int[] stream = new int[total];
+        int at = 0;
+        String first = null;
+        for (int i = 0; i < examples.size(); i++) {
+            if (!(records.get(i) instanceof Record.Text)) continue;
+            if (first == null) first = examples.get(i).source();
+            int[] ids = examples.get(i).inputIds();
+            System.arraycopy(ids, 0, stream, at, ids.length);
+            at += ids.length;
+        }
+        for (int start = 0; start < total; start += seqLen) {
+            int[] ids = Arrays.copyOfRange(stream, start, Math.min(total, start + seqLen));
+            if (ids.length < 2) break;
+            out.add(new Example("packed text from " + first + " (tokens " + start + "..)", ids, ids.clone()));
+        }
+        out.addAll(others);
+        return out;
+    }
+
     private static int[] truncate(int[] ids, int seqLen) {
         return ids.length <= seqLen ? ids : Arrays.copyOf(ids, seqLen);
     }

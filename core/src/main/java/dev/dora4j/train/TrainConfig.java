@@ -38,7 +38,8 @@ public record TrainConfig(
         int saveEvery,
         int keepCheckpoints,
         float magnitudeLrRatio,
-        boolean activationCheckpointing) {
+        boolean activationCheckpointing,
+        boolean pack) {
 
     public TrainConfig {
         if (!List.of("dora", "lora", "full").contains(method)) throw new IllegalArgumentException("--method must be dora, lora or full, got " + method);

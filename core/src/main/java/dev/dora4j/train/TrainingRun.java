@@ -57,7 +57,10 @@ public final class TrainingRun {
         this.model = LlamaLoader.load(modelPath);
         this.tokenizer = Tokenizers.load(modelPath, config.tokenizer() == null ? null : Path.of(config.tokenizer()));
         int seqLen = Math.min(config.seqLen(), model.config().maxPositionEmbeddings());
-        this.train = Examples.tokenize(DatasetReader.read(Path.of(config.data())), tokenizer, seqLen, config.trainOnInputs());
+        var records = DatasetReader.read(Path.of(config.data()));
+        // Packed runs read whole texts and cut the token stream, so texts are not truncated before packing.
+        List<Example> tokenized = Examples.tokenize(records, tokenizer, config.pack() ? Integer.MAX_VALUE : seqLen, config.trainOnInputs());
+        this.train = config.pack() ? Examples.pack(records, truncateOthers(records, tokenized, seqLen), seqLen) : tokenized;
         this.eval = config.evalData() == null ? null
                 : Examples.tokenize(DatasetReader.read(Path.of(config.evalData())), tokenizer, seqLen, config.trainOnInputs());
         model.activationCheckpointing(config.activationCheckpointing());
@@ -254,6 +257,18 @@ public final class TrainingRun {
                 for (var e : model.namedTensors().entrySet()) copy(f.readFloats(e.getKey()), e.getValue(), checkpoint, e.getKey());
             }
         }
+    }
+
+    /** Non-text examples truncated to the sequence length (text examples are packed whole). */
+    private static List<Example> truncateOthers(List<dev.dora4j.data.Record> records, List<Example> examples, int seqLen) {
+        List<Example> out = new ArrayList<>(examples.size());
+        for (int i = 0; i < examples.size(); i++) {
+            Example e = examples.get(i);
+            boolean text = records.get(i) instanceof dev.dora4j.data.Record.Text;
+            out.add(text || e.length() <= seqLen ? e : new Example(e.source(), java.util.Arrays.copyOf(e.inputIds(), seqLen),
+                    java.util.Arrays.copyOf(e.labels(), seqLen)));
+        }
+        return out;
     }
 
     private static void copy(float[] from, Tensor into, Path file, String name) {

@@ -65,7 +65,7 @@ class TrainReferenceTest {
             TrainConfig cfg = new TrainConfig(null, null, "-", null, method.equals("full") ? "full" : method, 4, 8, 0f, List.of("q_proj"),
                     false, lr, meta.get("optimizer"), wd, 1, steps, rows, name.startsWith("accum") ? 2 : rows, seq, 0, "constant",
                     Float.parseFloat(meta.get("max_grad_norm")), 0, false, false, null, 0, 0, 0,
-                    Float.parseFloat(meta.get("magnitude_lr_ratio")), false);
+                    Float.parseFloat(meta.get("magnitude_lr_ratio")), false, false);
             Optimizer optimizer = Optimizer.create(cfg.optimizer(), params, wd);
             Trainer trainer = new Trainer(cfg, model, examples, null, optimizer, null, null);
             List<Trainer.StepMetrics> seen = new ArrayList<>();

@@ -34,7 +34,7 @@ class TrainRunTest {
     static TrainConfig config(Path data, String method, int steps, int batch, int micro, float dropout, int saveEvery) {
         return new TrainConfig(BundledModel.checkpoint().toString(), null, data.toString(), null, method, 4, 8, dropout,
                 List.of("q_proj", "v_proj", "up_proj", "down_proj"), false, 5e-3f, "adamw", 0.01f, 1, steps, batch, micro, 64,
-                0, "linear", 1.0f, 7, true, false, null, 0, saveEvery, 0, 1f, false);
+                0, "linear", 1.0f, 7, true, false, null, 0, saveEvery, 0, 1f, false, false);
     }
 
     static final Trainer.Listener QUIET = m -> {};
