@@ -28,6 +28,7 @@ public final class LoraAdapter implements LinearAdapter {
     private double[] weightSquaredNorms;
     private float[] mergedNorm;
     private float[] fixedNorm;
+    private DoraNorm.Result frozenNorm;
 
     /**
      * @param loraA     [r, in]
@@ -145,7 +146,7 @@ public final class LoraAdapter implements LinearAdapter {
         if (magnitude == null) {
             for (int i = 0; i < y.length; i++) y[i] += s * v[i];
         } else {
-            norm = DoraNorm.compute(w, a, b, wSq, s, out, in, r);
+            norm = frozen() ? frozenNorm(w, wSq) : DoraNorm.compute(w, a, b, wSq, s, out, in, r);
             if (fixedNorm != null) norm = new DoraNorm.Result(fixedNorm, norm.weightTimesAt(), norm.bTimesGram(), norm.gram());
             scale = new float[out];
             for (int o = 0; o < out; o++) scale[o] = DoraNorm.scale(magnitude.data()[o], norm.norm()[o]);
@@ -176,6 +177,18 @@ public final class LoraAdapter implements LinearAdapter {
             tape.record(magnitude == null ? "lora" : "dora", backward::run);
         }
         return result;
+    }
+
+    /** A and B cannot change (an adapter loaded for inference), so n = ‖W + s·B·A‖ can be computed once. */
+    private boolean frozen() {
+        return !loraA.requiresGrad() && !loraB.requiresGrad();
+    }
+
+    private DoraNorm.Result frozenNorm(float[] w, double[] wSq) {
+        if (frozenNorm == null) {
+            frozenNorm = DoraNorm.compute(w, loraA.data(), loraB.data(), wSq, scaling, loraB.dim(0), loraA.dim(1), rank());
+        }
+        return frozenNorm;
     }
 
     /** The saved state of one forward pass and its backward rule. */
@@ -310,6 +323,7 @@ public final class LoraAdapter implements LinearAdapter {
         }
         base.weight().set(w);
         weightSquaredNorms = null;
+        frozenNorm = null;
     }
 
     @Override
@@ -326,6 +340,7 @@ public final class LoraAdapter implements LinearAdapter {
         DoraNorm.addScaledProduct(w, loraA.data(), loraB.data(), -scaling, out, in, rank());
         base.weight().set(w);
         weightSquaredNorms = null;
+        frozenNorm = null;
     }
 
     private static float[] multiply(float[] x, float[] mask) {
