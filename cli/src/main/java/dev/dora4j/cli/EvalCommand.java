@@ -43,8 +43,11 @@ final class EvalCommand implements Callable<Integer> {
         if (adapter != null) ModelOptions.attachAdapter(model, adapter);
         List<Example> examples;
         try (Tokenizer tok = modelOptions.loadTokenizer()) {
-            int len = seqLen != null ? seqLen : model.config().maxPositionEmbeddings();
-            examples = Examples.tokenize(DatasetReader.read(data), tok, Math.min(len, model.config().maxPositionEmbeddings()), false);
+            int context = model.config().maxPositionEmbeddings();
+            int len = Math.min(seqLen != null ? seqLen : context, context);
+            Examples.Prepared prepared = Examples.prepare(DatasetReader.read(data), tok, len, false);
+            TruncationNote.print(data, prepared, len, seqLen == null || seqLen > context);
+            examples = prepared.examples();
         }
         Evaluator.Result r = Evaluator.evaluate(model, examples, batch);
         double seconds = (System.nanoTime() - start) / 1e9;

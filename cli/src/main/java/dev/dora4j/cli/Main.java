@@ -32,6 +32,7 @@ public final class Main implements Runnable {
 
     /** Runs the command line and returns its exit code: 0 on success, 1 on an error, 2 on a usage error. */
     public static int execute(String... args) {
+        debug = false;
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
@@ -43,9 +44,19 @@ public final class Main implements Runnable {
         return cli.execute(args);
     }
 
-    private static String oneLine(Throwable e) {
+    /**
+     * The error as one line: line breaks become spaces and other control characters (which a file's tensor or
+     * key names may carry) are shown escaped, so they can neither split the line nor drive the terminal.
+     */
+    static String oneLine(Throwable e) {
         String msg = e instanceof DoraException ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage();
-        return msg == null ? e.getClass().getSimpleName() : msg.replace('\n', ' ');
+        if (msg == null) return e.getClass().getSimpleName();
+        StringBuilder line = new StringBuilder(msg.length());
+        msg.replaceAll("\\R", " ").codePoints().forEach(c -> {
+            if (Character.isISOControl(c)) line.append(String.format("\\u%04x", c));
+            else line.appendCodePoint(c);
+        });
+        return line.toString();
     }
 
     static final class Version implements CommandLine.IVersionProvider {

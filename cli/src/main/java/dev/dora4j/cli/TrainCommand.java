@@ -114,6 +114,9 @@ final class TrainCommand implements Callable<Integer> {
         System.err.printf("%s: %,d of %,d parameters trainable (%.3f %%), %d training examples, %d steps%n",
                 run.config().method(), run.trainableParameters(), m.parameterCount(),
                 100.0 * run.trainableParameters() / m.parameterCount(), run.trainExamples().size(), run.trainer().totalSteps());
+        boolean context = run.seqLen() < run.config().seqLen();
+        TruncationNote.print(run.config().data(), run.trainData(), run.seqLen(), context);
+        if (run.evalData() != null) TruncationNote.print(run.config().evalData(), run.evalData(), run.seqLen(), context);
         Evaluator.Result before = null;
         String sampleBefore = null;
         if (demo) {

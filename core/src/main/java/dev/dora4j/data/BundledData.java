@@ -1,11 +1,13 @@
 package dev.dora4j.data;
 
 import dev.dora4j.DoraException;
+import dev.dora4j.io.AtomicFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 
 /**
  * The small dataset that ships with dora4j for its default fine-tuning run: original short stories
@@ -32,11 +34,8 @@ public final class BundledData {
         try (InputStream in = BundledData.class.getResourceAsStream(RESOURCE_DIR + name)) {
             if (in == null) throw new DoraException("the bundled dataset file " + name + " is missing from the dora4j jar");
             byte[] bytes = in.readAllBytes();
-            if (Files.isRegularFile(target) && java.util.Arrays.equals(Files.readAllBytes(target), bytes)) return target;
-            Files.createDirectories(target.getParent());
-            Path tmp = Files.createTempFile(target.getParent(), "." + name, ".tmp");
-            Files.write(tmp, bytes);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            if (Files.isRegularFile(target) && Arrays.equals(Files.readAllBytes(target), bytes)) return target;
+            AtomicFiles.write(target, tmp -> Files.write(tmp, bytes, StandardOpenOption.CREATE_NEW));
             return target;
         } catch (IOException e) {
             throw new DoraException(target + ": cannot write the bundled dataset: " + e.getMessage(), e);

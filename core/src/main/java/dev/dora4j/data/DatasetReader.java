@@ -2,6 +2,7 @@ package dev.dora4j.data;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dora4j.DoraException;
@@ -21,7 +22,8 @@ import java.util.List;
  * index (JSON array).
  */
 public final class DatasetReader {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private DatasetReader() {}
 
@@ -37,8 +39,8 @@ public final class DatasetReader {
         } catch (IOException e) {
             throw new DoraException(file + ": cannot read: " + e.getMessage(), e);
         }
+        if (content.startsWith("\uFEFF")) content = content.substring(1);
         String trimmed = content.stripLeading();
-        if (trimmed.startsWith("\uFEFF")) trimmed = trimmed.substring(1).stripLeading();
         List<Record> records = trimmed.startsWith("[") ? readArray(file, trimmed) : readLines(file, content);
         if (records.isEmpty()) throw new DoraException(file + ": holds no records");
         return records;
@@ -50,7 +52,7 @@ public final class DatasetReader {
             root = JSON.readTree(content);
         } catch (JsonProcessingException e) {
             long line = e.getLocation() == null ? -1 : e.getLocation().getLineNr();
-            throw new DoraException(file + ":" + line + ": not valid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
+            throw new DoraException(file + ":" + line + ": not valid JSON: " + describe(e));
         }
         List<Record> out = new ArrayList<>();
         for (int i = 0; i < root.size(); i++) out.add(parse(root.get(i), file + " record " + i));
@@ -70,7 +72,7 @@ public final class DatasetReader {
                 try {
                     node = JSON.readTree(line);
                 } catch (JsonProcessingException e) {
-                    throw new DoraException(where + ": not valid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
+                    throw new DoraException(where + ": not valid JSON: " + describe(e));
                 }
                 out.add(parse(node, where));
             }
@@ -78,6 +80,11 @@ public final class DatasetReader {
             throw new DoraException(file + ": cannot read: " + e.getMessage(), e);
         }
         return out;
+    }
+
+    private static String describe(JsonProcessingException e) {
+        String message = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("");
+        return message.startsWith("Trailing token") ? "more content after the first JSON value" : message;
     }
 
     /** One record; {@code where} names its file and line for errors. */

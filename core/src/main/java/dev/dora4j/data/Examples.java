@@ -17,37 +17,67 @@ public final class Examples {
 
     private Examples() {}
 
+    /**
+     * The examples made from a data file's {@code records}, with how many records were longer than the sequence
+     * length and cut to it, and how many of those kept no target token (their prompt alone fills the sequence).
+     */
+    public record Prepared(List<Example> examples, int records, int truncated, int truncatedWithoutTargets) {}
+
     public static List<Example> tokenize(List<Record> records, Tokenizer tokenizer, int seqLen, boolean trainOnInputs) {
+        return prepare(records, tokenizer, seqLen, trainOnInputs).examples();
+    }
+
+    /** {@link #tokenize(List, Tokenizer, int, boolean)}, counting the records that truncation cut. */
+    public static Prepared prepare(List<Record> records, Tokenizer tokenizer, int seqLen, boolean trainOnInputs) {
         List<Example> out = new ArrayList<>(records.size());
-        for (Record r : records) out.add(tokenize(r, tokenizer, seqLen, trainOnInputs));
-        return out;
+        int truncated = 0, withoutTargets = 0;
+        for (Record r : records) {
+            boolean[] cut = new boolean[1];
+            Example e = tokenize(r, tokenizer, seqLen, trainOnInputs, cut);
+            if (cut[0]) {
+                truncated++;
+                if (e.targetCount() == 0) withoutTargets++;
+            }
+            out.add(e);
+        }
+        return new Prepared(out, records.size(), truncated, withoutTargets);
     }
 
     public static Example tokenize(Record record, Tokenizer tokenizer, int seqLen, boolean trainOnInputs) {
+        return tokenize(record, tokenizer, seqLen, trainOnInputs, new boolean[1]);
+    }
+
+    /** Sets {@code cut[0]} when the record's tokens were more than {@code seqLen}. */
+    private static Example tokenize(Record record, Tokenizer tokenizer, int seqLen, boolean trainOnInputs, boolean[] cut) {
         if (seqLen < 2) throw new IllegalArgumentException("sequence length must be at least 2, got " + seqLen);
         return switch (record) {
             case Record.Text t -> {
-                int[] ids = truncate(tokenizer.encode(t.text(), true, false), seqLen);
+                int[] all = tokenizer.encode(t.text(), true, false);
+                cut[0] = all.length > seqLen;
+                int[] ids = truncate(all, seqLen);
                 yield new Example(t.source(), ids, ids.clone());
             }
             case Record.PromptCompletion pc -> promptAndResponse(pc.source(), pc.prompt(), pc.prompt() + pc.completion(),
-                    tokenizer, seqLen, trainOnInputs);
+                    tokenizer, seqLen, trainOnInputs, cut);
             case Record.Alpaca a -> promptAndResponse(a.source(), PromptTemplate.alpaca(a.instruction(), a.input(), ""),
-                    PromptTemplate.alpaca(a.instruction(), a.input(), a.output()), tokenizer, seqLen, trainOnInputs);
+                    PromptTemplate.alpaca(a.instruction(), a.input(), a.output()), tokenizer, seqLen, trainOnInputs, cut);
             case Record.Tokenized tk -> {
                 for (int id : tk.inputIds()) {
                     if (id >= tokenizer.vocabSize()) {
                         throw new DoraException(tk.source() + ": token id " + id + " is outside the vocabulary of " + tokenizer.vocabSize());
                     }
                 }
+                cut[0] = tk.inputIds().length > seqLen;
                 yield new Example(tk.source(), truncate(tk.inputIds(), seqLen), truncate(tk.labels(), seqLen));
             }
         };
     }
 
     private static Example promptAndResponse(String source, String prompt, String full, Tokenizer tokenizer, int seqLen,
-            boolean trainOnInputs) {
-        int[] ids = truncate(tokenizer.encode(full, true, false), seqLen);
+            boolean trainOnInputs, boolean[] cut) {
+        int[] all = tokenizer.encode(full, true, false);
+        cut[0] = all.length > seqLen;
+        int[] ids = truncate(all, seqLen);
         int eos = tokenizer.eosId();
         if (eos >= 0 && ids.length < seqLen && ids[ids.length - 1] != eos) {
             ids = Arrays.copyOf(ids, ids.length + 1);

@@ -14,6 +14,7 @@ import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -24,6 +25,8 @@ import java.util.stream.Stream;
  * through unchanged).
  */
 public final class AtomicFiles {
+    /** The name of a temporary sibling, as {@link #sibling} makes it. */
+    private static final Pattern LEFTOVER = Pattern.compile("\\..+\\.tmp-[0-9a-f]{16}");
 
     /**
      * Produces content at a temporary path: for {@link #write} a file it must create, for
@@ -53,7 +56,7 @@ public final class AtomicFiles {
             syncDirectory(absolute.getParent());
             done = true;
         } catch (IOException | RuntimeException e) {
-            throw failure(target, e);
+            throw failure(target, tmp, e);
         } finally {
             if (!done) {
                 deleteQuietly(tmp);
@@ -89,12 +92,31 @@ public final class AtomicFiles {
             syncDirectory(absolute.getParent());
             done = true;
         } catch (IOException | RuntimeException e) {
-            throw failure(targetDir, e);
+            throw failure(targetDir, tmp, e);
         } finally {
             if (!done) {
                 deleteTreeQuietly(tmp);
             }
         }
+    }
+
+    /**
+     * Deletes the temporaries that writes into {@code dir} left when the process was killed before it could
+     * remove them (the content they held was never complete); returns how many it removed. Nothing else is
+     * touched.
+     */
+    public static int removeLeftovers(Path dir) {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return 0;
+        }
+        List<Path> leftovers;
+        try (Stream<Path> entries = Files.list(dir)) {
+            leftovers = entries.filter(p -> LEFTOVER.matcher(p.getFileName().toString()).matches()).toList();
+        } catch (IOException e) {
+            throw new DoraException(dir + ": cannot list: " + e.getMessage(), e);
+        }
+        leftovers.forEach(AtomicFiles::deleteTreeQuietly);
+        return leftovers.size();
     }
 
     private static void replaceDirectory(Path fresh, Path target) throws IOException {
@@ -159,16 +181,23 @@ public final class AtomicFiles {
         }
     }
 
-    private static DoraException failure(Path target, Exception e) {
+    /**
+     * The error for a failed write: a {@link DoraException} from the writer as it is, anything else as
+     * "cannot write"; either way naming {@code target} where it named the temporary, which no longer exists.
+     */
+    private static DoraException failure(Path target, Path tmp, Exception e) {
+        String message;
         if (e instanceof DoraException dora) {
-            return dora;
+            message = dora.getMessage();
+        } else {
+            String detail = e instanceof IOException ? describe((IOException) e) : e.toString();
+            if (mentionsDiskFull(e)) {
+                detail = "disk full (" + detail + ")";
+            }
+            message = target + ": cannot write: " + StrictJson.oneLine(detail) + "; any previous content is unchanged";
         }
-        String detail = e instanceof IOException ? describe((IOException) e) : e.toString();
-        if (mentionsDiskFull(e)) {
-            detail = "disk full (" + detail + ")";
-        }
-        return new DoraException(target + ": cannot write: " + StrictJson.oneLine(detail)
-                + "; any previous content is unchanged", e);
+        String named = message.replace(tmp.toString(), target.toAbsolutePath().normalize().toString());
+        return e instanceof DoraException dora && named.equals(message) ? dora : new DoraException(named, e);
     }
 
     private static String describe(IOException e) {

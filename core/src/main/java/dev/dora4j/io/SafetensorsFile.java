@@ -73,6 +73,13 @@ public final class SafetensorsFile implements AutoCloseable {
             }
             long headerLength = whole.get(LENGTH_PREFIX, 0);
             String claimed = Long.toUnsignedString(headerLength);
+            boolean plausibleLength = headerLength != 0
+                    && Long.compareUnsigned(headerLength, SafetensorsHeader.MAX_HEADER_BYTES) <= 0
+                    && headerLength <= fileSize - Long.BYTES;
+            byte[] head = whole.asSlice(0, Long.BYTES).toArray(ValueLayout.JAVA_BYTE);
+            if (!plausibleLength && PickleFormat.looksLikePickle(head)) {
+                throw new DoraException(label + ": is a PyTorch pickle checkpoint, not safetensors; " + PickleFormat.ADVICE);
+            }
             if (headerLength == 0) {
                 throw new DoraException(label + ": header length is 0 (is this a safetensors file?)");
             }

@@ -46,7 +46,10 @@ public final class SafetensorsWriter {
     private final Set<String> names = new HashSet<>();
     private Map<String, String> metadata = Map.of();
 
-    /** Adds float values stored as {@code storeAs}; narrowing to F16 or BF16 rounds to nearest even. */
+    /**
+     * Adds float values stored as {@code storeAs}; narrowing to F16 or BF16 rounds to nearest even, and
+     * {@link #write} refuses a finite value that would overflow to infinity.
+     */
     public SafetensorsWriter add(String name, float[] data, long[] shape, DType storeAs) {
         Objects.requireNonNull(data, "data");
         Objects.requireNonNull(storeAs, "storeAs");
@@ -118,7 +121,8 @@ public final class SafetensorsWriter {
                 ByteBuffer chunk = ByteBuffer.allocate(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
                 for (Entry entry : entries) {
                     switch (entry.source()) {
-                        case FloatSource floats -> writeFloats(channel, chunk, floats);
+                        case FloatSource floats ->
+                                writeFloats(channel, chunk, floats, target + ": tensor '" + entry.name() + "'");
                         case RawSource raw -> writeRaw(channel, raw.bytes());
                     }
                 }
@@ -154,7 +158,9 @@ public final class SafetensorsWriter {
         return numel;
     }
 
-    private static void writeFloats(FileChannel channel, ByteBuffer chunk, FloatSource source) throws IOException {
+    /** Narrows as it writes; a finite value that F16 or BF16 cannot hold is an error naming {@code where}. */
+    private static void writeFloats(FileChannel channel, ByteBuffer chunk, FloatSource source, String where)
+            throws IOException {
         float[] values = source.values();
         int perChunk = CHUNK_BYTES / source.storeAs().bytes();
         for (int start = 0; start < values.length; start += perChunk) {
@@ -164,17 +170,28 @@ public final class SafetensorsWriter {
                 case F32 -> chunk.asFloatBuffer().put(values, start, end - start);
                 case F16 -> {
                     for (int i = start; i < end; i++) {
-                        chunk.putShort((i - start) * Short.BYTES, HalfConv.floatToF16(values[i]));
+                        short half = HalfConv.floatToF16(values[i]);
+                        checkRepresentable(values[i], Float.isFinite(HalfConv.f16ToFloat(half)), i, "F16", where);
+                        chunk.putShort((i - start) * Short.BYTES, half);
                     }
                 }
                 case BF16 -> {
                     for (int i = start; i < end; i++) {
-                        chunk.putShort((i - start) * Short.BYTES, HalfConv.floatToBf16(values[i]));
+                        short half = HalfConv.floatToBf16(values[i]);
+                        checkRepresentable(values[i], Float.isFinite(HalfConv.bf16ToFloat(half)), i, "BF16", where);
+                        chunk.putShort((i - start) * Short.BYTES, half);
                     }
                 }
             }
             chunk.limit((end - start) * source.storeAs().bytes());
             writeFully(channel, chunk);
+        }
+    }
+
+    private static void checkRepresentable(float value, boolean narrowedFinite, int index, String dtype, String where) {
+        if (!narrowedFinite && Float.isFinite(value)) {
+            throw new DoraException(where + ": value " + value + " at index " + index + " is out of the range of "
+                    + dtype + " and would become infinite");
         }
     }
 

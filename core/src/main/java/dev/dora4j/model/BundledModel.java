@@ -1,11 +1,13 @@
 package dev.dora4j.model;
 
 import dev.dora4j.DoraException;
+import dev.dora4j.io.AtomicFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 
 /**
  * The small model that ships inside dora4j (stories260K, llama2.c format, with its tokenizer),
@@ -26,11 +28,8 @@ public final class BundledModel {
             try (InputStream in = BundledModel.class.getResourceAsStream(RESOURCE_DIR + name)) {
                 if (in == null) throw new DoraException("the bundled model file " + name + " is missing from the dora4j jar");
                 byte[] bytes = in.readAllBytes();
-                if (Files.isRegularFile(target) && Files.size(target) == bytes.length) continue;
-                Files.createDirectories(dir);
-                Path tmp = Files.createTempFile(dir, "." + name, ".tmp");
-                Files.write(tmp, bytes);
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                if (Files.isRegularFile(target) && Arrays.equals(Files.readAllBytes(target), bytes)) continue;
+                AtomicFiles.write(target, tmp -> Files.write(tmp, bytes, StandardOpenOption.CREATE_NEW));
             } catch (IOException e) {
                 throw new DoraException(target + ": cannot write the bundled model: " + e.getMessage(), e);
             }

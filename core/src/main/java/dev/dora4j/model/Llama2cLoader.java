@@ -1,12 +1,14 @@
 package dev.dora4j.model;
 
 import dev.dora4j.DoraException;
+import dev.dora4j.io.PickleFormat;
 import dev.dora4j.tensor.Tensor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -30,6 +32,9 @@ public final class Llama2cLoader {
     public record Header(int dim, int hiddenDim, int layers, int heads, int kvHeads, int vocab, boolean sharedHead, int seqLen) {}
 
     public static LlamaModel load(Path file) {
+        if (PickleFormat.looksLikePickle(file)) {
+            throw new DoraException(file + ": is a PyTorch checkpoint, not a llama2.c one; " + PickleFormat.ADVICE);
+        }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size < HEADER_BYTES) throw new DoraException(file + ": " + size + " bytes, too short for a llama2.c header");
@@ -40,6 +45,8 @@ public final class Llama2cLoader {
             Header h = header(buf, file);
             FloatBuffer f = buf.position(HEADER_BYTES).slice().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
             return build(h, f, file);
+        } catch (NoSuchFileException e) {
+            throw new DoraException(file + ": checkpoint not found", e);
         } catch (IOException e) {
             throw new DoraException(file + ": cannot read: " + e.getMessage(), e);
         }
@@ -145,6 +152,7 @@ public final class Llama2cLoader {
             float[] d = weights.get(name);
             if (d == null) throw new DoraException(file + ": tensor '" + name + "' is missing");
             used.add(name);
+            LlamaLoader.checkFinite(d, file, name, "F32");
             return Tensor.of(d, shape).named(name);
         }
 

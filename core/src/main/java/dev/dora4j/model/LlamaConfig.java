@@ -41,6 +41,8 @@ public record LlamaConfig(
         int eosTokenId) {
 
     public static final Set<String> MODEL_TYPES = Set.of("llama", "mistral", "qwen2");
+    /** The most cosine (and as many sine) entries the rotary table may hold: max_position_embeddings × head_dim / 2. */
+    static final long MAX_ROPE_ENTRIES = 1L << 28;
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(SerializationFeature.INDENT_OUTPUT);
@@ -59,6 +61,20 @@ public record LlamaConfig(
                     + " is not a multiple of num_key_value_heads " + numKeyValueHeads);
         }
         if (headDim % 2 != 0) throw new DoraException(where + ": head_dim " + headDim + " must be even for rotary embeddings");
+        positive(maxPositionEmbeddings, "max_position_embeddings", where);
+        if ((long) maxPositionEmbeddings * (headDim / 2) > MAX_ROPE_ENTRIES) {
+            throw new DoraException(where + ": max_position_embeddings " + maxPositionEmbeddings + " with head_dim " + headDim
+                    + " needs a rotary table larger than " + MAX_ROPE_ENTRIES + " entries");
+        }
+        if (!(rmsNormEps > 0f && Float.isFinite(rmsNormEps))) {
+            throw new DoraException(where + ": key 'rms_norm_eps' must be positive and finite, got " + rmsNormEps);
+        }
+        if (!(ropeTheta > 0 && Double.isFinite(ropeTheta))) {
+            throw new DoraException(where + ": key 'rope_theta' must be positive and finite, got " + ropeTheta);
+        }
+        if (ropeScalingType != null && !(ropeScalingFactor > 0 && Double.isFinite(ropeScalingFactor))) {
+            throw new DoraException(where + ": rope_scaling 'factor' must be positive and finite, got " + ropeScalingFactor);
+        }
     }
 
     public int kvDim() {

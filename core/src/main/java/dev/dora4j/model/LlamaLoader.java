@@ -1,6 +1,7 @@
 package dev.dora4j.model;
 
 import dev.dora4j.DoraException;
+import dev.dora4j.io.PickleFormat;
 import dev.dora4j.io.ShardedSafetensors;
 import dev.dora4j.io.TensorInfo;
 import dev.dora4j.nn.Linear;
@@ -24,15 +25,18 @@ public final class LlamaLoader {
     public static LlamaModel load(Path path) {
         if (Files.isRegularFile(path)) {
             String name = path.getFileName().toString();
+            if (PickleFormat.looksLikePickle(path) || name.endsWith(".pt") || name.endsWith(".pth")
+                    || name.endsWith(".ckpt") || name.endsWith(".pkl")) {
+                throw new DoraException(path + ": is a PyTorch checkpoint; " + PickleFormat.ADVICE);
+            }
             if (name.endsWith(".bin")) return Llama2cLoader.load(path);
             throw new DoraException(path + ": not a model directory or a llama2.c checkpoint (.bin)");
         }
         if (!Files.isDirectory(path)) throw new DoraException(path + ": model not found");
-        for (String pickle : List.of("pytorch_model.bin", "model.bin", "model.pt")) {
+        for (String pickle : List.of("pytorch_model.bin", "pytorch_model.bin.index.json", "model.bin", "model.pt")) {
             if (Files.exists(path.resolve(pickle)) && !Files.exists(path.resolve(ShardedSafetensors.SINGLE_FILE))
                     && !Files.exists(path.resolve(ShardedSafetensors.INDEX_FILE))) {
-                throw new DoraException(path.resolve(pickle) + ": PyTorch pickle checkpoints are never loaded (they can run code);"
-                        + " convert the model to safetensors (save_pretrained(..., safe_serialization=True))");
+                throw new DoraException(path.resolve(pickle) + ": " + PickleFormat.ADVICE);
             }
         }
         LlamaConfig config = LlamaConfig.read(path.resolve("config.json"));
@@ -70,7 +74,14 @@ public final class LlamaLoader {
         @Override
         public Tensor read(String name, int... shape) {
             check(name, shape);
-            return Tensor.of(st.readFloats(name), shape).named(name);
+            return Tensor.of(finite(name), shape).named(name);
+        }
+
+        /** The tensor as floats, checked to be finite. */
+        private float[] finite(String name) {
+            float[] values = st.readFloats(name);
+            checkFinite(values, st.fileOf(name).path(), name, st.info(name).dtypeName());
+            return values;
         }
 
         private void check(String name, int[] shape) {
@@ -90,8 +101,9 @@ public final class LlamaLoader {
         public Tensor readLinearWeight(String name, int... shape) {
             check(name, shape);
             TensorInfo info = st.info(name);
-            if (info.dtype() != DType.BF16 && info.dtype() != DType.F16) return Tensor.of(st.readFloats(name), shape).named(name);
+            if (info.dtype() != DType.BF16 && info.dtype() != DType.F16) return Tensor.of(finite(name), shape).named(name);
             short[] bits = st.fileOf(name).data(name).toArray(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
+            checkFiniteHalves(bits, info.dtype(), st.fileOf(name).path(), name);
             return Tensor.half(bits, info.dtype(), shape).named(name);
         }
 
@@ -110,6 +122,30 @@ public final class LlamaLoader {
         @Override
         public Path dir() {
             return st.files().getFirst().path().getParent();
+        }
+    }
+
+    /** Weights must be finite: an F16 or BF16 infinity or a NaN is reported with its tensor, never used. */
+    static void checkFinite(float[] values, Path file, String name, String dtype) {
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                throw new DoraException(file + ": tensor '" + name + "' holds a non-finite value (" + values[i] + ", "
+                        + dtype + ") at index " + i);
+            }
+        }
+    }
+
+    /** {@link #checkFinite} for weights kept in 16 bits: all exponent bits set is an infinity or a NaN. */
+    static void checkFiniteHalves(short[] bits, DType dtype, Path file, String name) {
+        int exponent = dtype == DType.BF16 ? 0x7f80 : 0x7c00;
+        int mantissa = dtype == DType.BF16 ? 0x007f : 0x03ff;
+        for (int i = 0; i < bits.length; i++) {
+            if ((bits[i] & exponent) == exponent) {
+                float value = (bits[i] & mantissa) != 0 ? Float.NaN
+                        : bits[i] < 0 ? Float.NEGATIVE_INFINITY : Float.POSITIVE_INFINITY;
+                throw new DoraException(file + ": tensor '" + name + "' holds a non-finite value (" + value + ", "
+                        + dtype + ") at index " + i);
+            }
         }
     }
 

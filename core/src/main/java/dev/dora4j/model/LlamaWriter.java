@@ -1,12 +1,15 @@
 package dev.dora4j.model;
 
+import dev.dora4j.DoraException;
 import dev.dora4j.io.AtomicFiles;
 import dev.dora4j.io.SafetensorsWriter;
 import dev.dora4j.tensor.DType;
 import dev.dora4j.tensor.Tensor;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /** Writes a model as a Hugging Face directory: config.json and model.safetensors, atomically. */
 public final class LlamaWriter {
@@ -17,10 +20,27 @@ public final class LlamaWriter {
      * it, e.g. the tokenizer. The directory appears whole or not at all.
      */
     public static void write(LlamaModel model, Path dir, DType dtype, Map<String, Path> extraFiles) {
+        checkReplaceable(dir);
         AtomicFiles.writeDirectory(dir, tmp -> {
             writeFiles(model, tmp, dtype);
             for (var e : extraFiles.entrySet()) Files.copy(e.getValue(), tmp.resolve(e.getKey()));
         });
+    }
+
+    /**
+     * An output directory is replaced whole, so one that exists must be empty or a model directory (with a
+     * config.json): anything else is refused rather than deleted.
+     */
+    static void checkReplaceable(Path dir) {
+        if (!Files.isDirectory(dir) || Files.isRegularFile(dir.resolve("config.json"))) return;
+        try (Stream<Path> entries = Files.list(dir)) {
+            if (entries.findAny().isPresent()) {
+                throw new DoraException(dir + ": exists and is not a model directory (no config.json); refusing to"
+                        + " replace it, choose a new or empty output directory");
+            }
+        } catch (IOException e) {
+            throw new DoraException(dir + ": cannot list: " + e.getMessage(), e);
+        }
     }
 
     /** Writes {@code config.json} and {@code model.safetensors} into an existing directory, each atomically. */

@@ -46,6 +46,7 @@ public final class ModelMerge {
         if (outDir.toAbsolutePath().normalize().equals(modelDir.toAbsolutePath().normalize())) {
             throw new DoraException(outDir + ": the output directory must differ from the model directory");
         }
+        LlamaWriter.checkReplaceable(outDir);
         AdapterFiles.Loaded adapter = AdapterFiles.read(adapterDir);
         try (ShardedSafetensors model = ShardedSafetensors.open(modelDir)) {
             Map<String, TensorInfo> linearWeights = new LinkedHashMap<>();

@@ -16,6 +16,8 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /**
  * A PEFT LoRA/DoRA {@code adapter_config.json}: the fields that decide the adapter's shape and
@@ -107,6 +109,7 @@ public record AdapterConfig(
             throw new DoraException(source + ": key 'target_modules' is missing or null; name the modules to adapt");
         } else if (t.isTextual()) {
             regex = t.asText();
+            if (!regex.equals(TargetMatcher.ALL_LINEAR)) checkRegex(regex, regex, source, "key 'target_modules'");
         } else if (t.isArray()) {
             for (JsonNode n : t) {
                 if (!n.isTextual()) throw new DoraException(source + ": key 'target_modules' must hold strings");
@@ -122,11 +125,13 @@ public record AdapterConfig(
             if (!e.getValue().canConvertToInt() || e.getValue().asInt() <= 0) {
                 throw new DoraException(source + ": rank_pattern['" + e.getKey() + "'] must be a positive integer");
             }
+            checkRegex(e.getKey(), TargetMatcher.patternRegex(e.getKey()), source, "rank_pattern key");
             ranks.put(e.getKey(), e.getValue().asInt());
         }
         Map<String, Float> alphas = new LinkedHashMap<>();
         for (var e : entries(root, "alpha_pattern", source)) {
             if (!e.getValue().isNumber()) throw new DoraException(source + ": alpha_pattern['" + e.getKey() + "'] must be a number");
+            checkRegex(e.getKey(), TargetMatcher.patternRegex(e.getKey()), source, "alpha_pattern key");
             alphas.put(e.getKey(), (float) e.getValue().asDouble());
         }
         String bias = text(root, "bias", source, "none");
@@ -209,6 +214,16 @@ public record AdapterConfig(
         List<Map.Entry<String, JsonNode>> list = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) list.add(it.next());
         return list;
+    }
+
+    /** PEFT reads target_modules strings and pattern keys as regular expressions; a broken one is refused here. */
+    private static void checkRegex(String value, String regex, String source, String what) {
+        try {
+            Pattern.compile(regex);
+        } catch (PatternSyntaxException e) {
+            throw new DoraException(source + ": " + what + " '" + value + "' is not a valid regular expression: "
+                    + e.getDescription() + " near index " + e.getIndex());
+        }
     }
 
     private static String text(JsonNode root, String key, String source, String fallback) {

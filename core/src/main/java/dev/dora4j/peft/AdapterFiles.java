@@ -58,7 +58,7 @@ public final class AdapterFiles {
                     if (t.shape().length != 1) {
                         throw new DoraException(file + ": tensor '" + name + "' must be 1-D, has shape " + Arrays.toString(t.shape()));
                     }
-                    m.put(path, st.readFloats(name));
+                    m.put(path, finite(st.readFloats(name), file, t));
                 } else {
                     throw new DoraException(file + ": tensor '" + name + "' is not a LoRA/DoRA tensor (lora_A, lora_B, lora_magnitude_vector)");
                 }
@@ -128,7 +128,18 @@ public final class AdapterFiles {
         if (t.shape().length != 2) {
             throw new DoraException(file + ": tensor '" + t.name() + "' must be 2-D, has shape " + Arrays.toString(t.shape()));
         }
-        return st.readFloats(t.name());
+        return finite(st.readFloats(t.name()), file, t);
+    }
+
+    /** Adapter tensors must be finite: a NaN or infinity is reported with its tensor, never applied. */
+    private static float[] finite(float[] values, Path file, TensorInfo t) {
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                throw new DoraException(file + ": tensor '" + t.name() + "' holds a non-finite value (" + values[i] + ", "
+                        + t.dtypeName() + ") at index " + i);
+            }
+        }
+        return values;
     }
 
     private static String strip(String s, String suffix) {

@@ -48,8 +48,13 @@ public final class TargetMatcher {
     /** The value for {@code path} from a rank or alpha pattern map, or {@code fallback}. */
     public static <T> T patternValue(Map<String, T> patterns, String path, T fallback) {
         for (Map.Entry<String, T> e : patterns.entrySet()) {
-            if (Pattern.compile("(.*\\.)?(" + e.getKey() + ")$").matcher(path).matches()) return e.getValue();
+            if (Pattern.compile(patternRegex(e.getKey())).matcher(path).matches()) return e.getValue();
         }
         return fallback;
+    }
+
+    /** The regular expression a {@code rank_pattern} or {@code alpha_pattern} key stands for. */
+    static String patternRegex(String key) {
+        return "(.*\\.)?(" + key + ")$";
     }
 }

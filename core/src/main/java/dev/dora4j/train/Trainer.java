@@ -92,14 +92,18 @@ public final class Trainer {
         while (step < totalSteps) {
             if (started++ >= stopAfter) return;
             StepMetrics m = oneStep();
-            listener.onStep(m);
-            boolean last = step == totalSteps;
-            if (eval != null && config.evalEvery() > 0 && (step % config.evalEvery() == 0 || last)) {
-                listener.onEval(step, evaluate());
-            }
-            if (checkpoints != null && config.saveEvery() > 0 && step % config.saveEvery() == 0) {
-                lastCheckpoint = checkpoints.save(step, tensorWriter, optimizer, dropoutPositions(), config.keepCheckpoints());
-                listener.onCheckpoint(step, lastCheckpoint);
+            try {
+                listener.onStep(m);
+                boolean last = step == totalSteps;
+                if (eval != null && (last || config.evalEvery() > 0 && step % config.evalEvery() == 0)) {
+                    listener.onEval(step, evaluate());
+                }
+                if (checkpoints != null && config.saveEvery() > 0 && step % config.saveEvery() == 0) {
+                    lastCheckpoint = checkpoints.save(step, tensorWriter, optimizer, dropoutPositions(), config.keepCheckpoints());
+                    listener.onCheckpoint(step, lastCheckpoint);
+                }
+            } catch (DoraException e) {
+                throw new DoraException(e.getMessage() + "; training stopped after step " + step + lastGood(), e);
             }
         }
     }

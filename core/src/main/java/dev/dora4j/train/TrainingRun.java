@@ -47,6 +47,8 @@ public final class TrainingRun {
     private final Map<String, LoraAdapter> adapters;
     private final AdapterConfig adapterConfig;
     private final List<Example> train, eval;
+    private final Examples.Prepared trainData, evalData;
+    private final int seqLen;
     private final Trainer trainer;
     private final MetricsLog metrics;
 
@@ -56,13 +58,15 @@ public final class TrainingRun {
         Path modelPath = config.model() != null ? Path.of(config.model()) : defaultModel;
         this.model = LlamaLoader.load(modelPath);
         this.tokenizer = Tokenizers.load(modelPath, config.tokenizer() == null ? null : Path.of(config.tokenizer()));
-        int seqLen = Math.min(config.seqLen(), model.config().maxPositionEmbeddings());
+        this.seqLen = Math.min(config.seqLen(), model.config().maxPositionEmbeddings());
         var records = DatasetReader.read(Path.of(config.data()));
         // Packed runs read whole texts and cut the token stream, so texts are not truncated before packing.
-        List<Example> tokenized = Examples.tokenize(records, tokenizer, config.pack() ? Integer.MAX_VALUE : seqLen, config.trainOnInputs());
-        this.train = config.pack() ? Examples.pack(records, truncateOthers(records, tokenized, seqLen), seqLen) : tokenized;
-        this.eval = config.evalData() == null ? null
-                : Examples.tokenize(DatasetReader.read(Path.of(config.evalData())), tokenizer, seqLen, config.trainOnInputs());
+        this.trainData = config.pack() ? packed(records, Examples.tokenize(records, tokenizer, Integer.MAX_VALUE,
+                config.trainOnInputs()), seqLen) : Examples.prepare(records, tokenizer, seqLen, config.trainOnInputs());
+        this.train = trainData.examples();
+        this.evalData = config.evalData() == null ? null
+                : Examples.prepare(DatasetReader.read(Path.of(config.evalData())), tokenizer, seqLen, config.trainOnInputs());
+        this.eval = evalData == null ? null : evalData.examples();
         model.activationCheckpointing(config.activationCheckpointing());
         List<Parameter> params = new ArrayList<>();
         if (config.isAdapter()) {
@@ -135,6 +139,8 @@ public final class TrainingRun {
     public static TrainingRun resume(Path out, Path defaultModel) {
         Path file = out.resolve(RUN_FILE);
         if (!Files.isRegularFile(file)) throw new DoraException(out + ": no " + RUN_FILE + " here; is this a training run's --out directory?");
+        AtomicFiles.removeLeftovers(out);
+        AtomicFiles.removeLeftovers(out.resolve(TrainCheckpoints.DIR));
         TrainConfig config;
         try {
             config = JSON.readValue(file.toFile(), TrainConfig.class);
@@ -184,6 +190,21 @@ public final class TrainingRun {
         return eval;
     }
 
+    /** The training examples with the count of records that were cut to {@link #seqLen()}. */
+    public Examples.Prepared trainData() {
+        return trainData;
+    }
+
+    /** The held-out examples with their truncation count, or null without held-out data. */
+    public Examples.Prepared evalData() {
+        return evalData;
+    }
+
+    /** The sequence length examples were cut to: --seq-len, or the model's context when that is shorter. */
+    public int seqLen() {
+        return seqLen;
+    }
+
     public long trainableParameters() {
         long n = 0;
         for (Parameter p : trainer.parameters()) n += p.tensor().numel();
@@ -218,11 +239,8 @@ public final class TrainingRun {
         if (!config.isAdapter()) {
             Path tok = Path.of(tokenizer.source());
             String name = tok.getFileName().toString().endsWith(".json") ? "tokenizer.json" : "tokenizer.bin";
+            AtomicFiles.write(out.resolve(name), tmp -> Files.copy(tok, tmp));
             try {
-                Path tmp = Files.createTempFile(out, "." + name, ".tmp");
-                Files.copy(tok, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                Files.move(tmp, out.resolve(name), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
                 Path cfg = tok.resolveSibling("tokenizer_config.json");
                 if (name.equals("tokenizer.json") && Files.isRegularFile(cfg)) {
                     AtomicFiles.writeString(out.resolve("tokenizer_config.json"), Files.readString(cfg));
@@ -257,6 +275,19 @@ public final class TrainingRun {
                 for (var e : model.namedTensors().entrySet()) copy(f.readFloats(e.getKey()), e.getValue(), checkpoint, e.getKey());
             }
         }
+    }
+
+    /** Packed text, with the other records cut to {@code seqLen} and counted as {@link Examples#prepare} counts them. */
+    private static Examples.Prepared packed(List<dev.dora4j.data.Record> records, List<Example> whole, int seqLen) {
+        List<Example> others = truncateOthers(records, whole, seqLen);
+        int truncated = 0, withoutTargets = 0;
+        for (int i = 0; i < whole.size(); i++) {
+            if (whole.get(i).length() > others.get(i).length()) {
+                truncated++;
+                if (others.get(i).targetCount() == 0) withoutTargets++;
+            }
+        }
+        return new Examples.Prepared(Examples.pack(records, others, seqLen), records.size(), truncated, withoutTargets);
     }
 
     /** Non-text examples truncated to the sequence length (text examples are packed whole). */
