@@ -2,6 +2,7 @@ package dev.dora4j.peft;
 
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.kernel.Gemm;
+import dev.dora4j.kernel.Parallel;
 import dev.dora4j.nn.Dropout;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.nn.LinearAdapter;
@@ -152,17 +153,21 @@ public final class LoraAdapter implements LinearAdapter {
             for (int o = 0; o < out; o++) scale[o] = DoraNorm.scale(magnitude.data()[o], norm.norm()[o]);
             if (mask == null) {
                 droppedBase = tape.recording() ? y.clone() : null;
-                for (int t = 0; t < tokens; t++) {
-                    for (int o = 0, i = t * out; o < out; o++, i++) y[i] = scale[o] * (y[i] + s * v[i]);
-                }
-            } else {
-                droppedBase = new float[tokens * out];
-                Gemm.xWt(dx, 0, w, 0, droppedBase, 0, tokens, in, out, false);
-                for (int t = 0; t < tokens; t++) {
-                    for (int o = 0, i = t * out; o < out; o++, i++) {
-                        y[i] += (scale[o] - 1f) * droppedBase[i] + scale[o] * s * v[i];
+                float[] sc = scale;
+                Parallel.range(tokens, rowGrain(out), (t0, t1) -> {
+                    for (int i = t0 * out; i < t1 * out; i += out) {
+                        for (int o = 0; o < out; o++) y[i + o] = sc[o] * (y[i + o] + s * v[i + o]);
                     }
-                }
+                });
+            } else {
+                float[] db = new float[tokens * out], sc = scale;
+                droppedBase = db;
+                Gemm.xWt(dx, 0, w, 0, db, 0, tokens, in, out, false);
+                Parallel.range(tokens, rowGrain(out), (t0, t1) -> {
+                    for (int i = t0 * out; i < t1 * out; i += out) {
+                        for (int o = 0; o < out; o++) y[i + o] += (sc[o] - 1f) * db[i + o] + sc[o] * s * v[i + o];
+                    }
+                });
             }
         }
         if (base.bias() != null) {
@@ -223,13 +228,17 @@ public final class LoraAdapter implements LinearAdapter {
             if (magnitude == null) {
                 for (int i = 0; i < gv.length; i++) gv[i] = s * gy[i];
             } else {
-                dScale = new float[out];
-                for (int t = 0; t < tokens; t++) {
-                    for (int o = 0, i = t * out; o < out; o++, i++) {
-                        dScale[o] += gy[i] * (droppedBase[i] + s * v[i]);
-                        gv[i] = s * scale[o] * gy[i];
+                float[] ds = new float[out];
+                dScale = ds;
+                // split over output columns: each column's sum runs over the tokens in order, whatever the thread count
+                Parallel.range(out, Math.max(16, rowGrain(tokens)), (o0, o1) -> {
+                    for (int t = 0; t < tokens; t++) {
+                        for (int o = o0, i = t * out + o0; o < o1; o++, i++) {
+                            ds[o] += gy[i] * (droppedBase[i] + s * v[i]);
+                            gv[i] = s * scale[o] * gy[i];
+                        }
                     }
-                }
+                });
                 if (magnitude.requiresGrad()) {
                     float[] gm = magnitude.grad();
                     for (int o = 0; o < out; o++) {
@@ -286,10 +295,13 @@ public final class LoraAdapter implements LinearAdapter {
             if (mask == null) {
                 float[] gBase = gy;
                 if (magnitude != null) {
-                    gBase = new float[tokens * out];
-                    for (int t = 0; t < tokens; t++) {
-                        for (int o = 0, i = t * out; o < out; o++, i++) gBase[i] = scale[o] * gy[i];
-                    }
+                    float[] gb = new float[tokens * out];
+                    gBase = gb;
+                    Parallel.range(tokens, rowGrain(out), (t0, t1) -> {
+                        for (int i = t0 * out; i < t1 * out; i += out) {
+                            for (int o = 0; o < out; o++) gb[i + o] = scale[o] * gy[i + o];
+                        }
+                    });
                 }
                 Gemm.gW(gBase, 0, w, 0, gx, 0, tokens, out, in, true);
                 Gemm.gW(gu, 0, a, 0, gx, 0, tokens, r, in, true);
@@ -341,6 +353,11 @@ public final class LoraAdapter implements LinearAdapter {
         base.weight().set(w);
         weightSquaredNorms = null;
         frozenNorm = null;
+    }
+
+    /** Rows per parallel chunk so that a chunk holds at least about 16K elements. */
+    private static int rowGrain(int cols) {
+        return Math.max(1, 16384 / Math.max(1, cols));
     }
 
     private static float[] multiply(float[] x, float[] mask) {
