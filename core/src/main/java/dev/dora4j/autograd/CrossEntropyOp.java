@@ -14,7 +14,7 @@ import dev.dora4j.tensor.Tensor;
 final class CrossEntropyOp {
     /** The target that marks a row without loss, as in PyTorch's {@code ignore_index}. */
     static final int IGNORE = -100;
-    static final int DEFAULT_CHUNK_ROWS = 128;
+    static final int DEFAULT_CHUNK_ROWS = 512;
 
     private CrossEntropyOp() {}
 
