@@ -152,7 +152,8 @@ public final class LoraAdapter implements LinearAdapter {
             scale = new float[out];
             for (int o = 0; o < out; o++) scale[o] = DoraNorm.scale(magnitude.data()[o], norm.norm()[o]);
             if (mask == null) {
-                droppedBase = tape.recording() ? y.clone() : null;
+                // backward needs W x + s·B A x; it is y / (m/n) before the bias, so a copy is kept only when a scale is 0
+                droppedBase = tape.recording() && !allNonZero(scale) ? y.clone() : null;
                 float[] sc = scale;
                 Parallel.range(tokens, rowGrain(out), (t0, t1) -> {
                     for (int i = t0 * out; i < t1 * out; i += out) {
@@ -230,11 +231,15 @@ public final class LoraAdapter implements LinearAdapter {
             } else {
                 float[] ds = new float[out];
                 dScale = ds;
+                float[] pre = droppedBase;
+                float[] y = result.data(), bias = base.bias() == null ? null : base.bias().data();
                 // split over output columns: each column's sum runs over the tokens in order, whatever the thread count
                 Parallel.range(out, Math.max(16, rowGrain(tokens)), (o0, o1) -> {
                     for (int t = 0; t < tokens; t++) {
                         for (int o = o0, i = t * out + o0; o < o1; o++, i++) {
-                            ds[o] += gy[i] * (droppedBase[i] + s * v[i]);
+                            float unscaled = pre != null ? pre[i] + s * v[i]
+                                    : (bias == null ? y[i] : y[i] - bias[o]) / scale[o];
+                            ds[o] += gy[i] * unscaled;
                             gv[i] = s * scale[o] * gy[i];
                         }
                     }
@@ -353,6 +358,11 @@ public final class LoraAdapter implements LinearAdapter {
         base.weight().set(w);
         weightSquaredNorms = null;
         frozenNorm = null;
+    }
+
+    private static boolean allNonZero(float[] values) {
+        for (float v : values) if (v == 0f) return false;
+        return true;
     }
 
     /** Rows per parallel chunk so that a chunk holds at least about 16K elements. */
