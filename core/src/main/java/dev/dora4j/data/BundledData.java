@@ -1,13 +1,7 @@
 package dev.dora4j.data;
 
-import dev.dora4j.DoraException;
-import dev.dora4j.io.AtomicFiles;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
+import dev.dora4j.io.BundledFiles;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.util.Arrays;
 
 /**
  * The small dataset that ships with dora4j for its default fine-tuning run: original short stories
@@ -28,17 +22,6 @@ public final class BundledData {
     }
 
     private static Path extract(String name) {
-        String base = System.getenv("XDG_CACHE_HOME");
-        Path root = base != null && !base.isBlank() ? Path.of(base) : Path.of(System.getProperty("user.home"), ".cache");
-        Path target = root.resolve("dora4j").resolve("lighthouse").resolve(name);
-        try (InputStream in = BundledData.class.getResourceAsStream(RESOURCE_DIR + name)) {
-            if (in == null) throw new DoraException("the bundled dataset file " + name + " is missing from the dora4j jar");
-            byte[] bytes = in.readAllBytes();
-            if (Files.isRegularFile(target) && Arrays.equals(Files.readAllBytes(target), bytes)) return target;
-            AtomicFiles.write(target, tmp -> Files.write(tmp, bytes, StandardOpenOption.CREATE_NEW));
-            return target;
-        } catch (IOException e) {
-            throw new DoraException(target + ": cannot write the bundled dataset: " + e.getMessage(), e);
-        }
+        return BundledFiles.extract(RESOURCE_DIR, "lighthouse", name);
     }
 }
