@@ -124,14 +124,16 @@ final class TrainCommand implements Callable<Integer> {
             sampleBefore = sample(run);
         }
         long start = System.nanoTime();
+        Evaluator.Result after;
         try (TrainProgress progress = new TrainProgress(run.trainer().totalSteps(), run.trainer().step())) {
             run.run(progress, Long.MAX_VALUE);
+            after = progress.lastEval;
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         Path outDir = resume != null ? resume : out;
         System.err.printf("finished in %.1f s, peak RSS %.0f MB; wrote %s%n", seconds, Resources.peakRssMb(), outDir);
         if (demo) {
-            Evaluator.Result after = run.trainer().evaluate();
+            if (after == null) after = run.trainer().evaluate();
             System.out.printf("held-out loss: %.4f before, %.4f after (perplexity %.2f -> %.2f, %d tokens)%n",
                     before.loss(), after.loss(), before.perplexity(), after.perplexity(), after.tokens());
             System.out.println("sample before: " + sampleBefore);
@@ -179,6 +181,8 @@ final class TrainCommand implements Callable<Integer> {
         private final long total;
         private final me.tongfei.progressbar.ProgressBar bar;
         private final long logEvery;
+        /** The held-out score of the last evaluation (the trainer scores the held-out set at its last step). */
+        Evaluator.Result lastEval;
 
         TrainProgress(long total, long done) {
             this.total = total;
@@ -203,6 +207,7 @@ final class TrainCommand implements Callable<Integer> {
 
         @Override
         public void onEval(long step, Evaluator.Result r) {
+            lastEval = r;
             String line = String.format("step %d  held-out loss %.4f  perplexity %.3f", step, r.loss(), r.perplexity());
             if (bar != null) bar.setExtraMessage(line);
             else System.err.println(line);
