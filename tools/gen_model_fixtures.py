@@ -32,52 +32,10 @@ BATCH, SEQ = 2, 7
 IGNORE_INDEX = -100
 
 # ----------------------------------------------------------------------------------------------- safetensors
-# gen_peft_fixtures' writer knows only float dtypes; this one adds I64 (token ids, labels). Same layout and rules:
-# JSON header padded with spaces to a multiple of 8, tensors in the given order, atomic write.
+# The writer and reader of gen_peft_fixtures (F32, F16, BF16 and I64 for token ids and labels).
 
-ST_DTYPES = {torch.float32: ("F32", "<f4"), torch.float16: ("F16", "<f2"), torch.bfloat16: ("BF16", "<i2"),
-             torch.int64: ("I64", "<i8")}
-NP_DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8"}
-
-
-def tensor_bytes(t):
-    t = t.detach().contiguous().cpu()
-    name, np_dtype = ST_DTYPES[t.dtype]
-    if t.dtype == torch.bfloat16:  # numpy has no bfloat16: the raw 16-bit patterns
-        t = t.view(torch.int16)
-    return name, t.numpy().astype(np_dtype).tobytes()
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """tensors: list of (name, tensor), written in that order."""
-    header, blobs, offset = {}, [], 0
-    if metadata is not None:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    for name, t in tensors:
-        dtype, data = tensor_bytes(t)
-        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    head += b" " * (-len(head) % 8)
-    peft.write_atomic(path, len(head).to_bytes(8, "little") + head + b"".join(blobs))
-
-
-def read_safetensors(path):
-    raw = Path(path).read_bytes()
-    n = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    out = {}
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        buf = bytearray(raw[8 + n + b:8 + n + e])
-        if info["dtype"] == "BF16":
-            t = torch.from_numpy(np.frombuffer(buf, "<i2").copy()).view(torch.bfloat16)
-        else:
-            t = torch.from_numpy(np.frombuffer(buf, NP_DTYPES[info["dtype"]]).copy())
-        out[name] = t.reshape(info["shape"])
-    return out, meta
+write_safetensors = peft.write_safetensors
+read_safetensors = peft.read_safetensors
 
 
 def check_round_trip(path, tensors, meta):

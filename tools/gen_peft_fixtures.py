@@ -26,7 +26,9 @@ F64 = torch.float64
 
 # ----------------------------------------------------------------------------------------------- safetensors
 
-ST_DTYPES = {torch.float32: ("F32", "<f4"), torch.float16: ("F16", "<f2"), torch.bfloat16: ("BF16", None)}
+ST_DTYPES = {torch.float32: ("F32", "<f4"), torch.float16: ("F16", "<f2"), torch.bfloat16: ("BF16", None),
+             torch.int64: ("I64", "<i8")}
+NP_DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8"}
 
 
 def tensor_bytes(t):
@@ -64,7 +66,7 @@ def read_safetensors(path):
         if info["dtype"] == "BF16":
             t = torch.from_numpy(np.frombuffer(buf, "<i2").copy()).view(torch.bfloat16)
         else:
-            t = torch.from_numpy(np.frombuffer(buf, {"F32": "<f4", "F16": "<f2"}[info["dtype"]]).copy())
+            t = torch.from_numpy(np.frombuffer(buf, NP_DTYPES[info["dtype"]]).copy())
         out[name] = t.reshape(info["shape"])
     return out, meta
 
