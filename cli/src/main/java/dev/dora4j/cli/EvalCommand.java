@@ -2,7 +2,13 @@ package dev.dora4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dora4j.DoraException;
+import dev.dora4j.data.ClassificationData;
+import dev.dora4j.data.ClassificationReader;
 import dev.dora4j.data.DatasetReader;
+import dev.dora4j.eval.ClassificationEvaluator;
+import dev.dora4j.eval.ClassificationMetrics;
+import dev.dora4j.model.BertClassifier;
 import dev.dora4j.data.Example;
 import dev.dora4j.data.Examples;
 import dev.dora4j.eval.Evaluator;
@@ -16,7 +22,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Mean cross-entropy over the target tokens of a data file, and perplexity.")
+        description = {"Mean cross-entropy over the target tokens of a data file, and perplexity;",
+            "with --task classify, a BERT classifier's accuracy and macro-F1 over text/label records."})
 final class EvalCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
@@ -36,8 +43,19 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
+    @Option(names = "--task", defaultValue = "causal-lm", description = "causal-lm or classify (default: ${DEFAULT-VALUE}).")
+    String task;
+
+    @Option(names = "--pooling", description = "classify: mean or cls (default: as the classifier was trained).")
+    String pooling;
+
+    @Option(names = "--coarse-labels", description = "classify: read a label A:b as A (TREC's coarse classes).")
+    boolean coarseLabels;
+
     @Override
     public Integer call() throws Exception {
+        if (task.equals("classify")) return classify();
+        if (!task.equals("causal-lm")) throw new DoraException("--task must be causal-lm or classify, got " + task);
         long start = System.nanoTime();
         LlamaModel model = modelOptions.loadModel();
         if (adapter != null) ModelOptions.attachAdapter(model, adapter);
@@ -61,6 +79,40 @@ final class EvalCommand implements Callable<Integer> {
             System.out.printf("loss %.6f  perplexity %.4f  tokens %d%n", r.loss(), r.perplexity(), r.tokens());
         }
         System.err.printf("scored %d examples in %.2f s%n", examples.size(), seconds);
+        return 0;
+    }
+
+    private int classify() {
+        long start = System.nanoTime();
+        if (modelOptions.model == null) throw new DoraException("--task classify needs --model (a BERT model directory)");
+        if (pooling != null && !pooling.equals("mean") && !pooling.equals("cls")) {
+            throw new DoraException("--pooling must be mean or cls, got " + pooling);
+        }
+        modelOptions.applyThreads();
+        BertClassifier model = BertClassifier.load(modelOptions.model, adapter, pooling);
+        ClassificationData.Prepared prepared;
+        try (Tokenizer tok = modelOptions.loadTokenizer()) {
+            int context = model.bert().config().maxPositionEmbeddings();
+            int len = Math.min(seqLen != null ? seqLen : context, context);
+            prepared = ClassificationData.prepare(ClassificationReader.read(data, coarseLabels), tok, len, model.labels());
+            if (prepared.truncated() > 0) {
+                System.err.printf("%s: %d of %d texts were cut to %d tokens%n", data, prepared.truncated(), prepared.records(), len);
+            }
+        }
+        ClassificationMetrics r = ClassificationEvaluator.evaluate(model, prepared.examples(), Math.max(1, batch));
+        double seconds = (System.nanoTime() - start) / 1e9;
+        if (json) {
+            ObjectNode o = new ObjectMapper().createObjectNode();
+            o.put("accuracy", r.accuracy());
+            o.put("macro_f1", r.macroF1());
+            o.put("examples", r.examples());
+            o.put("loss", r.loss());
+            System.out.println(o);
+        } else {
+            System.out.printf("accuracy %.4f  macro-F1 %.4f  loss %.6f  examples %d%n", r.accuracy(), r.macroF1(), r.loss(),
+                    r.examples());
+        }
+        System.err.printf("scored %d examples in %.2f s%n", r.examples(), seconds);
         return 0;
     }
 }

@@ -6,7 +6,6 @@ import dev.dora4j.eval.Evaluator;
 import dev.dora4j.generate.Generator;
 import dev.dora4j.generate.Sampler;
 import dev.dora4j.model.BundledModel;
-import dev.dora4j.model.LlamaModel;
 import dev.dora4j.train.TrainConfig;
 import dev.dora4j.train.Trainer;
 import dev.dora4j.train.TrainingRun;
@@ -39,8 +38,9 @@ final class TrainCommand implements Callable<Integer> {
     float alpha;
     @Option(names = "--dropout", defaultValue = "0.05", description = "Adapter input dropout (default: ${DEFAULT-VALUE}).")
     float dropout;
-    @Option(names = "--targets", split = ",", defaultValue = "q_proj,k_proj,v_proj,up_proj,down_proj",
-            description = "Target modules (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--targets", split = ",",
+            description = "Target modules (default: q_proj,k_proj,v_proj,up_proj,down_proj; with --task classify: "
+                    + "query,key,value,dense).")
     List<String> targets;
     @Option(names = "--rslora", description = "Scale by alpha/sqrt(r) instead of alpha/r.")
     boolean rslora;
@@ -92,6 +92,13 @@ final class TrainCommand implements Callable<Integer> {
     boolean pack;
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
+    @Option(names = "--task", defaultValue = "causal-lm", description = "causal-lm or classify (a BERT encoder with a "
+            + "classifier head on text/label records; default: ${DEFAULT-VALUE}).")
+    String task;
+    @Option(names = "--pooling", description = "classify: mean or cls (default: cls when the model has a pooler, else mean).")
+    String pooling;
+    @Option(names = "--coarse-labels", description = "classify: read a label A:b as A (TREC's coarse classes).")
+    boolean coarseLabels;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -99,6 +106,9 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (threads != null) dev.dora4j.kernel.Parallel.setThreads(threads);
+        if (TrainConfig.CLASSIFY.equals(task) && model == null && resume == null) {
+            throw new DoraException("--task classify needs --model (a BERT model directory)");
+        }
         boolean demo = model == null && data == null && resume == null;
         TrainingRun run;
         if (resume != null) {
@@ -110,30 +120,38 @@ final class TrainCommand implements Callable<Integer> {
             if (out == null) throw new DoraException("--out is required");
             run = TrainingRun.start(config(), out, BundledModel.checkpoint());
         }
-        LlamaModel m = run.model();
+        var cls = run.classifier();
+        int examples = cls != null ? cls.trainData().examples().size() : run.trainExamples().size();
         System.err.printf("%s: %,d of %,d parameters trainable (%.3f %%), %d training examples, %d steps%n",
-                run.config().method(), run.trainableParameters(), m.parameterCount(),
-                100.0 * run.trainableParameters() / m.parameterCount(), run.trainExamples().size(), run.trainer().totalSteps());
-        boolean context = run.seqLen() < run.config().seqLen();
-        TruncationNote.print(run.config().data(), run.trainData(), run.seqLen(), context);
-        if (run.evalData() != null) TruncationNote.print(run.config().evalData(), run.evalData(), run.seqLen(), context);
+                run.config().method(), run.trainableParameters(), run.totalParameters(),
+                100.0 * run.trainableParameters() / run.totalParameters(), examples, run.trainer().totalSteps());
+        if (cls != null) {
+            System.err.printf("classify: %d labels %s, %s pooling%n", cls.model().labels().size(), cls.model().labels(),
+                    cls.model().pooling());
+            truncated(run.config().data(), cls.trainData(), run.seqLen());
+            if (cls.evalData() != null) truncated(run.config().evalData(), cls.evalData(), run.seqLen());
+        } else {
+            boolean context = run.seqLen() < run.config().seqLen();
+            TruncationNote.print(run.config().data(), run.trainData(), run.seqLen(), context);
+            if (run.evalData() != null) TruncationNote.print(run.config().evalData(), run.evalData(), run.seqLen(), context);
+        }
         Evaluator.Result before = null;
         String sampleBefore = null;
         if (demo) {
-            before = run.trainer().evaluate();
+            before = (Evaluator.Result) run.trainer().evaluate();
             sampleBefore = sample(run);
         }
         long start = System.nanoTime();
         Evaluator.Result after;
         try (TrainProgress progress = new TrainProgress(run.trainer().totalSteps(), run.trainer().step())) {
             run.run(progress, Long.MAX_VALUE);
-            after = progress.lastEval;
+            after = progress.lastEval instanceof Evaluator.Result r ? r : null;
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         Path outDir = resume != null ? resume : out;
         System.err.printf("finished in %.1f s, peak RSS %.0f MB; wrote %s%n", seconds, Resources.peakRssMb(), outDir);
         if (demo) {
-            if (after == null) after = run.trainer().evaluate();
+            if (after == null) after = (Evaluator.Result) run.trainer().evaluate();
             System.out.printf("held-out loss: %.4f before, %.4f after (perplexity %.2f -> %.2f, %d tokens)%n",
                     before.loss(), after.loss(), before.perplexity(), after.perplexity(), after.tokens());
             System.out.println("sample before: " + sampleBefore);
@@ -163,9 +181,23 @@ final class TrainCommand implements Callable<Integer> {
     private TrainConfig config() {
         return new TrainConfig(model == null ? null : model.toString(), tokenizer == null ? null : tokenizer.toString(),
                 data.toAbsolutePath().toString(), evalData == null ? null : evalData.toAbsolutePath().toString(), method, rank, alpha,
-                dropout, targets, rslora, lr, optimizer, weightDecay, epochs, steps, batch, microBatch, seqLen, warmupSteps,
+                dropout, targetsOrDefault(), rslora, lr, optimizer, weightDecay, epochs, steps, batch, microBatch, seqLen, warmupSteps,
                 schedule, maxGradNorm, seed, !noShuffle, trainOnInputs, initAdapter == null ? null : initAdapter.toString(),
-                evalEvery, saveEvery, keepCheckpoints, magnitudeLrRatio, activationCheckpointing, pack);
+                evalEvery, saveEvery, keepCheckpoints, magnitudeLrRatio, activationCheckpointing, pack, task, pooling,
+                coarseLabels);
+    }
+
+    /** The default targets: every linear layer of the attention and MLP blocks that PEFT users name. */
+    private List<String> targetsOrDefault() {
+        if (targets != null && !targets.isEmpty()) return targets;
+        return task.equals(TrainConfig.CLASSIFY) ? List.of("query", "key", "value", "dense")
+                : List.of("q_proj", "k_proj", "v_proj", "up_proj", "down_proj");
+    }
+
+    private static void truncated(String file, dev.dora4j.data.ClassificationData.Prepared p, int seqLen) {
+        if (p.truncated() > 0) {
+            System.err.printf("%s: %d of %d texts were cut to %d tokens%n", file, p.truncated(), p.records(), seqLen);
+        }
     }
 
     private static String sample(TrainingRun run) {
@@ -182,7 +214,7 @@ final class TrainCommand implements Callable<Integer> {
         private final me.tongfei.progressbar.ProgressBar bar;
         private final long logEvery;
         /** The held-out score of the last evaluation (the trainer scores the held-out set at its last step). */
-        Evaluator.Result lastEval;
+        dev.dora4j.eval.Score lastEval;
 
         TrainProgress(long total, long done) {
             this.total = total;
@@ -206,9 +238,15 @@ final class TrainCommand implements Callable<Integer> {
         }
 
         @Override
-        public void onEval(long step, Evaluator.Result r) {
-            lastEval = r;
-            String line = String.format("step %d  held-out loss %.4f  perplexity %.3f", step, r.loss(), r.perplexity());
+        public void onEval(long step, dev.dora4j.eval.Score score) {
+            lastEval = score;
+            String line = switch (score) {
+                case Evaluator.Result r -> String.format("step %d  held-out loss %.4f  perplexity %.3f", step, r.loss(),
+                        r.perplexity());
+                case dev.dora4j.eval.ClassificationMetrics c -> String.format(
+                        "step %d  held-out loss %.4f  accuracy %.4f  macro-F1 %.4f (%d examples)", step, c.loss(),
+                        c.accuracy(), c.macroF1(), c.examples());
+            };
             if (bar != null) bar.setExtraMessage(line);
             else System.err.println(line);
         }

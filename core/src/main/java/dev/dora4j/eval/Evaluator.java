@@ -14,7 +14,7 @@ import java.util.List;
  */
 public final class Evaluator {
     /** The mean loss, exp(loss), and how many target tokens it averages. */
-    public record Result(double loss, double perplexity, long tokens) {}
+    public record Result(double loss, double perplexity, long tokens) implements Score {}
 
     private Evaluator() {}
 

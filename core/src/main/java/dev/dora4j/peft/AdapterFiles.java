@@ -6,6 +6,7 @@ import dev.dora4j.io.SafetensorsFile;
 import dev.dora4j.io.SafetensorsWriter;
 import dev.dora4j.io.TensorInfo;
 import dev.dora4j.tensor.DType;
+import dev.dora4j.tensor.Tensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -21,8 +22,18 @@ import java.util.TreeMap;
 public final class AdapterFiles {
     public static final String WEIGHTS_FILE = "adapter_model.safetensors";
 
-    /** An adapter as read from disk: its config and its tensors per module path, in file order. */
-    public record Loaded(Path dir, AdapterConfig config, Map<String, AdapterWeights> modules) {}
+    /**
+     * An adapter as read from disk: its config, its LoRA/DoRA tensors per module path in file order, and the whole
+     * tensors of its {@code modules_to_save} (e.g. a classifier head) by module-relative name ({@code classifier.weight}).
+     */
+    public record Loaded(Path dir, AdapterConfig config, Map<String, AdapterWeights> modules, Map<String, Saved> saved) {
+        public Loaded(Path dir, AdapterConfig config, Map<String, AdapterWeights> modules) {
+            this(dir, config, modules, Map.of());
+        }
+    }
+
+    /** One tensor of a module saved whole. */
+    public record Saved(String name, float[] values, long[] shape) {}
 
     private AdapterFiles() {}
 
@@ -39,13 +50,16 @@ public final class AdapterFiles {
         try (SafetensorsFile st = SafetensorsFile.open(file)) {
             Map<String, float[]> a = new LinkedHashMap<>(), b = new LinkedHashMap<>(), m = new LinkedHashMap<>();
             Map<String, TensorInfo> aInfo = new TreeMap<>(), bInfo = new TreeMap<>();
+            Map<String, Saved> saved = new LinkedHashMap<>();
             for (TensorInfo t : st.tensors()) {
                 String name = t.name();
                 if (!name.startsWith(PeftKeys.PREFIX)) {
                     throw new DoraException(file + ": tensor '" + name + "' does not start with '" + PeftKeys.PREFIX + "'");
                 }
                 String rest = name.substring(PeftKeys.PREFIX.length());
-                if (rest.endsWith(PeftKeys.LORA_A)) {
+                if (isSavedModule(rest, config)) {
+                    saved.put(rest, new Saved(rest, finite(st.readFloats(name), file, t), t.shape()));
+                } else if (rest.endsWith(PeftKeys.LORA_A)) {
                     String path = strip(rest, PeftKeys.LORA_A);
                     a.put(path, readMatrix(st, t, file));
                     aInfo.put(path, t);
@@ -60,7 +74,8 @@ public final class AdapterFiles {
                     }
                     m.put(path, finite(st.readFloats(name), file, t));
                 } else {
-                    throw new DoraException(file + ": tensor '" + name + "' is not a LoRA/DoRA tensor (lora_A, lora_B, lora_magnitude_vector)");
+                    throw new DoraException(file + ": tensor '" + name + "' is not a LoRA/DoRA tensor (lora_A, lora_B, lora_magnitude_vector)"
+                            + " nor in a module of modules_to_save " + config.modulesToSave());
                 }
             }
             Map<String, AdapterWeights> modules = new LinkedHashMap<>();
@@ -98,7 +113,7 @@ public final class AdapterFiles {
                 throw new DoraException(file + ": tensor '" + PeftKeys.magnitude(path) + "' has no lora_A/lora_B beside it");
             }
             if (modules.isEmpty()) throw new DoraException(file + ": holds no adapter tensors");
-            return new Loaded(dir, config, modules);
+            return new Loaded(dir, config, modules, saved);
         }
     }
 
@@ -109,6 +124,14 @@ public final class AdapterFiles {
 
     /** Writes {@code adapter_config.json} and {@code adapter_model.safetensors} into {@code dir}, each atomically. */
     public static void writeFiles(Path dir, AdapterConfig config, Map<String, LoraAdapter> adapters) {
+        writeFiles(dir, config, adapters, Map.of());
+    }
+
+    /**
+     * As {@link #writeFiles(Path, AdapterConfig, Map)}, with whole tensors of {@code modules_to_save} by module-relative
+     * name ({@code classifier.weight}), stored as PEFT stores them: {@code base_model.model.classifier.weight}.
+     */
+    public static void writeFiles(Path dir, AdapterConfig config, Map<String, LoraAdapter> adapters, Map<String, Tensor> saved) {
         SafetensorsWriter writer = new SafetensorsWriter();
         writer.metadata(Map.of("format", "pt"));
         for (var e : adapters.entrySet()) {
@@ -120,8 +143,28 @@ public final class AdapterFiles {
                 writer.add(PeftKeys.magnitude(path), ad.magnitude().data(), longShape(ad.magnitude().shape()), DType.F32);
             }
         }
+        for (var e : saved.entrySet()) {
+            if (!isSavedModule(e.getKey(), config)) {
+                throw new IllegalArgumentException(e.getKey() + " is not in a module of modules_to_save " + config.modulesToSave());
+            }
+            writer.add(PeftKeys.PREFIX + e.getKey(), e.getValue().toFloatArray(), longShape(e.getValue().shape()), DType.F32);
+        }
         writer.write(dir.resolve(WEIGHTS_FILE));
         AtomicFiles.writeString(dir.resolve(AdapterConfig.FILE_NAME), config.toJsonString());
+    }
+
+    /**
+     * Whether {@code key} (a tensor name after {@code base_model.model.}) belongs to a module listed in
+     * {@code modules_to_save}: PEFT wraps every module whose path is that name or ends with {@code .name}.
+     */
+    static boolean isSavedModule(String key, AdapterConfig config) {
+        int dot = key.lastIndexOf('.');
+        if (dot < 0) return false;
+        String module = key.substring(0, dot);
+        for (String m : config.modulesToSave()) {
+            if (module.equals(m) || module.endsWith("." + m)) return true;
+        }
+        return false;
     }
 
     private static float[] readMatrix(SafetensorsFile st, TensorInfo t, Path file) {

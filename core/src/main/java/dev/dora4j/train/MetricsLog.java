@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dora4j.DoraException;
+import dev.dora4j.eval.ClassificationMetrics;
 import dev.dora4j.eval.Evaluator;
+import dev.dora4j.eval.Score;
 import dev.dora4j.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -17,7 +19,8 @@ import java.util.List;
 /**
  * {@code metrics.jsonl}: one JSON object per optimizer step ({@code step, epoch, loss, lr,
  * grad_norm, tokens, tokens_per_s, step_s}) and per held-out evaluation ({@code step,
- * eval_loss, eval_perplexity, eval_tokens}), appended and flushed as they happen.
+ * eval_loss, eval_perplexity, eval_tokens}, or for a classifier {@code step, eval_loss,
+ * eval_accuracy, eval_macro_f1, eval_examples}), appended and flushed as they happen.
  */
 final class MetricsLog {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -40,12 +43,21 @@ final class MetricsLog {
         append(o);
     }
 
-    void eval(long step, Evaluator.Result r) {
+    void eval(long step, Score score) {
         ObjectNode o = JSON.createObjectNode();
         o.put("step", step);
-        o.put("eval_loss", r.loss());
-        o.put("eval_perplexity", r.perplexity());
-        o.put("eval_tokens", r.tokens());
+        o.put("eval_loss", score.loss());
+        switch (score) {
+            case Evaluator.Result r -> {
+                o.put("eval_perplexity", r.perplexity());
+                o.put("eval_tokens", r.tokens());
+            }
+            case ClassificationMetrics c -> {
+                o.put("eval_accuracy", c.accuracy());
+                o.put("eval_macro_f1", c.macroF1());
+                o.put("eval_examples", c.examples());
+            }
+        }
         append(o);
     }
 

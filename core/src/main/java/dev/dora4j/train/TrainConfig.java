@@ -39,7 +39,15 @@ public record TrainConfig(
         int keepCheckpoints,
         float magnitudeLrRatio,
         boolean activationCheckpointing,
-        boolean pack) {
+        boolean pack,
+        String task,
+        String pooling,
+        boolean coarseLabels) {
+
+    /** Causal language modelling (next-token loss on the response tokens). */
+    public static final String CAUSAL_LM = "causal-lm";
+    /** Sequence classification ({@code text}/{@code label} records, a classifier head on an encoder). */
+    public static final String CLASSIFY = "classify";
 
     public TrainConfig {
         if (!List.of("dora", "lora", "full").contains(method)) throw new IllegalArgumentException("--method must be dora, lora or full, got " + method);
@@ -56,6 +64,28 @@ public record TrainConfig(
         if (!(magnitudeLrRatio > 0)) throw new IllegalArgumentException("--magnitude-lr-ratio must be positive");
         new LrSchedule(schedule, lr, 0, 1);
         targets = targets == null ? List.of() : List.copyOf(targets);
+        task = task == null ? CAUSAL_LM : task;
+        if (!task.equals(CAUSAL_LM) && !task.equals(CLASSIFY)) {
+            throw new IllegalArgumentException("--task must be causal-lm or classify, got " + task);
+        }
+        if (pooling != null && !pooling.equals("mean") && !pooling.equals("cls")) {
+            throw new IllegalArgumentException("--pooling must be mean or cls, got " + pooling);
+        }
+    }
+
+    /** A causal language-model run (the settings before {@code task} existed). */
+    public TrainConfig(String model, String tokenizer, String data, String evalData, String method, int rank, float alpha,
+            float dropout, List<String> targets, boolean rslora, float lr, String optimizer, float weightDecay, int epochs,
+            int steps, int batch, int microBatch, int seqLen, int warmupSteps, String schedule, float maxGradNorm, long seed,
+            boolean shuffle, boolean trainOnInputs, String initAdapter, int evalEvery, int saveEvery, int keepCheckpoints,
+            float magnitudeLrRatio, boolean activationCheckpointing, boolean pack) {
+        this(model, tokenizer, data, evalData, method, rank, alpha, dropout, targets, rslora, lr, optimizer, weightDecay, epochs,
+                steps, batch, microBatch, seqLen, warmupSteps, schedule, maxGradNorm, seed, shuffle, trainOnInputs, initAdapter,
+                evalEvery, saveEvery, keepCheckpoints, magnitudeLrRatio, activationCheckpointing, pack, CAUSAL_LM, null, false);
+    }
+
+    public boolean isClassification() {
+        return task.equals(CLASSIFY);
     }
 
     public boolean isAdapter() {

@@ -1,9 +1,8 @@
 package dev.dora4j.train;
 
 import dev.dora4j.DoraException;
-import dev.dora4j.autograd.Tape;
 import dev.dora4j.data.Example;
-import dev.dora4j.eval.Evaluator;
+import dev.dora4j.eval.Score;
 import dev.dora4j.model.LlamaModel;
 import dev.dora4j.nn.Dropout;
 import dev.dora4j.nn.Linear;
@@ -15,9 +14,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The training loop. Each optimizer step reads one batch of examples (see {@link BatchPlan}),
- * splits it into micro-batches, and accumulates gradients of the summed token losses divided by
- * the number of target tokens of the whole batch, so accumulation gives the gradient of one pass
+ * The training loop over an {@link Objective}. Each optimizer step reads one batch of examples (see
+ * {@link BatchPlan}), splits it into micro-batches, and accumulates gradients of the summed losses
+ * divided by the number of targets (tokens, or sequences) of the whole batch, so accumulation gives the gradient of one pass
  * over the batch. Then: a finite check of loss and gradients, clipping by global norm, one
  * optimizer update with the scheduled learning rate, metrics, and, when due, a held-out
  * evaluation and a checkpoint.
@@ -27,7 +26,7 @@ public final class Trainer {
     public interface Listener {
         void onStep(StepMetrics metrics);
 
-        default void onEval(long step, Evaluator.Result result) {}
+        default void onEval(long step, Score result) {}
 
         default void onCheckpoint(long step, Path dir) {}
     }
@@ -37,9 +36,7 @@ public final class Trainer {
             long tokens, double tokensPerSecond, double seconds) {}
 
     private final TrainConfig config;
-    private final LlamaModel model;
-    private final List<Example> train;
-    private final List<Example> eval;
+    private final Objective objective;
     private final Optimizer optimizer;
     private final BatchPlan plan;
     private final LrSchedule schedule;
@@ -51,12 +48,15 @@ public final class Trainer {
 
     public Trainer(TrainConfig config, LlamaModel model, List<Example> train, List<Example> eval, Optimizer optimizer,
             TrainCheckpoints checkpoints, TrainCheckpoints.TensorWriter tensorWriter) {
+        this(config, new LanguageModelObjective(model, train, eval), optimizer, checkpoints, tensorWriter);
+    }
+
+    public Trainer(TrainConfig config, Objective objective, Optimizer optimizer, TrainCheckpoints checkpoints,
+            TrainCheckpoints.TensorWriter tensorWriter) {
         this.config = config;
-        this.model = model;
-        this.train = train;
-        this.eval = eval;
+        this.objective = objective;
         this.optimizer = optimizer;
-        this.plan = new BatchPlan(train.size(), config.batch(), config.shuffle(), config.seed());
+        this.plan = new BatchPlan(objective.size(), config.batch(), config.shuffle(), config.seed());
         this.totalSteps = config.steps() > 0 ? config.steps() : (long) config.epochs() * plan.batchesPerEpoch();
         this.schedule = new LrSchedule(config.schedule(), config.lr(), config.warmupSteps(), (int) totalSteps);
         this.checkpoints = checkpoints;
@@ -95,8 +95,9 @@ public final class Trainer {
             try {
                 listener.onStep(m);
                 boolean last = step == totalSteps;
-                if (eval != null && (last || config.evalEvery() > 0 && step % config.evalEvery() == 0)) {
-                    listener.onEval(step, evaluate());
+                if (last || config.evalEvery() > 0 && step % config.evalEvery() == 0) {
+                    Score score = evaluate();
+                    if (score != null) listener.onEval(step, score);
                 }
                 if (checkpoints != null && config.saveEvery() > 0 && step % config.saveEvery() == 0) {
                     lastCheckpoint = checkpoints.save(step, tensorWriter, optimizer, dropoutPositions(), config.keepCheckpoints());
@@ -112,12 +113,12 @@ public final class Trainer {
         run(listener, Long.MAX_VALUE);
     }
 
-    /** Held-out loss with dropout off. */
-    public Evaluator.Result evaluate() {
+    /** The held-out score with dropout off, or null without held-out data. */
+    public Score evaluate() {
         Map<String, Dropout> dropouts = dropouts();
         dropouts.values().forEach(d -> d.training(false));
         try {
-            return Evaluator.evaluate(model, eval, Math.max(1, config.microBatch()));
+            return objective.evaluate(Math.max(1, config.microBatch()));
         } finally {
             dropouts.values().forEach(d -> d.training(true));
         }
@@ -129,15 +130,15 @@ public final class Trainer {
         int totalTargets = 0;
         long tokens = 0;
         for (int i : indices) {
-            totalTargets += train.get(i).targetCount();
-            tokens += train.get(i).length();
+            totalTargets += objective.targets(i);
+            tokens += objective.tokens(i);
         }
         for (Parameter p : optimizer.parameters()) p.tensor().zeroGrad();
         double loss = 0;
         if (totalTargets > 0) {
             for (int s = 0; s < indices.length; s += config.microBatch()) {
                 int[] micro = Arrays.copyOfRange(indices, s, Math.min(indices.length, s + config.microBatch()));
-                loss += microBatch(micro, totalTargets);
+                loss += objective.forwardBackward(micro, totalTargets);
             }
         }
         long stepNumber = step + 1;
@@ -157,27 +158,6 @@ public final class Trainer {
         step = stepNumber;
         double seconds = (System.nanoTime() - start) / 1e9;
         return new StepMetrics(step, totalSteps, plan.epochOf(step - 1), loss, lr, norm, tokens, tokens / seconds, seconds);
-    }
-
-    /** Forward and backward of one micro-batch, padded to its longest example; returns its share of the loss. */
-    private double microBatch(int[] micro, int totalTargets) {
-        int seqLen = 0;
-        for (int i : micro) seqLen = Math.max(seqLen, train.get(i).length());
-        int[] ids = new int[micro.length * seqLen];
-        int[] labels = new int[ids.length];
-        Arrays.fill(labels, -100);
-        for (int b = 0; b < micro.length; b++) {
-            Example e = train.get(micro[b]);
-            System.arraycopy(e.inputIds(), 0, ids, b * seqLen, e.length());
-            System.arraycopy(e.labels(), 0, labels, b * seqLen, e.length());
-        }
-        int[] targets = LlamaModel.shiftLabels(labels, micro.length, seqLen);
-        if (LlamaModel.countTargets(targets) == 0) return 0;
-        Tape tape = Tape.training();
-        var loss = model.loss(tape, ids, targets, micro.length, seqLen, totalTargets);
-        double value = loss.data()[0];
-        tape.backward(loss);
-        return value;
     }
 
     private double globalNorm(long stepNumber) {
@@ -201,7 +181,7 @@ public final class Trainer {
 
     private Map<String, Dropout> dropouts() {
         Map<String, Dropout> map = new LinkedHashMap<>();
-        for (Map.Entry<String, Linear> e : model.linears().entrySet()) {
+        for (Map.Entry<String, Linear> e : objective.linears().entrySet()) {
             var a = e.getValue().adapter();
             if (a != null && a.dropout() != null) map.put(e.getKey(), a.dropout());
         }

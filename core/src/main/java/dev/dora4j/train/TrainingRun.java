@@ -3,11 +3,19 @@ package dev.dora4j.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.dora4j.DoraException;
+import dev.dora4j.data.ClassificationData;
+import dev.dora4j.data.ClassificationReader;
 import dev.dora4j.data.DatasetReader;
+import dev.dora4j.data.LabeledText;
 import dev.dora4j.data.Example;
 import dev.dora4j.data.Examples;
 import dev.dora4j.io.AtomicFiles;
 import dev.dora4j.io.SafetensorsFile;
+import dev.dora4j.model.BertClassifier;
+import dev.dora4j.model.BertLoader;
+import dev.dora4j.model.BertModel;
+import dev.dora4j.model.BertWriter;
+import dev.dora4j.model.ClassifierInfo;
 import dev.dora4j.model.LlamaLoader;
 import dev.dora4j.model.LlamaModel;
 import dev.dora4j.model.LlamaWriter;
@@ -25,6 +33,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -43,6 +52,7 @@ public final class TrainingRun {
     private final TrainConfig config;
     private final Path out;
     private final LlamaModel model;
+    private final ClassifierSetup classifier;
     private final Tokenizer tokenizer;
     private final Map<String, LoraAdapter> adapters;
     private final AdapterConfig adapterConfig;
@@ -51,46 +61,102 @@ public final class TrainingRun {
     private final int seqLen;
     private final Trainer trainer;
     private final MetricsLog metrics;
+    private final long totalParameters;
+
+    /** A classification run's model, labels and data. */
+    public record ClassifierSetup(BertClassifier model, ClassificationData.Prepared trainData,
+            ClassificationData.Prepared evalData) {}
 
     private TrainingRun(TrainConfig config, Path out, Path defaultModel) {
         this.config = config;
         this.out = out;
         Path modelPath = config.model() != null ? Path.of(config.model()) : defaultModel;
-        this.model = LlamaLoader.load(modelPath);
         this.tokenizer = Tokenizers.load(modelPath, config.tokenizer() == null ? null : Path.of(config.tokenizer()));
-        this.seqLen = Math.min(config.seqLen(), model.config().maxPositionEmbeddings());
-        var records = DatasetReader.read(Path.of(config.data()));
-        // Packed runs read whole texts and cut the token stream, so texts are not truncated before packing.
-        this.trainData = config.pack() ? packed(records, Examples.tokenize(records, tokenizer, Integer.MAX_VALUE,
-                config.trainOnInputs()), seqLen) : Examples.prepare(records, tokenizer, seqLen, config.trainOnInputs());
-        this.train = trainData.examples();
-        this.evalData = config.evalData() == null ? null
-                : Examples.prepare(DatasetReader.read(Path.of(config.evalData())), tokenizer, seqLen, config.trainOnInputs());
-        this.eval = evalData == null ? null : evalData.examples();
-        model.activationCheckpointing(config.activationCheckpointing());
+        Map<String, dev.dora4j.nn.Linear> linears;
+        String head;
+        Map<String, Tensor> allTensors;
+        if (config.isClassification()) {
+            BertModel bert = BertLoader.load(modelPath, "bert.");
+            this.model = null;
+            this.seqLen = Math.min(config.seqLen(), bert.config().maxPositionEmbeddings());
+            List<LabeledText> records = ClassificationReader.read(Path.of(config.data()), config.coarseLabels());
+            List<String> labels = ClassificationData.labelsOf(records);
+            if (labels.size() < 2) throw new DoraException(config.data() + ": a classifier needs at least two labels, found " + labels);
+            var trainSet = ClassificationData.prepare(records, tokenizer, seqLen, labels);
+            var evalSet = config.evalData() == null ? null : ClassificationData.prepare(
+                    ClassificationReader.read(Path.of(config.evalData()), config.coarseLabels()), tokenizer, seqLen, labels);
+            BertClassifier cls = BertClassifier.create(bert, labels, config.pooling(), config.seed());
+            this.classifier = new ClassifierSetup(cls, trainSet, evalSet);
+            this.trainData = null;
+            this.evalData = null;
+            this.train = null;
+            this.eval = null;
+            bert.activationCheckpointing(config.activationCheckpointing());
+            linears = bert.linears();
+            head = BertClassifier.HEAD;
+            allTensors = new LinkedHashMap<>(bert.namedTensors());
+            allTensors.putAll(cls.headTensors());
+        } else {
+            this.model = LlamaLoader.load(modelPath);
+            this.classifier = null;
+            this.seqLen = Math.min(config.seqLen(), model.config().maxPositionEmbeddings());
+            var records = DatasetReader.read(Path.of(config.data()));
+            // Packed runs read whole texts and cut the token stream, so texts are not truncated before packing.
+            this.trainData = config.pack() ? packed(records, Examples.tokenize(records, tokenizer, Integer.MAX_VALUE,
+                    config.trainOnInputs()), seqLen) : Examples.prepare(records, tokenizer, seqLen, config.trainOnInputs());
+            this.train = trainData.examples();
+            this.evalData = config.evalData() == null ? null
+                    : Examples.prepare(DatasetReader.read(Path.of(config.evalData())), tokenizer, seqLen, config.trainOnInputs());
+            this.eval = evalData == null ? null : evalData.examples();
+            model.activationCheckpointing(config.activationCheckpointing());
+            linears = model.linears();
+            head = LlamaModel.OUTPUT_HEAD;
+            allTensors = model.namedTensors();
+        }
+        long total = 0;
+        for (Tensor t : allTensors.values()) total += t.numel();
+        this.totalParameters = total;
         List<Parameter> params = new ArrayList<>();
         if (config.isAdapter()) {
             String name = modelPath.getFileName().toString();
             if (config.initAdapter() != null) {
                 AdapterFiles.Loaded init = AdapterFiles.read(Path.of(config.initAdapter()));
                 adapterConfig = init.config();
-                adapters = AdapterInjector.attach(model.linears(), init, LlamaModel.OUTPUT_HEAD, true, config.seed());
+                adapters = AdapterInjector.attach(linears, init, head, true, config.seed());
+                if (classifier != null) copySaved(init, classifier.model().headTensors(), Path.of(config.initAdapter()));
+            } else if (classifier != null) {
+                adapterConfig = new AdapterConfig(config.rank(), config.alpha(), config.dropout(), config.targets(), null,
+                        config.method().equals("dora"), config.rslora(), null, null, "none", SEQ_CLS_MODULES, "SEQ_CLS",
+                        name, null);
+                adapters = AdapterInjector.inject(linears, adapterConfig, head, config.seed());
             } else {
                 adapterConfig = AdapterConfig.create(config.rank(), config.alpha(), config.dropout(), config.targets(),
                         config.method().equals("dora"), config.rslora(), "CAUSAL_LM", name);
-                adapters = AdapterInjector.inject(model.linears(), adapterConfig, LlamaModel.OUTPUT_HEAD, config.seed());
+                adapters = AdapterInjector.inject(linears, adapterConfig, head, config.seed());
             }
             params.addAll(adapterParameters(adapters, config.magnitudeLrRatio()));
+            if (classifier != null) {
+                // the head is trained whole, as PEFT trains its modules_to_save
+                for (Tensor t : classifier.model().headTensors().values()) t.requiresGrad(true);
+                params.addAll(fullParameters(classifier.model().headTensors(), PeftKeys.PREFIX));
+            }
         } else {
             adapters = Map.of();
             adapterConfig = null;
-            model.trainAll(true);
-            params.addAll(fullParameters(model));
+            for (Tensor t : allTensors.values()) t.requiresGrad(true);
+            params.addAll(fullParameters(allTensors, ""));
         }
         Optimizer optimizer = Optimizer.create(config.optimizer(), params, config.weightDecay());
-        this.trainer = new Trainer(config, model, train, eval, optimizer, new TrainCheckpoints(out), this::writeTensors);
+        Objective objective = classifier != null
+                ? new ClassificationObjective(classifier.model(), classifier.trainData().examples(),
+                        classifier.evalData() == null ? null : classifier.evalData().examples())
+                : new LanguageModelObjective(model, train, eval);
+        this.trainer = new Trainer(config, objective, optimizer, new TrainCheckpoints(out), this::writeTensors);
         this.metrics = new MetricsLog(out.resolve(METRICS_FILE));
     }
+
+    /** PEFT's {@code modules_to_save} for {@code task_type: SEQ_CLS}: the head names of transformers' classifiers. */
+    static final List<String> SEQ_CLS_MODULES = List.of("classifier", "score");
 
     /**
      * The trainable tensors of adapters under their PEFT keys: A, B and the magnitude, all with weight
@@ -109,11 +175,19 @@ public final class TrainingRun {
 
     /** Every weight of the model under its Hugging Face name; norm weights and biases without weight decay, as Trainer does. */
     public static List<Parameter> fullParameters(LlamaModel model) {
+        return fullParameters(model.namedTensors(), "");
+    }
+
+    /**
+     * Tensors by name (with {@code prefix} in front) as parameters; norm weights (RMSNorm's {@code norm.weight},
+     * LayerNorm's {@code LayerNorm.weight}) and biases without weight decay, as transformers' Trainer does.
+     */
+    static List<Parameter> fullParameters(Map<String, Tensor> tensors, String prefix) {
         List<Parameter> params = new ArrayList<>();
-        for (var e : model.namedTensors().entrySet()) {
+        for (var e : tensors.entrySet()) {
             String n = e.getKey();
-            boolean decay = !(n.endsWith("norm.weight") || n.endsWith(".bias"));
-            params.add(new Parameter(n, e.getValue(), decay, 1f));
+            boolean decay = !(n.toLowerCase(java.util.Locale.ROOT).endsWith("norm.weight") || n.endsWith(".bias"));
+            params.add(new Parameter(prefix + n, e.getValue(), decay, 1f));
         }
         return params;
     }
@@ -166,8 +240,19 @@ public final class TrainingRun {
         return config;
     }
 
+    /** The language model, or null for a classification run. */
     public LlamaModel model() {
         return model;
+    }
+
+    /** The classifier with its labels and data, or null for a language-model run. */
+    public ClassifierSetup classifier() {
+        return classifier;
+    }
+
+    /** Every weight of the model (and classifier head). */
+    public long totalParameters() {
+        return totalParameters;
     }
 
     public Tokenizer tokenizer() {
@@ -221,7 +306,7 @@ public final class TrainingRun {
             }
 
             @Override
-            public void onEval(long step, dev.dora4j.eval.Evaluator.Result r) {
+            public void onEval(long step, dev.dora4j.eval.Score r) {
                 metrics.eval(step, r);
                 listener.onEval(step, r);
             }
@@ -253,16 +338,31 @@ public final class TrainingRun {
 
     /** The trained tensors as a PEFT adapter or a full model, into {@code dir}. */
     private void writeTensors(Path dir) {
-        if (config.isAdapter()) {
+        if (classifier != null) {
+            BertClassifier c = classifier.model();
+            if (config.isAdapter()) AdapterFiles.writeFiles(dir, adapterConfig, adapters, c.headTensors());
+            else BertWriter.writeClassifier(c, dir, DType.F32);
+            ClassifierInfo.write(dir, c.labels(), c.pooling());
+        } else if (config.isAdapter()) {
             AdapterFiles.writeFiles(dir, adapterConfig, adapters);
         } else {
             LlamaWriter.writeFiles(model, dir, DType.F32);
         }
     }
 
+    /** The head tensors saved in an adapter's modules_to_save, copied into the run's head. */
+    private static void copySaved(AdapterFiles.Loaded loaded, Map<String, Tensor> into, Path dir) {
+        for (var e : into.entrySet()) {
+            AdapterFiles.Saved s = loaded.saved().get(e.getKey());
+            if (s == null) throw new DoraException(dir + ": no tensor '" + PeftKeys.PREFIX + e.getKey() + "' for the classifier head");
+            copy(s.values(), e.getValue(), dir, PeftKeys.PREFIX + e.getKey());
+        }
+    }
+
     private void loadTensors(Path checkpoint) {
         if (config.isAdapter()) {
             AdapterFiles.Loaded loaded = AdapterFiles.read(checkpoint);
+            if (classifier != null) copySaved(loaded, classifier.model().headTensors(), checkpoint);
             for (var e : adapters.entrySet()) {
                 AdapterWeights w = loaded.modules().get(e.getKey());
                 if (w == null) throw new DoraException(checkpoint + ": no tensors for module '" + e.getKey() + "'");
@@ -271,8 +371,15 @@ public final class TrainingRun {
                 if (w.isDora()) copy(w.magnitude(), e.getValue().magnitude(), checkpoint, PeftKeys.magnitude(e.getKey()));
             }
         } else {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            if (classifier != null) {
+                tensors.putAll(classifier.model().bert().namedTensors());
+                tensors.putAll(classifier.model().headTensors());
+            } else {
+                tensors.putAll(model.namedTensors());
+            }
             try (SafetensorsFile f = SafetensorsFile.open(checkpoint.resolve("model.safetensors"))) {
-                for (var e : model.namedTensors().entrySet()) copy(f.readFloats(e.getKey()), e.getValue(), checkpoint, e.getKey());
+                for (var e : tensors.entrySet()) copy(f.readFloats(e.getKey()), e.getValue(), checkpoint, e.getKey());
             }
         }
     }
