@@ -123,20 +123,20 @@ public final class EncoderOps {
         }
     }
 
-    /** The exact GELU of transformers' {@code "gelu"}: {@code 0.5·x·(1 + erf(x/√2))}, per element, same shape. */
+    /**
+     * The GELU of transformers' {@code "gelu"}, {@code 0.5·x·(1 + erf(x/√2))}, per element, same shape: the float
+     * kernel {@link VecOps#gelu}, within 1.5e-7·max(1, |x|) of {@link #gelu(double)}.
+     */
     public static Tensor gelu(Tape tape, Tensor x) {
         float[] xd = x.data();
         float[] y = new float[xd.length];
-        Parallel.range(xd.length, GRAIN_ELEMENTS, (start, end) -> {
-            for (int i = start; i < end; i++) y[i] = (float) gelu(xd[i]);
-        });
+        Parallel.range(xd.length, GRAIN_ELEMENTS, (start, end) -> VecOps.gelu(xd, start, y, start, end - start));
         Tensor result = output(tape, y, x.shape(), x);
         if (result.requiresGrad()) {
             tape.record("gelu", () -> {
                 float[] g = result.grad(), gx = x.grad();
-                Parallel.range(xd.length, GRAIN_ELEMENTS, (start, end) -> {
-                    for (int i = start; i < end; i++) gx[i] += (float) (g[i] * geluDerivative(xd[i]));
-                });
+                Parallel.range(xd.length, GRAIN_ELEMENTS,
+                        (start, end) -> VecOps.geluBackward(xd, start, g, start, gx, start, end - start));
             });
         }
         return result;

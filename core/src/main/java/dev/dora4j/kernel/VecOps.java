@@ -58,4 +58,14 @@ public final class VecOps {
     public static void softmaxRows(float[] x, int off, int rows, int cols) {
         PREFERRED.softmaxRows(x, off, rows, cols);
     }
+
+    /** GELU over n elements; see {@link VecOpsKernel#gelu}. */
+    public static void gelu(float[] x, int xOff, float[] y, int yOff, int n) {
+        PREFERRED.gelu(x, xOff, y, yOff, n);
+    }
+
+    /** {@code gx += g·gelu'(x)} over n elements; see {@link VecOpsKernel#geluBackward}. */
+    public static void geluBackward(float[] x, int xOff, float[] g, int gOff, float[] gx, int gxOff, int n) {
+        PREFERRED.geluBackward(x, xOff, g, gOff, gx, gxOff, n);
+    }
 }

@@ -38,4 +38,15 @@ public interface VecOpsKernel {
      * PyTorch. Parallel over rows.
      */
     void softmaxRows(float[] x, int off, int rows, int cols);
+
+    /**
+     * GELU as transformers' {@code "gelu"}, {@code y = 0.5·x·(1 + erf(x/√2))}, over n elements, with erf from
+     * Abramowitz and Stegun 7.1.26 (|error| < 1.5e-7) and {@link FastExp}: within 1.5e-7·max(1, |x|) of the exact
+     * value; the negative tail is computed as erfc, without cancellation. Every lane gives the bits of
+     * {@link Gelu#gelu(float)}.
+     */
+    void gelu(float[] x, int xOff, float[] y, int yOff, int n);
+
+    /** {@code gx += g · gelu'(x)} over n elements, {@code gelu'(x) = Φ(x) + x·φ(x)}, lane by lane as {@link Gelu#derivative(float)}. */
+    void geluBackward(float[] x, int xOff, float[] g, int gOff, float[] gx, int gxOff, int n);
 }

@@ -138,4 +138,30 @@ final class VecOpsSimd implements VecOpsKernel {
     private static int grainRows(int cols) {
         return Math.max(1, PARALLEL_GRAIN / Math.max(1, cols));
     }
+
+    @Override
+    public void gelu(float[] x, int xOff, float[] y, int yOff, int n) {
+        Objects.checkFromIndexSize(xOff, n, x.length);
+        Objects.checkFromIndexSize(yOff, n, y.length);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xOff + i);
+            v.mul(0.5f).mul(Gelu.twicePhi(v)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) y[yOff + i] = Gelu.gelu(x[xOff + i]);
+    }
+
+    @Override
+    public void geluBackward(float[] x, int xOff, float[] g, int gOff, float[] gx, int gxOff, int n) {
+        Objects.checkFromIndexSize(xOff, n, x.length);
+        Objects.checkFromIndexSize(gOff, n, g.length);
+        Objects.checkFromIndexSize(gxOff, n, gx.length);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xOff + i);
+            FloatVector d = Gelu.derivative(v);
+            FloatVector.fromArray(S, g, gOff + i).mul(d).add(FloatVector.fromArray(S, gx, gxOff + i)).intoArray(gx, gxOff + i);
+        }
+        for (; i < n; i++) gx[gxOff + i] = gx[gxOff + i] + g[gOff + i] * Gelu.derivative(x[xOff + i]);
+    }
 }
