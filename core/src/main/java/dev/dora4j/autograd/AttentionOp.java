@@ -7,13 +7,13 @@ import dev.dora4j.tensor.Tensor;
 import java.util.Arrays;
 
 /**
- * Causal grouped-query attention with a recomputing backward. Work is split by (sequence, query head); each task
- * copies its head's rows into contiguous [seqLen, D] buffers and walks blocks of {@link #BLOCK} query rows, so
- * scores and their gradients exist for one block at a time and the products run through {@link Gemm}. The
- * forward keeps only the logsumexp of each (row, head) softmax; the backward recomputes the probabilities from
- * q, k and that logsumexp and applies {@code dS = P ⊙ (dO·Vᵀ − rowsum(dO ⊙ O))}. Key and value gradients of
- * the query heads that share a kv head are summed in a fixed order, so results do not depend on the thread
- * count.
+ * Grouped-query attention within sequences laid end to end, causal (decoders) or bidirectional (encoders), with a
+ * recomputing backward. Work is split by (sequence, query head); each task copies its head's rows into contiguous
+ * [length, D] buffers and walks blocks of {@link #BLOCK} query rows, so scores and their gradients exist for one
+ * block at a time and the products run through {@link Gemm}. The forward keeps only the logsumexp of each (row,
+ * head) softmax; the backward recomputes the probabilities from q, k and that logsumexp and applies
+ * {@code dS = P ⊙ (dO·Vᵀ − rowsum(dO ⊙ O))}. Key and value gradients of the query heads that share a kv head are
+ * summed in a fixed order, so results do not depend on the thread count.
  */
 final class AttentionOp {
     /** Query rows per block. */
@@ -21,14 +21,25 @@ final class AttentionOp {
 
     private AttentionOp() {}
 
-    // q: [T, heads*D], k, v: [T, kvHeads*D] -> out: [T, heads*D], T = batch·seqLen
+    // q: [T, heads*D], k, v: [T, kvHeads*D] -> out: [T, heads*D], T = batch·seqLen, every sequence causal
     static Tensor apply(Tape tape, Tensor q, Tensor k, Tensor v, int batch, int seqLen, int heads, int kvHeads,
                         int headDim) {
-        Shape s = new Shape(batch, seqLen, heads, kvHeads, headDim);
+        if (batch <= 0 || seqLen <= 0) {
+            throw new IllegalArgumentException("attention: sizes must be positive: batch " + batch + ", seqLen " + seqLen);
+        }
+        int[] offsets = new int[batch + 1];
+        for (int b = 0; b <= batch; b++) offsets[b] = Math.multiplyExact(b, seqLen);
+        return apply(tape, q, k, v, offsets, heads, kvHeads, headDim, true);
+    }
+
+    // q: [T, heads*D], k, v: [T, kvHeads*D] -> out: [T, heads*D]; sequence b is rows offsets[b] .. offsets[b + 1)
+    static Tensor apply(Tape tape, Tensor q, Tensor k, Tensor v, int[] offsets, int heads, int kvHeads, int headDim,
+                        boolean causal) {
+        Shape s = new Shape(offsets.clone(), heads, kvHeads, headDim, causal);
         s.check(q, k, v);
         float[] out = new float[s.tokens() * s.qStride()];
-        float[] lse = new float[batch * heads * seqLen];
-        Parallel.range(batch * heads, 1, (start, end) -> {
+        float[] lse = new float[s.tokens() * heads];
+        Parallel.range(s.batch() * heads, 1, (start, end) -> {
             Workspace w = new Workspace(s, false);
             for (int task = start; task < end; task++) forwardHead(s, task, q.data(), k.data(), v.data(), out, lse, w);
         });
@@ -39,9 +50,32 @@ final class AttentionOp {
         return result;
     }
 
-    private record Shape(int batch, int seqLen, int heads, int kvHeads, int headDim) {
+    private record Shape(int[] offsets, int heads, int kvHeads, int headDim, boolean causal) {
+        int batch() {
+            return offsets.length - 1;
+        }
+
         int tokens() {
-            return batch * seqLen;
+            return offsets[offsets.length - 1];
+        }
+
+        int first(int b) {
+            return offsets[b];
+        }
+
+        int length(int b) {
+            return offsets[b + 1] - offsets[b];
+        }
+
+        int maxLength() {
+            int m = 0;
+            for (int b = 0; b < batch(); b++) m = Math.max(m, length(b));
+            return m;
+        }
+
+        /** Where the per-(sequence, head) rows of sequence b, head h start in a [T·heads]-row buffer. */
+        int headRow(int b, int h) {
+            return offsets[b] * heads + h * length(b);
         }
 
         int qStride() {
@@ -61,14 +95,19 @@ final class AttentionOp {
         }
 
         void check(Tensor q, Tensor k, Tensor v) {
-            if (batch <= 0 || seqLen <= 0 || heads <= 0 || kvHeads <= 0 || headDim <= 0) {
-                throw new IllegalArgumentException("attention: sizes must be positive: " + this);
+            if (batch() <= 0 || heads <= 0 || kvHeads <= 0 || headDim <= 0) {
+                throw new IllegalArgumentException("attention: sizes must be positive: " + batch() + " sequences, "
+                        + heads + " heads, " + kvHeads + " kv heads, head dim " + headDim);
             }
             if (heads % kvHeads != 0) {
                 throw new IllegalArgumentException(
                         "attention: heads " + heads + " not a multiple of kv heads " + kvHeads);
             }
-            long t = (long) batch * seqLen;
+            if (offsets[0] != 0) throw new IllegalArgumentException("attention: offsets[0] must be 0");
+            for (int b = 0; b < batch(); b++) {
+                if (length(b) <= 0) throw new IllegalArgumentException("attention: sequence " + b + " is empty");
+            }
+            long t = tokens();
             if (q.numel() != t * qStride()) {
                 throw new IllegalArgumentException("attention: q " + q + " is not [" + t + ", " + qStride() + "]");
             }
@@ -81,57 +120,63 @@ final class AttentionOp {
         }
     }
 
-    /** One task's buffers: a head's rows as [seqLen, D] and one block's scores [BLOCK, seqLen]. */
+    /** One task's buffers: a head's rows as [length, D] and one block's scores [BLOCK, length]. */
     private static final class Workspace {
         final float[] q, k, v, scores, block;
         final float[] gradOut, out, dq, dScores, rowDot;
 
         Workspace(Shape s, boolean backward) {
-            int rows = s.seqLen() * s.headDim(), blockScores = Math.min(BLOCK, s.seqLen()) * s.seqLen();
+            int len = s.maxLength();
+            int rows = len * s.headDim(), blockScores = Math.min(BLOCK, len) * len;
             q = new float[rows];
             k = new float[rows];
             v = new float[rows];
             scores = new float[blockScores];
-            block = new float[Math.min(BLOCK, s.seqLen()) * s.headDim()];
+            block = new float[Math.min(BLOCK, len) * s.headDim()];
             gradOut = backward ? new float[rows] : null;
             out = backward ? new float[rows] : null;
             dq = backward ? new float[rows] : null;
             dScores = backward ? new float[blockScores] : null;
-            rowDot = backward ? new float[s.seqLen()] : null;
+            rowDot = backward ? new float[len] : null;
         }
     }
 
-    // dst: [seqLen, D] = columns [col, col + D) of rows first .. first + seqLen of src (row stride `stride`)
-    private static void gather(float[] src, int first, int stride, int col, Shape s, float[] dst) {
-        int d = s.headDim();
-        for (int t = 0; t < s.seqLen(); t++) System.arraycopy(src, (first + t) * stride + col, dst, t * d, d);
+    // dst: [len, D] = columns [col, col + D) of rows first .. first + len of src (row stride `stride`)
+    private static void gather(float[] src, int first, int len, int stride, int col, int d, float[] dst) {
+        for (int t = 0; t < len; t++) System.arraycopy(src, (first + t) * stride + col, dst, t * d, d);
     }
 
-    private static int block(int t0, Shape s) {
-        return Math.min(BLOCK, s.seqLen() - t0);
+    // keys that query rows t0 .. t0 + m see: a prefix when causal, the whole sequence otherwise
+    private static int keys(Shape s, int t0, int m, int len) {
+        return s.causal() ? t0 + m : len;
     }
 
-    // one (sequence b, head h): row t attends to rows 0..t of its sequence
+    // keys that query row t0 + r sees
+    private static int valid(Shape s, int t0, int r, int n) {
+        return s.causal() ? t0 + r + 1 : n;
+    }
+
+    // one (sequence b, head h): row t attends to rows 0..t (causal) or to every row of its sequence
     private static void forwardHead(Shape s, int task, float[] q, float[] k, float[] v, float[] out, float[] lse,
                                     Workspace w) {
-        int b = task / s.heads(), h = task % s.heads(), d = s.headDim(), first = b * s.seqLen();
-        int kvCol = (h / s.group()) * d;
-        gather(q, first, s.qStride(), h * d, s, w.q);
-        gather(k, first, s.kvStride(), kvCol, s, w.k);
-        gather(v, first, s.kvStride(), kvCol, s, w.v);
+        int b = task / s.heads(), h = task % s.heads(), d = s.headDim(), first = s.first(b), len = s.length(b);
+        int kvCol = (h / s.group()) * d, lseRow = s.headRow(b, h);
+        gather(q, first, len, s.qStride(), h * d, d, w.q);
+        gather(k, first, len, s.kvStride(), kvCol, d, w.k);
+        gather(v, first, len, s.kvStride(), kvCol, d, w.v);
         float scale = s.scale();
-        for (int t0 = 0; t0 < s.seqLen(); t0 += BLOCK) {
-            int m = block(t0, s), n = t0 + m;
+        for (int t0 = 0; t0 < len; t0 += BLOCK) {
+            int m = Math.min(BLOCK, len - t0), n = keys(s, t0, m, len);
             // scores: [m, n] = q[t0 .. t0 + m)·k[0 .. n)ᵀ
             Gemm.xWt(w.q, t0 * d, w.k, 0, w.scores, 0, m, d, n, false);
             for (int r = 0; r < m; r++) {
-                int row = r * n, valid = t0 + r + 1;
+                int row = r * n, valid = valid(s, t0, r, n);
                 VecOps.scale(scale, w.scores, row, valid);
                 float max = ExpMath.max(w.scores, row, valid);
                 float sum = ExpMath.expInPlace(w.scores, row, valid, max, 1f);
                 VecOps.scale(1f / sum, w.scores, row, valid);
                 Arrays.fill(w.scores, row + valid, row + n, 0f);
-                lse[task * s.seqLen() + t0 + r] = max + (float) Math.log(sum);
+                lse[lseRow + t0 + r] = max + (float) Math.log(sum);
             }
             // block: [m, D] = P·v[0 .. n)
             Gemm.gW(w.scores, 0, w.v, 0, w.block, 0, m, n, d, false);
@@ -142,22 +187,22 @@ final class AttentionOp {
     }
 
     private static void backward(Shape s, Tensor q, Tensor k, Tensor v, Tensor out, float[] lse) {
-        int headRows = s.seqLen() * s.headDim();
-        // per-query-head key and value gradients: [batch·heads, seqLen, D]
-        float[] dkHeads = k.requiresGrad() ? new float[s.batch() * s.heads() * headRows] : null;
-        float[] dvHeads = v.requiresGrad() ? new float[s.batch() * s.heads() * headRows] : null;
+        int d = s.headDim();
+        // per-query-head key and value gradients: for sequence b, head h, [length(b), D] at headRow(b, h)·D
+        long size = (long) s.tokens() * s.heads() * d;
+        float[] dkHeads = k.requiresGrad() ? new float[Math.toIntExact(size)] : null;
+        float[] dvHeads = v.requiresGrad() ? new float[Math.toIntExact(size)] : null;
         Parallel.range(s.batch() * s.heads(), 1, (start, end) -> {
             Workspace w = new Workspace(s, true);
             for (int task = start; task < end; task++) backwardHead(s, task, q, k, v, out, lse, dkHeads, dvHeads, w);
         });
-        int d = s.headDim();
         Parallel.range(s.batch() * s.kvHeads(), 1, (start, end) -> {
             for (int task = start; task < end; task++) {
-                int b = task / s.kvHeads(), kvh = task % s.kvHeads();
+                int b = task / s.kvHeads(), kvh = task % s.kvHeads(), len = s.length(b);
                 for (int g = 0; g < s.group(); g++) {
-                    int from = (b * s.heads() + kvh * s.group() + g) * headRows;
-                    for (int j = 0; j < s.seqLen(); j++) {
-                        int to = (b * s.seqLen() + j) * s.kvStride() + kvh * d;
+                    int from = s.headRow(b, kvh * s.group() + g) * d;
+                    for (int j = 0; j < len; j++) {
+                        int to = (s.first(b) + j) * s.kvStride() + kvh * d;
                         if (dkHeads != null) VecOps.axpy(1f, dkHeads, from + j * d, k.grad(), to, d);
                         if (dvHeads != null) VecOps.axpy(1f, dvHeads, from + j * d, v.grad(), to, d);
                     }
@@ -168,26 +213,26 @@ final class AttentionOp {
 
     private static void backwardHead(Shape s, int task, Tensor q, Tensor k, Tensor v, Tensor out, float[] lse,
                                      float[] dkHeads, float[] dvHeads, Workspace w) {
-        int b = task / s.heads(), h = task % s.heads(), d = s.headDim(), first = b * s.seqLen();
-        int kvCol = (h / s.group()) * d, headOff = task * s.seqLen() * d;
+        int b = task / s.heads(), h = task % s.heads(), d = s.headDim(), first = s.first(b), len = s.length(b);
+        int kvCol = (h / s.group()) * d, lseRow = s.headRow(b, h), headOff = lseRow * d;
         boolean scoresNeeded = q.requiresGrad() || dkHeads != null;
-        gather(q.data(), first, s.qStride(), h * d, s, w.q);
-        gather(k.data(), first, s.kvStride(), kvCol, s, w.k);
-        gather(out.grad(), first, s.qStride(), h * d, s, w.gradOut);
+        gather(q.data(), first, len, s.qStride(), h * d, d, w.q);
+        gather(k.data(), first, len, s.kvStride(), kvCol, d, w.k);
+        gather(out.grad(), first, len, s.qStride(), h * d, d, w.gradOut);
         if (scoresNeeded) {
-            gather(v.data(), first, s.kvStride(), kvCol, s, w.v);
-            gather(out.data(), first, s.qStride(), h * d, s, w.out);
-            for (int t = 0; t < s.seqLen(); t++) w.rowDot[t] = VecOps.dot(w.gradOut, t * d, w.out, t * d, d);
+            gather(v.data(), first, len, s.kvStride(), kvCol, d, w.v);
+            gather(out.data(), first, len, s.qStride(), h * d, d, w.out);
+            for (int t = 0; t < len; t++) w.rowDot[t] = VecOps.dot(w.gradOut, t * d, w.out, t * d, d);
         }
         float scale = s.scale();
-        for (int t0 = 0; t0 < s.seqLen(); t0 += BLOCK) {
-            int m = block(t0, s), n = t0 + m;
+        for (int t0 = 0; t0 < len; t0 += BLOCK) {
+            int m = Math.min(BLOCK, len - t0), n = keys(s, t0, m, len);
             // P: [m, n], recomputed from the scores and each row's logsumexp
             Gemm.xWt(w.q, t0 * d, w.k, 0, w.scores, 0, m, d, n, false);
             for (int r = 0; r < m; r++) {
-                int row = r * n, valid = t0 + r + 1;
+                int row = r * n, valid = valid(s, t0, r, n);
                 VecOps.scale(scale, w.scores, row, valid);
-                ExpMath.expInPlace(w.scores, row, valid, lse[task * s.seqLen() + t0 + r], 1f);
+                ExpMath.expInPlace(w.scores, row, valid, lse[lseRow + t0 + r], 1f);
                 Arrays.fill(w.scores, row + valid, row + n, 0f);
             }
             // dv[0 .. n) += Pᵀ·dO
@@ -208,7 +253,7 @@ final class AttentionOp {
         }
         if (q.requiresGrad()) {
             float[] gq = q.grad();
-            for (int t = 0; t < s.seqLen(); t++) VecOps.axpy(1f, w.dq, t * d, gq, (first + t) * s.qStride() + h * d, d);
+            for (int t = 0; t < len; t++) VecOps.axpy(1f, w.dq, t * d, gq, (first + t) * s.qStride() + h * d, d);
         }
     }
 }

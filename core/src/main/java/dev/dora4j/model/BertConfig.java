@@ -1,0 +1,167 @@
+package dev.dora4j.model;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.dora4j.DoraException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The configuration of a BERT encoder (transformers' {@code BertConfig}), with the field names of Hugging Face's
+ * {@code config.json}. Optional fields take transformers' defaults.
+ *
+ * @param hiddenAct  only {@code "gelu"} (the exact, erf-based GELU) is supported
+ * @param numLabels  the number of classes of a classification head: the size of {@code id2label} when present,
+ *                   else {@code num_labels}, else 0 (not given)
+ * @param id2label   class names by index, empty when config.json has none
+ */
+public record BertConfig(
+        String modelType,
+        int vocabSize,
+        int hiddenSize,
+        int numHiddenLayers,
+        int numAttentionHeads,
+        int intermediateSize,
+        String hiddenAct,
+        int maxPositionEmbeddings,
+        int typeVocabSize,
+        float layerNormEps,
+        double initializerRange,
+        int padTokenId,
+        String positionEmbeddingType,
+        int numLabels,
+        Map<Integer, String> id2label) {
+
+    public static final String MODEL_TYPE = "bert";
+    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+    public BertConfig {
+        String where = "config";
+        positive(vocabSize, "vocab_size", where);
+        positive(hiddenSize, "hidden_size", where);
+        positive(numHiddenLayers, "num_hidden_layers", where);
+        positive(numAttentionHeads, "num_attention_heads", where);
+        positive(intermediateSize, "intermediate_size", where);
+        positive(maxPositionEmbeddings, "max_position_embeddings", where);
+        positive(typeVocabSize, "type_vocab_size", where);
+        if (hiddenSize % numAttentionHeads != 0) {
+            throw new DoraException(where + ": hidden_size " + hiddenSize + " is not a multiple of num_attention_heads "
+                    + numAttentionHeads);
+        }
+        if (!"gelu".equals(hiddenAct)) {
+            throw new DoraException(where + ": hidden_act '" + hiddenAct + "' is not supported (supported: gelu)");
+        }
+        if (!"absolute".equals(positionEmbeddingType)) {
+            throw new DoraException(where + ": position_embedding_type '" + positionEmbeddingType
+                    + "' is not supported (supported: absolute)");
+        }
+        if (!(layerNormEps > 0f && Float.isFinite(layerNormEps))) {
+            throw new DoraException(where + ": key 'layer_norm_eps' must be positive and finite, got " + layerNormEps);
+        }
+        if (numLabels < 0) throw new DoraException(where + ": key 'num_labels' must not be negative, got " + numLabels);
+        id2label = Collections.unmodifiableMap(new TreeMap<>(id2label == null ? Map.of() : id2label));
+    }
+
+    public int headDim() {
+        return hiddenSize / numAttentionHeads;
+    }
+
+    /** Reads config.json; errors name the file. */
+    public static BertConfig read(Path file) {
+        if (!Files.isRegularFile(file)) throw new DoraException(file + ": model config not found");
+        JsonNode root;
+        try {
+            root = JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new DoraException(file + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        try {
+            return parse(root, file.toString());
+        } catch (DoraException e) {
+            String msg = e.getMessage();
+            throw new DoraException(msg.startsWith("config:") ? file + msg.substring("config".length()) : msg);
+        }
+    }
+
+    public static BertConfig parse(JsonNode root, String source) {
+        if (root == null || !root.isObject()) throw new DoraException(source + ": expected a JSON object");
+        String type = ModelTypes.modelType(root);
+        if (type == null) throw new DoraException(source + ": missing key 'model_type'");
+        if (!MODEL_TYPE.equals(type)) {
+            throw new DoraException(source + ": model_type '" + type + "' is not a BERT model (supported: bert)");
+        }
+        Map<Integer, String> labels = new TreeMap<>();
+        JsonNode id2label = root.get("id2label");
+        if (id2label != null && !id2label.isNull()) {
+            if (!id2label.isObject()) throw new DoraException(source + ": key 'id2label' must be an object");
+            for (Iterator<Map.Entry<String, JsonNode>> it = id2label.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                int id;
+                try {
+                    id = Integer.parseInt(e.getKey());
+                } catch (NumberFormatException ex) {
+                    throw new DoraException(source + ": id2label key '" + e.getKey() + "' is not an integer");
+                }
+                if (!e.getValue().isTextual()) throw new DoraException(source + ": id2label '" + id + "' must be a string");
+                labels.put(id, e.getValue().asText());
+            }
+            for (int i = 0; i < labels.size(); i++) {
+                if (!labels.containsKey(i)) {
+                    throw new DoraException(source + ": id2label has " + labels.size() + " entries but no label " + i);
+                }
+            }
+        }
+        int numLabels = !labels.isEmpty() ? labels.size() : optionalInt(root, "num_labels", source, 0);
+        return new BertConfig(type,
+                requiredInt(root, "vocab_size", source),
+                requiredInt(root, "hidden_size", source),
+                requiredInt(root, "num_hidden_layers", source),
+                requiredInt(root, "num_attention_heads", source),
+                requiredInt(root, "intermediate_size", source),
+                optionalText(root, "hidden_act", source, "gelu"),
+                optionalInt(root, "max_position_embeddings", source, 512),
+                optionalInt(root, "type_vocab_size", source, 2),
+                (float) optionalDouble(root, "layer_norm_eps", source, 1e-12),
+                optionalDouble(root, "initializer_range", source, 0.02),
+                optionalInt(root, "pad_token_id", source, 0),
+                optionalText(root, "position_embedding_type", source, "absolute"),
+                numLabels, labels);
+    }
+
+    private static void positive(int v, String key, String where) {
+        if (v <= 0) throw new DoraException(where + ": key '" + key + "' must be positive, got " + v);
+    }
+
+    private static int requiredInt(JsonNode root, String key, String source) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) throw new DoraException(source + ": missing key '" + key + "'");
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new DoraException(source + ": key '" + key + "' must be an integer");
+        return n.asInt();
+    }
+
+    private static int optionalInt(JsonNode root, String key, String source, int fallback) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) return fallback;
+        return requiredInt(root, key, source);
+    }
+
+    private static double optionalDouble(JsonNode root, String key, String source, double fallback) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) return fallback;
+        if (!n.isNumber()) throw new DoraException(source + ": key '" + key + "' must be a number");
+        return n.asDouble();
+    }
+
+    private static String optionalText(JsonNode root, String key, String source, String fallback) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) return fallback;
+        if (!n.isTextual()) throw new DoraException(source + ": key '" + key + "' must be a string");
+        return n.asText();
+    }
+}

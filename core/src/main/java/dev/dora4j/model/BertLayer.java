@@ -1,0 +1,86 @@
+package dev.dora4j.model;
+
+import dev.dora4j.autograd.EncoderOps;
+import dev.dora4j.autograd.OpProfile;
+import dev.dora4j.autograd.Ops;
+import dev.dora4j.autograd.Tape;
+import dev.dora4j.nn.Linear;
+import dev.dora4j.peft.LoraAdapter;
+import dev.dora4j.tensor.Tensor;
+import java.util.List;
+
+/**
+ * One post-LayerNorm encoder layer as transformers' {@code BertLayer}: bidirectional self-attention
+ * ({@code attention.self.query/key/value}), {@code attention.output.dense} + residual + LayerNorm, then
+ * {@code intermediate.dense} -> GELU -> {@code output.dense} + residual + LayerNorm. No dropout.
+ */
+public final class BertLayer {
+    final Linear query, key, value, attentionOutput, intermediate, output;
+    final Tensor attentionNormWeight, attentionNormBias, outputNormWeight, outputNormBias;
+    private final BertConfig config;
+
+    BertLayer(BertConfig config, Linear query, Linear key, Linear value, Linear attentionOutput,
+              Tensor attentionNormWeight, Tensor attentionNormBias, Linear intermediate, Linear output,
+              Tensor outputNormWeight, Tensor outputNormBias) {
+        this.config = config;
+        this.query = query;
+        this.key = key;
+        this.value = value;
+        this.attentionOutput = attentionOutput;
+        this.attentionNormWeight = attentionNormWeight;
+        this.attentionNormBias = attentionNormBias;
+        this.intermediate = intermediate;
+        this.output = output;
+        this.outputNormWeight = outputNormWeight;
+        this.outputNormBias = outputNormBias;
+    }
+
+    /** query, key, value, attention.output.dense, intermediate.dense, output.dense. */
+    public List<Linear> linears() {
+        return List.of(query, key, value, attentionOutput, intermediate, output);
+    }
+
+    /** h: [T, hidden] -> [T, hidden], sequences as {@code offsets} marks them. */
+    Tensor forward(Tape tape, Tensor h, int[] offsets) {
+        BertConfig c = config;
+        Tensor q = linear(query, tape, h), k = linear(key, tape, h), v = linear(value, tape, h);
+        Tensor a = OpProfile.forward("attention", () -> EncoderOps.bidirectionalAttention(tape, q, k, v, offsets,
+                c.numAttentionHeads(), c.headDim()));
+        Tensor o = linear(attentionOutput, tape, a);
+        Tensor r1 = OpProfile.forward("add", () -> Ops.add(tape, o, h));
+        Tensor h1 = OpProfile.forward("layer_norm", () -> EncoderOps.layerNorm(tape, r1, attentionNormWeight,
+                attentionNormBias, c.layerNormEps()));
+        Tensor up = linear(intermediate, tape, h1);
+        Tensor g = OpProfile.forward("gelu", () -> EncoderOps.gelu(tape, up));
+        Tensor down = linear(output, tape, g);
+        Tensor r2 = OpProfile.forward("add", () -> Ops.add(tape, down, h1));
+        return OpProfile.forward("layer_norm", () -> EncoderOps.layerNorm(tape, r2, outputNormWeight, outputNormBias,
+                c.layerNormEps()));
+    }
+
+    /** The positions of this layer's adapter dropout streams, for replaying them. */
+    long[] dropoutPositions() {
+        List<Linear> ls = linears();
+        long[] pos = new long[ls.size()];
+        for (int i = 0; i < pos.length; i++) {
+            var a = ls.get(i).adapter();
+            pos[i] = a == null || a.dropout() == null ? 0 : a.dropout().position();
+        }
+        return pos;
+    }
+
+    void rewindDropout(long[] positions) {
+        List<Linear> ls = linears();
+        for (int i = 0; i < positions.length; i++) {
+            var a = ls.get(i).adapter();
+            if (a != null && a.dropout() != null) a.dropout().rewind(positions[i]);
+        }
+    }
+
+    /** A linear layer's forward, profiled as "linear" or, with an adapter, as "lora"/"dora" (base matmul included). */
+    static Tensor linear(Linear layer, Tape tape, Tensor x) {
+        String name = layer.adapter() == null || layer.merged() ? "linear"
+                : layer.adapter() instanceof LoraAdapter la && la.isDora() ? "dora" : "lora";
+        return OpProfile.forward(name, () -> layer.forward(tape, x));
+    }
+}
