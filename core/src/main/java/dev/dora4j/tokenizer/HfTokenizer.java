@@ -23,17 +23,21 @@ public final class HfTokenizer implements Tokenizer {
     private final String source;
     private final HuggingFaceTokenizer tokenizer;
     private final HfTokenizerSettings settings;
+    private final int truncationMaxLength;
 
-    private HfTokenizer(String source, HuggingFaceTokenizer tokenizer, HfTokenizerSettings settings) {
+    private HfTokenizer(String source, HuggingFaceTokenizer tokenizer, HfTokenizerSettings settings,
+            int truncationMaxLength) {
         this.source = source;
         this.tokenizer = tokenizer;
         this.settings = settings;
+        this.truncationMaxLength = truncationMaxLength;
     }
 
     /** Loads {@code tokenizerJson}, with the {@code tokenizer_config.json} beside it if there is one. */
     public static HfTokenizer load(Path tokenizerJson) {
         String text = HfTokenizerSettings.readString(tokenizerJson);
         HfTokenizerSettings settings = HfTokenizerSettings.read(tokenizerJson, text);
+        int truncationMaxLength = HfTokenizerSettings.truncationMaxLength(tokenizerJson, text);
         DjlOffline.apply();
         HuggingFaceTokenizer tokenizer;
         try {
@@ -46,7 +50,7 @@ public final class HfTokenizer implements Tokenizer {
             throw new DoraException(tokenizerJson + ": the native tokenizers library does not load on this"
                     + " platform: " + oneLine(e), e);
         }
-        return new HfTokenizer(tokenizerJson.toString(), tokenizer, settings);
+        return new HfTokenizer(tokenizerJson.toString(), tokenizer, settings, truncationMaxLength);
     }
 
     @Override
@@ -105,6 +109,14 @@ public final class HfTokenizer implements Tokenizer {
                 .replace(" 's", "'s")
                 .replace(" 've", "'ve")
                 .replace(" 're", "'re");
+    }
+
+    /**
+     * The {@code truncation.max_length} of the tokenizer.json (special tokens included; 128 for
+     * all-MiniLM-L6-v2), or -1 when it sets none. {@link #encode} itself never truncates.
+     */
+    public int truncationMaxLength() {
+        return truncationMaxLength;
     }
 
     @Override

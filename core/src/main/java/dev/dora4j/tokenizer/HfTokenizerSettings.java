@@ -48,6 +48,15 @@ record HfTokenizerSettings(int vocabSize, int bosId, int eosId, boolean addBos, 
         return new HfTokenizerSettings(vocabSize, bos, eos, bosByDefault && bos >= 0, cleanUp);
     }
 
+    /**
+     * The {@code truncation.max_length} of a {@code tokenizer.json} (the longest sequence the tokenizer
+     * produces, special tokens included), or -1 when it sets no truncation.
+     */
+    static int truncationMaxLength(Path tokenizerJson, String tokenizerText) {
+        JsonNode maxLength = parse(tokenizerJson, tokenizerText).path("truncation").path("max_length");
+        return maxLength.canConvertToInt() && maxLength.asInt() > 0 ? maxLength.asInt() : -1;
+    }
+
     static String readString(Path file) {
         try {
             return Files.readString(file);
