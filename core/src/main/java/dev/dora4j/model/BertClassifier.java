@@ -1,7 +1,7 @@
 package dev.dora4j.model;
 
 import dev.dora4j.autograd.Tape;
-import dev.dora4j.autograd.TransformerOps;
+import dev.dora4j.autograd.EncoderOps;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.tensor.Tensor;
 import java.util.LinkedHashMap;
@@ -139,6 +139,6 @@ public final class BertClassifier {
 
     /** The summed cross-entropy of the sequences' labels divided by {@code normalizer}. */
     public Tensor loss(Tape tape, int[] ids, int[] offsets, int[] targets, float normalizer) {
-        return TransformerOps.crossEntropy(tape, logits(tape, ids, offsets), targets, normalizer);
+        return EncoderOps.crossEntropy(tape, logits(tape, ids, offsets), targets, normalizer);
     }
 }
