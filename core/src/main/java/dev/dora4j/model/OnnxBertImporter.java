@@ -62,8 +62,13 @@ public final class OnnxBertImporter {
     public static Imported convert(Path onnxOrArchive, Path tokenizer, Path outDir) {
         LlamaWriter.checkReplaceable(outDir);
         try (OnnxSource source = OnnxSource.open(onnxOrArchive, tokenizer)) {
+            Imported imported;
+            try {
+                imported = importModel(OnnxFile.read(source.onnx()), source.origin());
+            } catch (DoraException e) {
+                throw source.renamed(e);
+            }
             Path tokenizerJson = source.tokenizer();
-            Imported imported = importModel(OnnxFile.read(source.onnx()), source.origin());
             checkTokenizer(tokenizerJson, imported.config().vocabSize());
             AtomicFiles.writeDirectory(outDir, tmp -> {
                 SafetensorsWriter writer = new SafetensorsWriter().metadata(Map.of("format", "pt"));
