@@ -160,6 +160,12 @@ class OnnxImportTest {
         Path other = tmp.resolve("other.onnx");
         Files.write(other, tinyModel(plain).toByteArray());
         assertRefused(other, tmp, "other.onnx", "not a BERT-family export");
+
+        ModelProto quantized = tinyModel(plain).toBuilder().setGraph(tinyModel(plain).getGraph().toBuilder()
+                .addNode(NodeProto.newBuilder().setOpType("MatMulInteger").addInput("y").addInput("w").addOutput("z"))).build();
+        Path q = tmp.resolve("q.onnx");
+        Files.write(q, quantized.toByteArray());
+        assertRefused(q, tmp, "q.onnx: a quantized ONNX model (MatMulInteger nodes); only float32 exports can be imported");
     }
 
     @Test
