@@ -85,6 +85,15 @@ public final class OnnxSource implements AutoCloseable {
         return origin;
     }
 
+    /**
+     * {@code e} with the temporary copy's path replaced by {@link #origin()} (the archive and entry), since
+     * the copy is gone once this source is closed; {@code e} itself when the model was not extracted.
+     */
+    public DoraException renamed(DoraException e) {
+        if (tempDir == null || e.getMessage() == null || !e.getMessage().contains(onnx.toString())) return e;
+        return new DoraException(e.getMessage().replace(onnx.toString(), origin), e);
+    }
+
     @Override
     public void close() {
         deleteTree(tempDir);

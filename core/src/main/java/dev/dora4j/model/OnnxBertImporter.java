@@ -48,6 +48,8 @@ public final class OnnxBertImporter {
     private static final List<String> LAYER_NORMS = List.of("attention.output.LayerNorm", "output.LayerNorm");
     /** Buffers that transformers registers on BertEmbeddings; they are not weights. */
     private static final Set<String> BUFFERS = Set.of("embeddings.position_ids", "embeddings.token_type_ids");
+    private static final Set<String> QUANTIZED_OPS = Set.of("MatMulInteger", "QLinearMatMul", "DequantizeLinear",
+            "DynamicQuantizeLinear", "QuantizeLinear", "MatMulNBits", "QAttention");
     private static final Pattern LAYER = Pattern.compile("encoder\\.layer\\.(\\d+)\\..+");
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
@@ -62,8 +64,13 @@ public final class OnnxBertImporter {
     public static Imported convert(Path onnxOrArchive, Path tokenizer, Path outDir) {
         LlamaWriter.checkReplaceable(outDir);
         try (OnnxSource source = OnnxSource.open(onnxOrArchive, tokenizer)) {
+            Imported imported;
+            try {
+                imported = importModel(OnnxFile.read(source.onnx()), source.origin());
+            } catch (DoraException e) {
+                throw source.renamed(e);
+            }
             Path tokenizerJson = source.tokenizer();
-            Imported imported = importModel(OnnxFile.read(source.onnx()), source.origin());
             checkTokenizer(tokenizerJson, imported.config().vocabSize());
             AtomicFiles.writeDirectory(outDir, tmp -> {
                 SafetensorsWriter writer = new SafetensorsWriter().metadata(Map.of("format", "pt"));
@@ -82,6 +89,7 @@ public final class OnnxBertImporter {
     }
 
     private static Imported importModel(OnnxFile onnx, String origin) {
+        refuseQuantized(onnx, origin);
         String prefix = prefix(onnx, origin);
         OnnxBertGraph graph = new OnnxBertGraph(onnx);
         List<String> unmapped = new ArrayList<>();
@@ -125,6 +133,18 @@ public final class OnnxBertImporter {
         OnnxBertConfig config = config(graph, byName, layers, origin);
         checkShapes(byName, config, origin);
         return new Imported(config, tensors);
+    }
+
+    /** Quantized exports (int8 weights behind MatMulInteger or DequantizeLinear) would lose precision. */
+    private static void refuseQuantized(OnnxFile onnx, String origin) {
+        Set<String> quantized = new TreeSet<>();
+        onnx.graph().getNodeList().forEach(n -> {
+            if (QUANTIZED_OPS.contains(n.getOpType())) quantized.add(n.getOpType());
+        });
+        if (!quantized.isEmpty()) {
+            throw new DoraException(origin + ": a quantized ONNX model (" + String.join(", ", quantized) + " nodes);"
+                    + " only float32 exports can be imported");
+        }
     }
 
     private static String prefix(OnnxFile onnx, String origin) {

@@ -160,6 +160,12 @@ class OnnxImportTest {
         Path other = tmp.resolve("other.onnx");
         Files.write(other, tinyModel(plain).toByteArray());
         assertRefused(other, tmp, "other.onnx", "not a BERT-family export");
+
+        ModelProto quantized = tinyModel(plain).toBuilder().setGraph(tinyModel(plain).getGraph().toBuilder()
+                .addNode(NodeProto.newBuilder().setOpType("MatMulInteger").addInput("y").addInput("w").addOutput("z"))).build();
+        Path q = tmp.resolve("q.onnx");
+        Files.write(q, quantized.toByteArray());
+        assertRefused(q, tmp, "q.onnx: a quantized ONNX model (MatMulInteger nodes); only float32 exports can be imported");
     }
 
     @Test
@@ -169,6 +175,27 @@ class OnnxImportTest {
         assertRefused(alone, tmp, "no tokenizer found", "model-tokenizer.json or tokenizer.json");
         assertThatThrownBy(() -> OnnxBertImporter.convert(alone, tmp.resolve("nope.json"), tmp.resolve("out")))
                 .isInstanceOf(DoraException.class).hasMessageContaining("nope.json");
+    }
+
+    @Test
+    void archiveErrorsNameTheEntry(@TempDir Path tmp) throws IOException {
+        Path zip = tmp.resolve("bad.zip");
+        try (var out = new java.util.zip.ZipOutputStream(Files.newOutputStream(zip))) {
+            out.putNextEntry(new java.util.zip.ZipEntry("models/encoder.onnx"));
+            out.write(new byte[] {8, 7, 0x3a, 100, 1, 2});
+            out.putNextEntry(new java.util.zip.ZipEntry("models/tokenizer.json"));
+            out.write(Files.readAllBytes(MiniLmOnnx.tokenizer()));
+        }
+        assertRefused(zip, tmp, zip + "!/models/encoder.onnx: not a readable ONNX model");
+
+        Path two = tmp.resolve("two.zip");
+        try (var out = new java.util.zip.ZipOutputStream(Files.newOutputStream(two))) {
+            out.putNextEntry(new java.util.zip.ZipEntry("a.onnx"));
+            out.putNextEntry(new java.util.zip.ZipEntry("b.onnx"));
+        }
+        assertRefused(two, tmp, "2 .onnx files [a.onnx, b.onnx]");
+        Files.write(tmp.resolve("junk.jar"), new byte[] {1, 2, 3});
+        assertRefused(tmp.resolve("junk.jar"), tmp, "junk.jar: not a readable jar/zip archive");
     }
 
     private static ModelProto tinyModel(TensorProto weight) {
