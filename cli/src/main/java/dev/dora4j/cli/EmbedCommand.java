@@ -63,8 +63,11 @@ final class EmbedCommand implements Callable<Integer> {
         if (!type.equals("bert")) {
             throw new DoraException(model.resolve("config.json") + ": model_type '" + type + "'; embed needs a BERT encoder");
         }
-        BertModel bert = BertLoader.load(model);
-        if (adapter != null) AdapterInjector.attach(bert.linears(), AdapterFiles.read(adapter), null, false, 0);
+        AdapterFiles.Loaded loaded = adapter == null ? null : AdapterFiles.read(adapter);
+        // a sequence-classification adapter names the encoder's modules "bert.…" (BertForSequenceClassification)
+        boolean prefixed = loaded != null && loaded.modules().keySet().stream().allMatch(k -> k.startsWith("bert."));
+        BertModel bert = prefixed ? BertLoader.load(model, "bert.") : BertLoader.load(model);
+        if (loaded != null) AdapterInjector.attach(bert.linears(), loaded, BertModel.CLASSIFIER, false, 0);
         float[][] vectors;
         int maxLength;
         long truncated;

@@ -106,7 +106,8 @@ public record LlamaConfig(
         String type = root.path("model_type").asText(null);
         if (type == null) throw new DoraException(source + ": missing key 'model_type'");
         if (!MODEL_TYPES.contains(type)) {
-            throw new DoraException(source + ": model_type '" + type + "' is not supported (supported: llama, mistral, qwen2)");
+            String hint = type.equals("bert") ? "; BERT encoders are trained with --task classify and embed with the embed command" : "";
+            throw new DoraException(source + ": model_type '" + type + "' is not supported (supported: llama, mistral, qwen2)" + hint);
         }
         int hidden = requiredInt(root, "hidden_size", source);
         int heads = requiredInt(root, "num_attention_heads", source);
