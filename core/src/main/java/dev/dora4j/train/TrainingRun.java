@@ -71,12 +71,13 @@ public final class TrainingRun {
         this.config = config;
         this.out = out;
         Path modelPath = config.model() != null ? Path.of(config.model()) : defaultModel;
-        this.tokenizer = Tokenizers.load(modelPath, config.tokenizer() == null ? null : Path.of(config.tokenizer()));
+        Path tokenizerPath = config.tokenizer() == null ? null : Path.of(config.tokenizer());
         Map<String, dev.dora4j.nn.Linear> linears;
         String head;
         Map<String, Tensor> allTensors;
         if (config.isClassification()) {
             BertModel bert = BertLoader.load(modelPath, "bert.");
+            this.tokenizer = Tokenizers.load(modelPath, tokenizerPath);
             this.model = null;
             this.seqLen = Math.min(config.seqLen(), bert.config().maxPositionEmbeddings());
             List<LabeledText> records = ClassificationReader.read(Path.of(config.data()), config.coarseLabels());
@@ -98,6 +99,7 @@ public final class TrainingRun {
             allTensors.putAll(cls.headTensors());
         } else {
             this.model = LlamaLoader.load(modelPath);
+            this.tokenizer = Tokenizers.load(modelPath, tokenizerPath);
             this.classifier = null;
             this.seqLen = Math.min(config.seqLen(), model.config().maxPositionEmbeddings());
             var records = DatasetReader.read(Path.of(config.data()));
