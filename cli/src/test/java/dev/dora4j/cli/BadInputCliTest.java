@@ -303,6 +303,13 @@ class BadInputCliTest {
                 }, "{case}/garbage.bin: not a llama2.c checkpoint: header dim=-7 hidden_dim=0 n_layers=3 n_heads=5"
                         + " n_kv_heads=0 vocab_size=0 seq_len=1"),
 
+                // onnx
+                new Case("onnx", "an ONNX file that is text", dir -> {
+                    Files.writeString(dir.resolve("model.onnx"), "hello\n");
+                    return "convert --onnx {case}/model.onnx --out {case}/out";
+                }, "{case}/model.onnx: not a readable ONNX model (truncated or not ONNX protobuf): Protocol message end-group tag"
+                        + " did not match expected tag."),
+
                 // numbers
                 new Case("numbers", "an adapter whose values overflow the forward pass", dir -> {
                     Path adapter = copy(root.resolve("adapter"), dir.resolve("adapter"));
