@@ -93,10 +93,14 @@ public final class BertModel {
         this.checkpointing = on;
     }
 
-    /** Every encoder linear layer by module path (e.g. {@code bert.encoder.layer.0.attention.self.query}), in model order; the pooler is not included. */
+    /**
+     * Every linear layer by module path (e.g. {@code bert.encoder.layer.0.attention.self.query}), in model order, the
+     * pooler's {@code dense} last when the model has one: PEFT's target {@code dense} adapts it too.
+     */
     public Map<String, Linear> linears() {
         Map<String, Linear> map = new LinkedHashMap<>();
         for (BertLayer layer : layers) for (Linear l : layer.linears()) map.put(l.path(), l);
+        if (pooler != null) map.put(pooler.path(), pooler);
         return map;
     }
 

@@ -122,7 +122,12 @@ class BertReferenceTest {
     void modulePathsFollowTheRequestedPrefix() throws Exception {
         BertModel prefixed = BertLoader.load(dir("bert_f32"));
         assertThat(prefixed.prefix()).isEqualTo("bert.");
-        assertThat(prefixed.linears().keySet()).hasSize(12).first().isEqualTo("bert.encoder.layer.0.attention.self.query");
+        assertThat(prefixed.linears().keySet()).hasSize(13).first().isEqualTo("bert.encoder.layer.0.attention.self.query");
+        assertThat(prefixed.linears().keySet()).last().isEqualTo("bert.pooler.dense");
+        // PEFT's suffix match: "dense" selects attention.output.dense, output.dense, intermediate.dense and the pooler
+        var dense = dev.dora4j.peft.AdapterInjector.inject(prefixed.linears(), dev.dora4j.peft.AdapterConfig.create(2, 4, 0f,
+                java.util.List.of("dense"), false, false, "SEQ_CLS", "bert_f32"), BertModel.CLASSIFIER, 1);
+        assertThat(dense).hasSize(2 * 3 + 1).containsKey("bert.pooler.dense");
         assertThat(prefixed.linears().keySet()).containsSubsequence("bert.encoder.layer.0.attention.self.value",
                 "bert.encoder.layer.0.attention.output.dense", "bert.encoder.layer.0.intermediate.dense",
                 "bert.encoder.layer.0.output.dense", "bert.encoder.layer.1.attention.self.query");
