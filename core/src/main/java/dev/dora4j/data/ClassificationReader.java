@@ -1,10 +1,6 @@
 package dev.dora4j.data;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dora4j.DoraException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -32,9 +28,6 @@ import java.util.Locale;
  * reported with its file and line number.
  */
 public final class ClassificationReader {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-
     private ClassificationReader() {}
 
     public static List<LabeledText> read(Path file, boolean coarse) {
@@ -100,33 +93,7 @@ public final class ClassificationReader {
     }
 
     private static List<LabeledText> readJson(Path file, String content) {
-        List<LabeledText> out = new ArrayList<>();
-        String trimmed = content.stripLeading();
-        if (trimmed.startsWith("[")) {
-            JsonNode root;
-            try {
-                root = JSON.readTree(trimmed);
-            } catch (JsonProcessingException e) {
-                long line = e.getLocation() == null ? -1 : e.getLocation().getLineNr();
-                throw new DoraException(file + ":" + line + ": not valid JSON: " + firstLine(e));
-            }
-            for (int i = 0; i < root.size(); i++) out.add(record(root.get(i), file + " record " + i));
-            return out;
-        }
-        int n = 0;
-        for (String line : content.split("\r?\n", -1)) {
-            n++;
-            if (line.isBlank()) continue;
-            String where = file + ":" + n;
-            JsonNode node;
-            try {
-                node = JSON.readTree(line);
-            } catch (JsonProcessingException e) {
-                throw new DoraException(where + ": not valid JSON: " + firstLine(e));
-            }
-            out.add(record(node, where));
-        }
-        return out;
+        return DatasetReader.records(file, content, ClassificationReader::record);
     }
 
     private static LabeledText record(JsonNode node, String where) {
@@ -224,10 +191,5 @@ public final class ClassificationReader {
             rows.add(row);
         }
         return rows;
-    }
-
-    private static String firstLine(JsonProcessingException e) {
-        String m = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("");
-        return m.startsWith("Trailing token") ? "more content after the first JSON value" : m;
     }
 }

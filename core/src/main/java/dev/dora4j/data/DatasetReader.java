@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiFunction;
 
 /**
  * Reads a dataset file: a JSON array of records, or JSON Lines (one record per line, blank lines
@@ -40,13 +41,21 @@ public final class DatasetReader {
             throw new DoraException(file + ": cannot read: " + e.getMessage(), e);
         }
         if (content.startsWith("\uFEFF")) content = content.substring(1);
-        String trimmed = content.stripLeading();
-        List<Record> records = trimmed.startsWith("[") ? readArray(file, trimmed) : readLines(file, content);
+        List<Record> records = records(file, content, DatasetReader::parse);
         if (records.isEmpty()) throw new DoraException(file + ": holds no records");
         return records;
     }
 
-    private static List<Record> readArray(Path file, String content) {
+    /**
+     * The records of a JSON array or of JSON Lines (blank lines skipped), each made by {@code parse(node, where)} with
+     * {@code where} naming the file and its line (JSONL) or index (array).
+     */
+    static <T> List<T> records(Path file, String content, BiFunction<JsonNode, String, T> parse) {
+        String trimmed = content.stripLeading();
+        return trimmed.startsWith("[") ? readArray(file, trimmed, parse) : readLines(file, content, parse);
+    }
+
+    private static <T> List<T> readArray(Path file, String content, BiFunction<JsonNode, String, T> parse) {
         JsonNode root;
         try {
             root = JSON.readTree(content);
@@ -54,13 +63,13 @@ public final class DatasetReader {
             long line = e.getLocation() == null ? -1 : e.getLocation().getLineNr();
             throw new DoraException(file + ":" + line + ": not valid JSON: " + describe(e));
         }
-        List<Record> out = new ArrayList<>();
-        for (int i = 0; i < root.size(); i++) out.add(parse(root.get(i), file + " record " + i));
+        List<T> out = new ArrayList<>();
+        for (int i = 0; i < root.size(); i++) out.add(parse.apply(root.get(i), file + " record " + i));
         return out;
     }
 
-    private static List<Record> readLines(Path file, String content) {
-        List<Record> out = new ArrayList<>();
+    private static <T> List<T> readLines(Path file, String content, BiFunction<JsonNode, String, T> parse) {
+        List<T> out = new ArrayList<>();
         try (BufferedReader r = new BufferedReader(new java.io.StringReader(content))) {
             String line;
             int n = 0;
@@ -74,7 +83,7 @@ public final class DatasetReader {
                 } catch (JsonProcessingException e) {
                     throw new DoraException(where + ": not valid JSON: " + describe(e));
                 }
-                out.add(parse(node, where));
+                out.add(parse.apply(node, where));
             }
         } catch (IOException e) {
             throw new DoraException(file + ": cannot read: " + e.getMessage(), e);

@@ -1,11 +1,7 @@
 package dev.dora4j.model;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dora4j.DoraException;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.Iterator;
@@ -39,7 +35,6 @@ public record BertConfig(
         Map<Integer, String> id2label) {
 
     public static final String MODEL_TYPE = "bert";
-    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     public BertConfig {
         String where = "config";
@@ -74,19 +69,7 @@ public record BertConfig(
 
     /** Reads config.json; errors name the file. */
     public static BertConfig read(Path file) {
-        if (!Files.isRegularFile(file)) throw new DoraException(file + ": model config not found");
-        JsonNode root;
-        try {
-            root = JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new DoraException(file + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
-        }
-        try {
-            return parse(root, file.toString());
-        } catch (DoraException e) {
-            String msg = e.getMessage();
-            throw new DoraException(msg.startsWith("config:") ? file + msg.substring("config".length()) : msg);
-        }
+        return ConfigFiles.read(file, BertConfig::parse);
     }
 
     public static BertConfig parse(JsonNode root, String source) {

@@ -60,21 +60,11 @@ public final class BertLayer {
 
     /** The positions of this layer's adapter dropout streams, for replaying them. */
     long[] dropoutPositions() {
-        List<Linear> ls = linears();
-        long[] pos = new long[ls.size()];
-        for (int i = 0; i < pos.length; i++) {
-            var a = ls.get(i).adapter();
-            pos[i] = a == null || a.dropout() == null ? 0 : a.dropout().position();
-        }
-        return pos;
+        return dev.dora4j.nn.Dropout.positions(linears());
     }
 
     void rewindDropout(long[] positions) {
-        List<Linear> ls = linears();
-        for (int i = 0; i < positions.length; i++) {
-            var a = ls.get(i).adapter();
-            if (a != null && a.dropout() != null) a.dropout().rewind(positions[i]);
-        }
+        dev.dora4j.nn.Dropout.rewind(linears(), positions);
     }
 
     /** A linear layer's forward, profiled as "linear" or, with an adapter, as "lora"/"dora" (base matmul included). */

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dora4j.DoraException;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
 
@@ -86,19 +85,7 @@ public record LlamaConfig(
     }
 
     public static LlamaConfig read(Path file) {
-        if (!Files.isRegularFile(file)) throw new DoraException(file + ": model config not found");
-        JsonNode root;
-        try {
-            root = JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new DoraException(file + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
-        }
-        try {
-            return parse(root, file.toString());
-        } catch (DoraException e) {
-            String msg = e.getMessage();
-            throw new DoraException(msg.startsWith("config:") ? file + msg.substring("config".length()) : msg);
-        }
+        return ConfigFiles.read(file, LlamaConfig::parse);
     }
 
     public static LlamaConfig parse(JsonNode root, String source) {

@@ -1,10 +1,7 @@
 package dev.dora4j.model;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dora4j.DoraException;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -14,7 +11,6 @@ import java.nio.file.Path;
  * {@link LlamaLoader}.
  */
 public final class ModelTypes {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private ModelTypes() {}
 
@@ -26,13 +22,7 @@ public final class ModelTypes {
     public static String modelType(Path path) {
         if (Files.isRegularFile(path)) return "llama";
         Path file = path.resolve("config.json");
-        if (!Files.isRegularFile(file)) throw new DoraException(file + ": model config not found");
-        JsonNode root;
-        try {
-            root = JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new DoraException(file + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
-        }
+        JsonNode root = ConfigFiles.readTree(file);
         if (root == null || !root.isObject()) throw new DoraException(file + ": expected a JSON object");
         String type = modelType(root);
         if (type == null) throw new DoraException(file + ": missing key 'model_type' (and no known 'architectures')");

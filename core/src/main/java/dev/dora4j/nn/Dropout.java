@@ -70,4 +70,22 @@ public final class Dropout {
         for (int i = 0; i < size; i++) m[i] = rng.nextDouble() < p ? 0f : keep;
         return m;
     }
+
+    /** The stream positions of the adapters' dropouts of {@code layers} (0 where there is none), for replaying them. */
+    public static long[] positions(java.util.List<Linear> layers) {
+        long[] pos = new long[layers.size()];
+        for (int i = 0; i < pos.length; i++) {
+            var a = layers.get(i).adapter();
+            pos[i] = a == null || a.dropout() == null ? 0 : a.dropout().position();
+        }
+        return pos;
+    }
+
+    /** Rewinds the adapters' dropouts of {@code layers} to {@code positions} (from {@link #positions}). */
+    public static void rewind(java.util.List<Linear> layers, long[] positions) {
+        for (int i = 0; i < positions.length; i++) {
+            var a = layers.get(i).adapter();
+            if (a != null && a.dropout() != null) a.dropout().rewind(positions[i]);
+        }
+    }
 }
