@@ -38,13 +38,13 @@ public record BertConfig(
 
     public BertConfig {
         String where = "config";
-        positive(vocabSize, "vocab_size", where);
-        positive(hiddenSize, "hidden_size", where);
-        positive(numHiddenLayers, "num_hidden_layers", where);
-        positive(numAttentionHeads, "num_attention_heads", where);
-        positive(intermediateSize, "intermediate_size", where);
-        positive(maxPositionEmbeddings, "max_position_embeddings", where);
-        positive(typeVocabSize, "type_vocab_size", where);
+        ConfigFiles.positive(vocabSize, "vocab_size", where);
+        ConfigFiles.positive(hiddenSize, "hidden_size", where);
+        ConfigFiles.positive(numHiddenLayers, "num_hidden_layers", where);
+        ConfigFiles.positive(numAttentionHeads, "num_attention_heads", where);
+        ConfigFiles.positive(intermediateSize, "intermediate_size", where);
+        ConfigFiles.positive(maxPositionEmbeddings, "max_position_embeddings", where);
+        ConfigFiles.positive(typeVocabSize, "type_vocab_size", where);
         if (hiddenSize % numAttentionHeads != 0) {
             throw new DoraException(where + ": hidden_size " + hiddenSize + " is not a multiple of num_attention_heads "
                     + numAttentionHeads);
@@ -100,51 +100,20 @@ public record BertConfig(
                 }
             }
         }
-        int numLabels = !labels.isEmpty() ? labels.size() : optionalInt(root, "num_labels", source, 0);
+        int numLabels = !labels.isEmpty() ? labels.size() : ConfigFiles.optionalInt(root, "num_labels", source, 0);
         return new BertConfig(type,
-                requiredInt(root, "vocab_size", source),
-                requiredInt(root, "hidden_size", source),
-                requiredInt(root, "num_hidden_layers", source),
-                requiredInt(root, "num_attention_heads", source),
-                requiredInt(root, "intermediate_size", source),
-                optionalText(root, "hidden_act", source, "gelu"),
-                optionalInt(root, "max_position_embeddings", source, 512),
-                optionalInt(root, "type_vocab_size", source, 2),
-                (float) optionalDouble(root, "layer_norm_eps", source, 1e-12),
-                optionalDouble(root, "initializer_range", source, 0.02),
-                optionalInt(root, "pad_token_id", source, 0),
-                optionalText(root, "position_embedding_type", source, "absolute"),
+                ConfigFiles.requiredInt(root, "vocab_size", source),
+                ConfigFiles.requiredInt(root, "hidden_size", source),
+                ConfigFiles.requiredInt(root, "num_hidden_layers", source),
+                ConfigFiles.requiredInt(root, "num_attention_heads", source),
+                ConfigFiles.requiredInt(root, "intermediate_size", source),
+                ConfigFiles.optionalText(root, "hidden_act", source, "gelu"),
+                ConfigFiles.optionalInt(root, "max_position_embeddings", source, 512),
+                ConfigFiles.optionalInt(root, "type_vocab_size", source, 2),
+                (float) ConfigFiles.optionalDouble(root, "layer_norm_eps", source, 1e-12),
+                ConfigFiles.optionalDouble(root, "initializer_range", source, 0.02),
+                ConfigFiles.optionalInt(root, "pad_token_id", source, 0),
+                ConfigFiles.optionalText(root, "position_embedding_type", source, "absolute"),
                 numLabels, labels);
-    }
-
-    private static void positive(int v, String key, String where) {
-        if (v <= 0) throw new DoraException(where + ": key '" + key + "' must be positive, got " + v);
-    }
-
-    private static int requiredInt(JsonNode root, String key, String source) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) throw new DoraException(source + ": missing key '" + key + "'");
-        if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new DoraException(source + ": key '" + key + "' must be an integer");
-        return n.asInt();
-    }
-
-    private static int optionalInt(JsonNode root, String key, String source, int fallback) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return fallback;
-        return requiredInt(root, key, source);
-    }
-
-    private static double optionalDouble(JsonNode root, String key, String source, double fallback) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return fallback;
-        if (!n.isNumber()) throw new DoraException(source + ": key '" + key + "' must be a number");
-        return n.asDouble();
-    }
-
-    private static String optionalText(JsonNode root, String key, String source, String fallback) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return fallback;
-        if (!n.isTextual()) throw new DoraException(source + ": key '" + key + "' must be a string");
-        return n.asText();
     }
 }

@@ -35,4 +35,41 @@ final class ConfigFiles {
             throw new DoraException(msg.startsWith("config:") ? file + msg.substring("config".length()) : msg);
         }
     }
+
+    static void positive(int v, String key, String where) {
+        if (v <= 0) throw new DoraException(where + ": key '" + key + "' must be positive, got " + v);
+    }
+
+    static int requiredInt(JsonNode root, String key, String source) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) throw new DoraException(source + ": missing key '" + key + "'");
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new DoraException(source + ": key '" + key + "' must be an integer");
+        return n.asInt();
+    }
+
+    static int optionalInt(JsonNode root, String key, String source, int fallback) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) return fallback;
+        return requiredInt(root, key, source);
+    }
+
+    static double requiredDouble(JsonNode root, String key, String source) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) throw new DoraException(source + ": missing key '" + key + "'");
+        if (!n.isNumber()) throw new DoraException(source + ": key '" + key + "' must be a number");
+        return n.asDouble();
+    }
+
+    static double optionalDouble(JsonNode root, String key, String source, double fallback) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) return fallback;
+        return requiredDouble(root, key, source);
+    }
+
+    static String optionalText(JsonNode root, String key, String source, String fallback) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) return fallback;
+        if (!n.isTextual()) throw new DoraException(source + ": key '" + key + "' must be a string");
+        return n.asText();
+    }
 }

@@ -48,19 +48,19 @@ public record LlamaConfig(
 
     public LlamaConfig {
         String where = "config";
-        positive(hiddenSize, "hidden_size", where);
-        positive(intermediateSize, "intermediate_size", where);
-        positive(numHiddenLayers, "num_hidden_layers", where);
-        positive(numAttentionHeads, "num_attention_heads", where);
-        positive(numKeyValueHeads, "num_key_value_heads", where);
-        positive(headDim, "head_dim", where);
-        positive(vocabSize, "vocab_size", where);
+        ConfigFiles.positive(hiddenSize, "hidden_size", where);
+        ConfigFiles.positive(intermediateSize, "intermediate_size", where);
+        ConfigFiles.positive(numHiddenLayers, "num_hidden_layers", where);
+        ConfigFiles.positive(numAttentionHeads, "num_attention_heads", where);
+        ConfigFiles.positive(numKeyValueHeads, "num_key_value_heads", where);
+        ConfigFiles.positive(headDim, "head_dim", where);
+        ConfigFiles.positive(vocabSize, "vocab_size", where);
         if (numAttentionHeads % numKeyValueHeads != 0) {
             throw new DoraException(where + ": num_attention_heads " + numAttentionHeads
                     + " is not a multiple of num_key_value_heads " + numKeyValueHeads);
         }
         if (headDim % 2 != 0) throw new DoraException(where + ": head_dim " + headDim + " must be even for rotary embeddings");
-        positive(maxPositionEmbeddings, "max_position_embeddings", where);
+        ConfigFiles.positive(maxPositionEmbeddings, "max_position_embeddings", where);
         if ((long) maxPositionEmbeddings * (headDim / 2) > MAX_ROPE_ENTRIES) {
             throw new DoraException(where + ": max_position_embeddings " + maxPositionEmbeddings + " with head_dim " + headDim
                     + " needs a rotary table larger than " + MAX_ROPE_ENTRIES + " entries");
@@ -96,10 +96,10 @@ public record LlamaConfig(
             String hint = type.equals("bert") ? "; BERT encoders are trained with --task classify and embed with the embed command" : "";
             throw new DoraException(source + ": model_type '" + type + "' is not supported (supported: llama, mistral, qwen2)" + hint);
         }
-        int hidden = requiredInt(root, "hidden_size", source);
-        int heads = requiredInt(root, "num_attention_heads", source);
-        int kvHeads = optionalInt(root, "num_key_value_heads", source, heads);
-        int headDim = optionalInt(root, "head_dim", source, heads > 0 ? hidden / heads : 0);
+        int hidden = ConfigFiles.requiredInt(root, "hidden_size", source);
+        int heads = ConfigFiles.requiredInt(root, "num_attention_heads", source);
+        int kvHeads = ConfigFiles.optionalInt(root, "num_key_value_heads", source, heads);
+        int headDim = ConfigFiles.optionalInt(root, "head_dim", source, heads > 0 ? hidden / heads : 0);
         String scalingType = null;
         double factor = 1, low = 1, high = 4;
         int original = 0;
@@ -113,21 +113,21 @@ public record LlamaConfig(
             } else if (!scalingType.equals("linear") && !scalingType.equals("llama3")) {
                 throw new DoraException(source + ": rope_scaling type '" + scalingType + "' is not supported (linear, llama3)");
             } else {
-                factor = requiredDouble(rs, "factor", source + ": rope_scaling");
+                factor = ConfigFiles.requiredDouble(rs, "factor", source + ": rope_scaling");
                 if (scalingType.equals("llama3")) {
-                    low = requiredDouble(rs, "low_freq_factor", source + ": rope_scaling");
-                    high = requiredDouble(rs, "high_freq_factor", source + ": rope_scaling");
-                    original = (int) requiredDouble(rs, "original_max_position_embeddings", source + ": rope_scaling");
+                    low = ConfigFiles.requiredDouble(rs, "low_freq_factor", source + ": rope_scaling");
+                    high = ConfigFiles.requiredDouble(rs, "high_freq_factor", source + ": rope_scaling");
+                    original = (int) ConfigFiles.requiredDouble(rs, "original_max_position_embeddings", source + ": rope_scaling");
                 }
             }
         }
         boolean bias = type.equals("qwen2") || root.path("attention_bias").asBoolean(false);
         int eos = root.path("eos_token_id").isArray() ? root.path("eos_token_id").path(0).asInt(-1)
                 : root.path("eos_token_id").asInt(-1);
-        return new LlamaConfig(type, hidden, requiredInt(root, "intermediate_size", source),
-                requiredInt(root, "num_hidden_layers", source), heads, kvHeads, headDim,
-                requiredInt(root, "vocab_size", source), optionalInt(root, "max_position_embeddings", source, 2048),
-                (float) optionalDouble(root, "rms_norm_eps", source, 1e-6), optionalDouble(root, "rope_theta", source, 10000.0),
+        return new LlamaConfig(type, hidden, ConfigFiles.requiredInt(root, "intermediate_size", source),
+                ConfigFiles.requiredInt(root, "num_hidden_layers", source), heads, kvHeads, headDim,
+                ConfigFiles.requiredInt(root, "vocab_size", source), ConfigFiles.optionalInt(root, "max_position_embeddings", source, 2048),
+                (float) ConfigFiles.optionalDouble(root, "rms_norm_eps", source, 1e-6), ConfigFiles.optionalDouble(root, "rope_theta", source, 10000.0),
                 scalingType, factor, low, high, original,
                 root.path("tie_word_embeddings").asBoolean(false), bias,
                 root.path("bos_token_id").asInt(-1), eos);
@@ -176,35 +176,5 @@ public record LlamaConfig(
         } catch (IOException e) {
             throw new DoraException("cannot serialise config: " + e.getMessage(), e);
         }
-    }
-
-    private static void positive(int v, String key, String where) {
-        if (v <= 0) throw new DoraException(where + ": key '" + key + "' must be positive, got " + v);
-    }
-
-    private static int requiredInt(JsonNode root, String key, String source) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) throw new DoraException(source + ": missing key '" + key + "'");
-        if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new DoraException(source + ": key '" + key + "' must be an integer");
-        return n.asInt();
-    }
-
-    private static int optionalInt(JsonNode root, String key, String source, int fallback) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return fallback;
-        return requiredInt(root, key, source);
-    }
-
-    private static double requiredDouble(JsonNode root, String key, String source) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) throw new DoraException(source + ": missing key '" + key + "'");
-        if (!n.isNumber()) throw new DoraException(source + ": key '" + key + "' must be a number");
-        return n.asDouble();
-    }
-
-    private static double optionalDouble(JsonNode root, String key, String source, double fallback) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return fallback;
-        return requiredDouble(root, key, source);
     }
 }
