@@ -11,13 +11,11 @@ import dev.dora4j.eval.ClassificationMetrics;
 import dev.dora4j.eval.Score;
 import dev.dora4j.kernel.Parallel;
 import dev.dora4j.tokenizer.Tokenizers;
+import dev.dora4j.train.LiveHeap;
 import dev.dora4j.train.TrainConfig;
 import dev.dora4j.train.Trainer;
 import dev.dora4j.train.TrainingRun;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.lang.management.MemoryPoolMXBean;
-import java.lang.management.MemoryType;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,7 +33,7 @@ import java.util.Random;
  * chosen on the dev set (rank 8, first seed; the same grid for LoRA and DoRA), then every rank and seed is trained with
  * it and scored on the test set. Each finished run appends one line to {@code results.jsonl} (a rerun skips the runs
  * already there); {@code results.md} is the table: test accuracy and macro-F1 as mean ± sample standard deviation over
- * seeds, trainable parameters, training tokens/s and the peak Java heap of the run.
+ * seeds, trainable parameters, training tokens/s and the peak live heap of the run ({@link LiveHeap}).
  *
  * <pre>
  * java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar dev.dora4j.bench.ClassificationStudy \
@@ -111,7 +109,7 @@ public final class ClassificationStudy {
                 o.batch(), o.seqLen(), warmup, "linear", 1.0f, 1000 + seed, true, false, null, 0, 0, 0, 1f, false, false,
                 TrainConfig.CLASSIFY, null, o.dataset().equals("trec"));
         System.gc();
-        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) p.resetPeakUsage();
+        LiveHeap.reset();
         TrainingRun run = TrainingRun.start(config, dir, null);
         double[] tokens = {0, 0};
         Score[] last = {null};
@@ -129,10 +127,7 @@ public final class ClassificationStudy {
             }
         }, Long.MAX_VALUE);
         double seconds = (System.nanoTime() - start) / 1e9;
-        long peakHeap = 0;
-        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
-            if (p.getType() == MemoryType.HEAP) peakHeap += p.getPeakUsage().getUsed();
-        }
+        double peakLiveHeap = LiveHeap.peakMb();
         var cls = run.classifier();
         ClassificationMetrics devScore = (ClassificationMetrics) last[0];
         ClassificationMetrics testScore;
@@ -156,7 +151,7 @@ public final class ClassificationStudy {
         line.put("total_params", run.totalParameters());
         line.put("train_tokens_per_s", tokens[0] / tokens[1]);
         line.put("run_s", seconds);
-        line.put("peak_heap_mb", peakHeap / 1048576.0);
+        if (Double.isFinite(peakLiveHeap)) line.put("peak_live_heap_mb", peakLiveHeap);
         Files.writeString(results, line + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         System.err.println(line);
         done.put(key, line);
@@ -179,7 +174,7 @@ public final class ClassificationStudy {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "%s, %d epoch(s), batch %d, %d seeds; learning rate chosen on dev at rank 8: %s%n%n",
                 o.dataset(), o.epochs(), o.batch(), o.seeds(), chosen));
-        sb.append("| method | r | lr | test accuracy | test macro-F1 | dev accuracy | trainable params | train tokens/s | peak heap MB |\n");
+        sb.append("| method | r | lr | test accuracy | test macro-F1 | dev accuracy | trainable params | train tokens/s | peak live heap MB |\n");
         sb.append("|---|---|---|---|---|---|---|---|---|\n");
         for (var e : chosen.entrySet()) {
             String method = e.getKey();
@@ -195,7 +190,7 @@ public final class ClassificationStudy {
                         rank == 0 ? "-" : Integer.toString(rank), e.getValue(), meanStd(rows, "test_accuracy", 100),
                         meanStd(rows, "test_macro_f1", 100), meanStd(rows, "dev_accuracy", 100),
                         rows.getFirst().get("trainable_params").asLong(), mean(rows, "train_tokens_per_s"),
-                        mean(rows, "peak_heap_mb")));
+                        rows.getFirst().has("peak_live_heap_mb") ? mean(rows, "peak_live_heap_mb") : Double.NaN));
             }
         }
         return sb.toString();

@@ -106,7 +106,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (threads != null) dev.dora4j.kernel.Parallel.setThreads(threads);
-        Resources.watchLiveHeap();
+        dev.dora4j.train.LiveHeap.reset();
         if (TrainConfig.CLASSIFY.equals(task) && model == null && resume == null) {
             throw new DoraException("--task classify needs --model (a BERT model directory)");
         }
@@ -151,7 +151,7 @@ final class TrainCommand implements Callable<Integer> {
         double seconds = (System.nanoTime() - start) / 1e9;
         Path outDir = resume != null ? resume : out;
         System.err.printf("finished in %.1f s, peak RSS %.0f MB, peak live heap %.0f MB; wrote %s%n", seconds,
-                Resources.peakRssMb(), Resources.peakLiveHeapMb(), outDir);
+                Resources.peakRssMb(), dev.dora4j.train.LiveHeap.peakMb(), outDir);
         if (demo) {
             if (after == null) after = (Evaluator.Result) run.trainer().evaluate();
             System.out.printf("held-out loss: %.4f before, %.4f after (perplexity %.2f -> %.2f, %d tokens)%n",
