@@ -1,5 +1,7 @@
 package dev.dora4j.autograd;
 
+import static dev.dora4j.autograd.TransformerOpsGradTest.WIDE_STEP;
+import static dev.dora4j.autograd.TransformerOpsGradTest.assertGradients;
 import static dev.dora4j.autograd.TransformerOpsGradTest.random;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -9,25 +11,12 @@ import dev.dora4j.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /** The encoder ops through the finite-difference gradient checker, and their forward values against plain loops. */
 class EncoderOpsGradTest {
-    private static final GradCheck WIDE_STEP = new GradCheck(0.1, 200, 1234);
-
-    private static void assertGradients(Function<Tape, Tensor> f, List<Tensor> params) {
-        assertGradients(GradCheck.standard(), f, params);
-    }
-
-    private static void assertGradients(GradCheck check, Function<Tape, Tensor> f, List<Tensor> params) {
-        GradCheck.Result r = check.check(f, params);
-        assertThat(r.maxRelError()).as(r.toString()).isLessThan(1e-3);
-        assertThat(r.checked()).isGreaterThan(0);
-    }
-
     @ParameterizedTest
     @CsvSource({"1, 5", "3, 12", "7, 33"})
     void layerNormGradients(int tokens, int dim) {

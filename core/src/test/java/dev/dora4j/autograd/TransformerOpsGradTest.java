@@ -26,13 +26,13 @@ class TransformerOpsGradTest {
      * float32 rounding of the checked function divided by the standard step reaches ~1e-3 of the smaller
      * gradients; a step of 0.1 keeps both that noise and the five-point stencil's truncation error well below.
      */
-    private static final GradCheck WIDE_STEP = new GradCheck(0.1, 200, 1234);
+    static final GradCheck WIDE_STEP = new GradCheck(0.1, 200, 1234);
 
-    private static void assertGradients(Function<Tape, Tensor> f, List<Tensor> params) {
+    static void assertGradients(Function<Tape, Tensor> f, List<Tensor> params) {
         assertGradients(GradCheck.standard(), f, params);
     }
 
-    private static void assertGradients(GradCheck check, Function<Tape, Tensor> f, List<Tensor> params) {
+    static void assertGradients(GradCheck check, Function<Tape, Tensor> f, List<Tensor> params) {
         GradCheck.Result r = check.check(f, params);
         assertThat(r.maxRelError()).as(r.toString()).isLessThan(1e-3);
         assertThat(r.checked()).isGreaterThan(0);
