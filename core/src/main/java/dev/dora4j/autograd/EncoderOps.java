@@ -14,8 +14,6 @@ import dev.dora4j.tensor.Tensor;
  * depend on the thread count.
  */
 public final class EncoderOps {
-    private static final double INV_SQRT2 = 1.0 / Math.sqrt(2.0);
-    private static final double INV_SQRT_2PI = 1.0 / Math.sqrt(2.0 * Math.PI);
     /** Elements per parallel chunk below which element-wise work stays on one thread. */
     private static final int GRAIN_ELEMENTS = 1 << 14;
 
@@ -142,14 +140,9 @@ public final class EncoderOps {
         return result;
     }
 
-    /** 0.5·x·(1 + erf(x/√2)) in double, computed as 0.5·x·erfc(−x/√2) so the negative tail keeps its digits. */
+    /** GELU in double, the reference the float kernel is held to ({@link dev.dora4j.kernel.Gelu#exact}). */
     public static double gelu(double x) {
-        return 0.5 * x * Erf.erfc(-x * INV_SQRT2);
-    }
-
-    /** d/dx gelu = Φ(x) + x·φ(x). */
-    public static double geluDerivative(double x) {
-        return 0.5 * Erf.erfc(-x * INV_SQRT2) + x * INV_SQRT_2PI * StrictMath.exp(-0.5 * x * x);
+        return dev.dora4j.kernel.Gelu.exact(x);
     }
 
     /** tanh per element, same shape. */

@@ -16,7 +16,20 @@ public final class Gelu {
     private static final float A1 = 0.254829592f, A2 = -0.284496736f, A3 = 1.421413741f, A4 = -1.453152027f,
             A5 = 1.061405429f;
 
+    private static final double INV_SQRT2_D = 1.0 / Math.sqrt(2.0);
+    private static final double INV_SQRT_2PI_D = 1.0 / Math.sqrt(2.0 * Math.PI);
+
     private Gelu() {}
+
+    /** The reference in double: 0.5·x·(1 + erf(x/√2)) as 0.5·x·erfc(−x/√2), so the negative tail keeps its digits. */
+    public static double exact(double x) {
+        return 0.5 * x * Erf.erfc(-x * INV_SQRT2_D);
+    }
+
+    /** The reference derivative in double: Φ(x) + x·φ(x). */
+    public static double exactDerivative(double x) {
+        return 0.5 * Erf.erfc(-x * INV_SQRT2_D) + x * INV_SQRT_2PI_D * StrictMath.exp(-0.5 * x * x);
+    }
 
     public static float gelu(float x) {
         float z = Math.abs(x) * INV_SQRT2;

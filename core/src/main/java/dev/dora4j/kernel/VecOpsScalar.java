@@ -68,22 +68,15 @@ public final class VecOpsScalar {
         }
     }
 
-    /** GELU in double through {@link Erf}: {@code 0.5·x·erfc(−x/√2)}. */
+    /** GELU in double: {@link Gelu#exact}. */
     public static void gelu(float[] x, int xOff, float[] y, int yOff, int n) {
         Objects.checkFromIndexSize(xOff, n, x.length);
         Objects.checkFromIndexSize(yOff, n, y.length);
-        for (int i = 0; i < n; i++) {
-            double v = x[xOff + i];
-            y[yOff + i] = (float) (0.5 * v * Erf.erfc(-v / Math.sqrt(2)));
-        }
+        for (int i = 0; i < n; i++) y[yOff + i] = (float) Gelu.exact(x[xOff + i]);
     }
 
     /** {@code gx += g·(Φ(x) + x·φ(x))} in double. */
     public static void geluBackward(float[] x, int xOff, float[] g, int gOff, float[] gx, int gxOff, int n) {
-        for (int i = 0; i < n; i++) {
-            double v = x[xOff + i];
-            double d = 0.5 * Erf.erfc(-v / Math.sqrt(2)) + v * Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
-            gx[gxOff + i] = (float) (gx[gxOff + i] + g[gOff + i] * d);
-        }
+        for (int i = 0; i < n; i++) gx[gxOff + i] = (float) (gx[gxOff + i] + g[gOff + i] * Gelu.exactDerivative(x[xOff + i]));
     }
 }
