@@ -10,7 +10,6 @@ import dev.dora4j.eval.ClassificationEvaluator;
 import dev.dora4j.eval.ClassificationMetrics;
 import dev.dora4j.eval.Score;
 import dev.dora4j.kernel.Parallel;
-import dev.dora4j.tokenizer.Tokenizers;
 import dev.dora4j.train.LiveHeap;
 import dev.dora4j.train.TrainConfig;
 import dev.dora4j.train.Trainer;
@@ -55,8 +54,10 @@ public final class ClassificationStudy {
         Options o = parse(args);
         Parallel.setThreads(o.threads());
         Files.createDirectories(o.out());
-        Path[] split = split(o);
-        Path train = split[0], dev = split[1], test = split[2];
+        Path[] files = split(o);
+        boolean coarse = o.dataset().equals("trec");
+        Split split = new Split(files[0], files[1], ClassificationReader.read(files[0], coarse).size(),
+                ClassificationReader.read(files[2], coarse));
         Path results = o.out().resolve("results.jsonl");
         Map<String, JsonNode> done = readResults(results);
 
@@ -69,7 +70,7 @@ public final class ClassificationStudy {
             float best = grid[0];
             double bestDev = -1;
             for (float lr : grid) {
-                JsonNode r = run(o, method, rank, lr, 0, train, dev, test, results, done);
+                JsonNode r = run(o, method, rank, lr, 0, split, results, done);
                 double acc = r.get("dev_accuracy").asDouble();
                 if (acc > bestDev) {
                     bestDev = acc;
@@ -82,7 +83,7 @@ public final class ClassificationStudy {
         for (String method : methods) {
             int[] ranks = method.equals("full") ? new int[] {0} : o.ranks();
             for (int rank : ranks) {
-                for (int seed = 0; seed < o.seeds(); seed++) run(o, method, rank, chosen.get(method), seed, train, dev, test, results, done);
+                for (int seed = 0; seed < o.seeds(); seed++) run(o, method, rank, chosen.get(method), seed, split, results, done);
             }
         }
         String table = table(o, chosen, readResults(results));
@@ -94,18 +95,20 @@ public final class ClassificationStudy {
         return String.format(Locale.ROOT, "%s-r%d-lr%.0e-seed%d", method, rank, lr, seed);
     }
 
-    private static JsonNode run(Options o, String method, int rank, float lr, int seed, Path train, Path dev, Path test,
-            Path results, Map<String, JsonNode> done) throws IOException {
+    /** The training and dev files, the number of training examples and the test records, read once. */
+    record Split(Path train, Path dev, int trainExamples, List<LabeledText> test) {}
+
+    private static JsonNode run(Options o, String method, int rank, float lr, int seed, Split split, Path results,
+            Map<String, JsonNode> done) throws IOException {
         String key = key(method, rank, lr, seed);
         if (done.containsKey(key)) return done.get(key);
         Path dir = o.out().resolve("runs").resolve(key);
         if (Files.exists(dir)) deleteTree(dir);
-        long examples = ClassificationReader.read(train, o.dataset().equals("trec")).size();
-        long steps = o.epochs() * ((examples + o.batch() - 1) / o.batch());
+        long steps = o.epochs() * (((long) split.trainExamples() + o.batch() - 1) / o.batch());
         int warmup = (int) Math.ceil(0.06 * steps);
         int r = Math.max(rank, 1);
-        TrainConfig config = new TrainConfig(o.model().toString(), null, train.toString(), dev.toString(), method, r, 2f * r,
-                o.dropout(), List.of("query", "key", "value", "dense"), false, lr, "adamw", 0.01f, o.epochs(), 0, o.batch(),
+        TrainConfig config = new TrainConfig(o.model().toString(), null, split.train().toString(), split.dev().toString(),
+                method, r, 2f * r, o.dropout(), List.of("query", "key", "value", "dense"), false, lr, "adamw", 0.01f, o.epochs(), 0, o.batch(),
                 o.batch(), o.seqLen(), warmup, "linear", 1.0f, 1000 + seed, true, false, null, 0, 0, 0, 1f, false, false,
                 TrainConfig.CLASSIFY, null, o.dataset().equals("trec"));
         System.gc();
@@ -130,12 +133,8 @@ public final class ClassificationStudy {
         double peakLiveHeap = LiveHeap.peakMb();
         var cls = run.classifier();
         ClassificationMetrics devScore = (ClassificationMetrics) last[0];
-        ClassificationMetrics testScore;
-        try (var tok = Tokenizers.load(o.model(), null)) {
-            var prepared = ClassificationData.prepare(ClassificationReader.read(test, o.dataset().equals("trec")), tok,
-                    run.seqLen(), cls.model().labels());
-            testScore = ClassificationEvaluator.evaluate(cls.model(), prepared.examples(), 64);
-        }
+        var prepared = ClassificationData.prepare(split.test(), run.tokenizer(), run.seqLen(), cls.model().labels());
+        ClassificationMetrics testScore = ClassificationEvaluator.evaluate(cls.model(), prepared.examples(), 64);
         ObjectNode line = JSON.createObjectNode();
         line.put("key", key);
         line.put("method", method);
