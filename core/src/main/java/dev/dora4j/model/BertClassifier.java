@@ -1,9 +1,14 @@
 package dev.dora4j.model;
 
 import dev.dora4j.autograd.Tape;
+import dev.dora4j.DoraException;
 import dev.dora4j.autograd.EncoderOps;
 import dev.dora4j.nn.Linear;
+import dev.dora4j.peft.AdapterFiles;
+import dev.dora4j.peft.AdapterInjector;
+import dev.dora4j.peft.PeftKeys;
 import dev.dora4j.tensor.Tensor;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +22,7 @@ import java.util.SplittableRandom;
  * all-MiniLM-L6-v2, which ship no pooler) otherwise. transformers' classifier dropout is not applied.
  */
 public final class BertClassifier {
-    public static final String HEAD = "classifier";
+    public static final String HEAD = BertModel.CLASSIFIER;
 
     private final BertModel bert;
     private final Linear head;
@@ -62,33 +67,33 @@ public final class BertClassifier {
      * PEFT adapter attached unmerged and its saved {@code classifier} head; otherwise the model directory's own head.
      * Labels and pooling come from {@link ClassifierInfo} beside the head ({@code pooling} overrides when not null).
      */
-    public static BertClassifier load(java.nio.file.Path modelDir, java.nio.file.Path adapterDir, String pooling) {
+    public static BertClassifier load(Path modelDir, Path adapterDir, String pooling) {
         BertModel bert = BertLoader.load(modelDir, "bert.");
-        java.nio.file.Path headDir = adapterDir != null ? adapterDir : modelDir;
+        Path headDir = adapterDir != null ? adapterDir : modelDir;
         ClassifierInfo info = ClassifierInfo.read(headDir);
         if (info == null) {
-            throw new dev.dora4j.DoraException(headDir.resolve(ClassifierInfo.FILE_NAME) + ": not found; the labels of the "
+            throw new DoraException(headDir.resolve(ClassifierInfo.FILE_NAME) + ": not found; the labels of the "
                     + "classifier's outputs are unknown");
         }
         Tensor w, b;
         if (adapterDir != null) {
-            var loaded = dev.dora4j.peft.AdapterFiles.read(adapterDir);
-            dev.dora4j.peft.AdapterInjector.attach(bert.linears(), loaded, HEAD, false, 0);
+            var loaded = AdapterFiles.read(adapterDir);
+            AdapterInjector.attach(bert.linears(), loaded, HEAD, false, 0);
             var sw = loaded.saved().get(HEAD + ".weight");
             var sb = loaded.saved().get(HEAD + ".bias");
             if (sw == null || sb == null || sw.shape().length != 2) {
-                throw new dev.dora4j.DoraException(adapterDir + ": the adapter holds no classifier head ("
-                        + dev.dora4j.peft.PeftKeys.PREFIX + HEAD + ".weight and .bias)");
+                throw new DoraException(adapterDir + ": the adapter holds no classifier head ("
+                        + PeftKeys.PREFIX + HEAD + ".weight and .bias)");
             }
             w = Tensor.of(sw.values(), (int) sw.shape()[0], (int) sw.shape()[1]);
             b = Tensor.of(sb.values(), sb.values().length);
         } else {
             w = bert.classifierWeight();
             b = bert.classifierBias();
-            if (w == null || b == null) throw new dev.dora4j.DoraException(modelDir + ": the model has no classifier head");
+            if (w == null || b == null) throw new DoraException(modelDir + ": the model has no classifier head");
         }
         if (w.dim(0) != info.labels().size()) {
-            throw new dev.dora4j.DoraException(headDir + ": the classifier has " + w.dim(0) + " outputs but "
+            throw new DoraException(headDir + ": the classifier has " + w.dim(0) + " outputs but "
                     + ClassifierInfo.FILE_NAME + " names " + info.labels().size() + " labels");
         }
         String p = pooling != null ? pooling : info.pooling() != null ? info.pooling() : defaultPooling(bert);
