@@ -29,10 +29,25 @@ public final class Gemm {
         PREFERRED.xWt(x, xOff, w, wOff, y, yOff, m, k, n, acc);
     }
 
+    /**
+     * {@code y = (acc ? y + x·Wᵀ : x·Wᵀ) ⊙ colScale + colBias} per column, in the pass that stores the product.
+     * x: [m, k], w: [n, k], colScale, colBias: [n] or null -> y: [m, n].
+     */
+    public static void xWt(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n,
+                           boolean acc, float[] colScale, float[] colBias) {
+        PREFERRED.xWt(x, xOff, w, wOff, y, yOff, m, k, n, acc, colScale, colBias);
+    }
+
     /** {@code dx = g·W}. g: [m, n], w: [n, k] -> dx: [m, k]. */
     public static void gW(float[] g, int gOff, float[] w, int wOff, float[] dx, int dxOff, int m, int n, int k,
                           boolean acc) {
         PREFERRED.gW(g, gOff, w, wOff, dx, dxOff, m, n, k, acc);
+    }
+
+    /** {@code dx = g·diag(rowScale)·W}, row p of W scaled by rowScale[p] as it is packed. rowScale: [n] or null. */
+    public static void gW(float[] g, int gOff, float[] w, int wOff, float[] rowScale, float[] dx, int dxOff, int m,
+                          int n, int k, boolean acc) {
+        PREFERRED.gW(g, gOff, w, wOff, rowScale, dx, dxOff, m, n, k, acc);
     }
 
     /** {@code dW = gᵀ·x}. g: [m, n], x: [m, k] -> dw: [n, k]. */

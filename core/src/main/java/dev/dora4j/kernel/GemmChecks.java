@@ -25,6 +25,13 @@ final class GemmChecks {
         region("dw", dw, dwOff, n, k);
     }
 
+    /** A per-row or per-column vector of the product: null, or at least {@code n} values. */
+    static void vector(String name, float[] v, int n) {
+        if (v != null && v.length < n) {
+            throw new IndexOutOfBoundsException(name + ": " + n + " values needed, the array has " + v.length);
+        }
+    }
+
     private static void dims(int m, int k, int n) {
         if (m < 0 || k < 0 || n < 0) {
             throw new IllegalArgumentException("negative dimension: m=" + m + ", k=" + k + ", n=" + n);

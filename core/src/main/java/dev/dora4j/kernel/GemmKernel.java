@@ -13,10 +13,30 @@ public interface GemmKernel {
     VectorSpecies<Float> species();
 
     /** {@code y = x·Wᵀ}. x: [m, k], w: [n, k] -> y: [m, n]. */
-    void xWt(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n, boolean acc);
+    default void xWt(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n, boolean acc) {
+        xWt(x, xOff, w, wOff, y, yOff, m, k, n, acc, null, null);
+    }
+
+    /**
+     * {@code y = (y + x·Wᵀ) ⊙ colScale + colBias} with {@code acc}, {@code y = x·Wᵀ ⊙ colScale + colBias} without:
+     * each column j of the result is multiplied by {@code colScale[j]} and then {@code colBias[j]} is added, in the
+     * same pass that stores the product. x: [m, k], w: [n, k], colScale, colBias: [n] or null (no scaling, no bias)
+     * -> y: [m, n].
+     */
+    void xWt(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n, boolean acc,
+             float[] colScale, float[] colBias);
 
     /** {@code dx = g·W}. g: [m, n], w: [n, k] -> dx: [m, k]. */
-    void gW(float[] g, int gOff, float[] w, int wOff, float[] dx, int dxOff, int m, int n, int k, boolean acc);
+    default void gW(float[] g, int gOff, float[] w, int wOff, float[] dx, int dxOff, int m, int n, int k, boolean acc) {
+        gW(g, gOff, w, wOff, null, dx, dxOff, m, n, k, acc);
+    }
+
+    /**
+     * {@code dx = g·diag(rowScale)·W}: row p of W is multiplied by {@code rowScale[p]} as it is packed, so the scaled
+     * matrix is never stored. g: [m, n], w: [n, k], rowScale: [n] or null (no scaling) -> dx: [m, k].
+     */
+    void gW(float[] g, int gOff, float[] w, int wOff, float[] rowScale, float[] dx, int dxOff, int m, int n, int k,
+            boolean acc);
 
     /** {@code dW = gᵀ·x}. g: [m, n], x: [m, k] -> dw: [n, k]. */
     void gtX(float[] g, int gOff, float[] x, int xOff, float[] dw, int dwOff, int m, int n, int k, boolean acc);

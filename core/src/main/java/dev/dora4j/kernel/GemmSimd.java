@@ -50,34 +50,49 @@ final class GemmSimd implements GemmKernel {
     }
 
     @Override
-    public void xWt(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n, boolean acc) {
+    public void xWt(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n, boolean acc,
+                    float[] colScale, float[] colBias) {
         GemmChecks.xWt(x, xOff, w, wOff, y, yOff, m, k, n);
+        GemmChecks.vector("colScale", colScale, n);
+        GemmChecks.vector("colBias", colBias, n);
         if (k > 0 && m <= SMALL_M) {
-            dotProducts(x, xOff, k, w, wOff, k, m, n, k, y, yOff, n, acc);
+            dotProducts(x, xOff, k, w, wOff, k, m, n, k, y, yOff, n, acc, colScale, colBias);
         } else {
-            gemm(m, n, k, x, xOff, k, 1, w, wOff, 1, k, y, yOff, n, acc);
+            gemm(m, n, k, x, xOff, k, 1, w, wOff, 1, k, null, y, yOff, n, acc, colScale, colBias);
         }
     }
 
     @Override
-    public void gW(float[] g, int gOff, float[] w, int wOff, float[] dx, int dxOff, int m, int n, int k, boolean acc) {
+    public void gW(float[] g, int gOff, float[] w, int wOff, float[] rowScale, float[] dx, int dxOff, int m, int n,
+                   int k, boolean acc) {
         GemmChecks.gW(g, gOff, w, wOff, dx, dxOff, m, n, k);
-        gemm(m, k, n, g, gOff, n, 1, w, wOff, k, 1, dx, dxOff, k, acc);
+        GemmChecks.vector("rowScale", rowScale, n);
+        gemm(m, k, n, g, gOff, n, 1, w, wOff, k, 1, rowScale, dx, dxOff, k, acc, null, null);
     }
 
     @Override
     public void gtX(float[] g, int gOff, float[] x, int xOff, float[] dw, int dwOff, int m, int n, int k, boolean acc) {
         GemmChecks.gtX(g, gOff, x, xOff, dw, dwOff, m, n, k);
-        gemm(n, k, m, g, gOff, 1, n, x, xOff, k, 1, dw, dwOff, k, acc);
+        gemm(n, k, m, g, gOff, 1, n, x, xOff, k, 1, null, dw, dwOff, k, acc, null, null);
     }
 
-    // C[M, N] (+)= A[M, K]·B[K, N] with A(i, p) = a[aOff + i·aRs + p·aCs], B(p, j) = b[bOff + p·bRs + j·bCs],
-    // C(i, j) = c[cOff + i·ldc + j]
+    // C[M, N] = ((acc ? C : 0) + A[M, K]·diag(ps)·B[K, N]) ⊙ cs + cb with A(i, p) = a[aOff + i·aRs + p·aCs],
+    // B(p, j) = b[bOff + p·bRs + j·bCs], C(i, j) = c[cOff + i·ldc + j]; ps (per depth), cs and cb (per column of C)
+    // may each be null
     private static void gemm(int bigM, int bigN, int bigK, float[] a, int aOff, int aRs, int aCs,
-                             float[] b, int bOff, int bRs, int bCs, float[] c, int cOff, int ldc, boolean acc) {
+                             float[] b, int bOff, int bRs, int bCs, float[] ps, float[] c, int cOff, int ldc,
+                             boolean acc, float[] cs, float[] cb) {
         if (bigM == 0 || bigN == 0) return;
         if (bigK == 0) {
-            if (!acc) for (int i = 0; i < bigM; i++) Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + bigN, 0f);
+            for (int i = 0; i < bigM; i++) {
+                int ci = cOff + i * ldc;
+                for (int j = 0; j < bigN; j++) {
+                    float v = acc ? c[ci + j] : 0f;
+                    if (cs != null) v *= cs[j];
+                    if (cb != null) v += cb[j];
+                    c[ci + j] = v;
+                }
+            }
             return;
         }
         boolean parallel = (long) bigM * bigN * bigK >= PARALLEL_MACS && Parallel.threads() > 1;
@@ -90,36 +105,38 @@ final class GemmSimd implements GemmKernel {
             int packed = bigK * (cols + L);
             if (!parallel) {
                 float[] bp = packBuffer(packed);
-                pack(b, bOff, bRs, bCs, bigK, j0, cols, wide, 0, panels, bp);
-                block(0, bigM, 0, panels, wide, cols, bigK, a, aOff, aRs, aCs, bp, c, cOff + j0, ldc, acc);
+                pack(b, bOff, bRs, bCs, ps, bigK, j0, cols, wide, 0, panels, bp);
+                block(0, bigM, 0, panels, wide, cols, bigK, a, aOff, aRs, aCs, bp, c, cOff, ldc, j0, acc, cs, cb);
             } else if (tiles < panels) {
                 float[] bp = packBuffer(packed);
                 Parallel.range(panels, 1, (q0, q1) -> {
-                    pack(b, bOff, bRs, bCs, bigK, j0, cols, wide, q0, q1, bp);
-                    block(0, bigM, q0, q1, wide, cols, bigK, a, aOff, aRs, aCs, bp, c, cOff + j0, ldc, acc);
+                    pack(b, bOff, bRs, bCs, ps, bigK, j0, cols, wide, q0, q1, bp);
+                    block(0, bigM, q0, q1, wide, cols, bigK, a, aOff, aRs, aCs, bp, c, cOff, ldc, j0, acc, cs, cb);
                 });
             } else if (packed <= PRIVATE_PACK_FLOATS) {
                 Parallel.range(tiles, 1, (t0, t1) -> {
                     float[] bp = packBuffer(packed);
-                    pack(b, bOff, bRs, bCs, bigK, j0, cols, wide, 0, panels, bp);
+                    pack(b, bOff, bRs, bCs, ps, bigK, j0, cols, wide, 0, panels, bp);
                     block(t0 * MR, Math.min(bigM, t1 * MR), 0, panels, wide, cols, bigK, a, aOff, aRs, aCs, bp,
-                            c, cOff + j0, ldc, acc);
+                            c, cOff, ldc, j0, acc, cs, cb);
                 });
             } else {
                 float[] bp = packBuffer(packed);
-                Parallel.range(panels, 1, (q0, q1) -> pack(b, bOff, bRs, bCs, bigK, j0, cols, wide, q0, q1, bp));
+                Parallel.range(panels, 1, (q0, q1) -> pack(b, bOff, bRs, bCs, ps, bigK, j0, cols, wide, q0, q1, bp));
                 Parallel.range(tiles, 1, (t0, t1) -> block(t0 * MR, Math.min(bigM, t1 * MR), 0, panels, wide, cols,
-                        bigK, a, aOff, aRs, aCs, bp, c, cOff + j0, ldc, acc));
+                        bigK, a, aOff, aRs, aCs, bp, c, cOff, ldc, j0, acc, cs, cb));
             }
         }
     }
 
-    // panels [q0, q1) of the column block [j0, j0 + cols) of B -> bp (panel q at column(q)·depth)
-    private static void pack(float[] b, int bOff, int bRs, int bCs, int depth, int j0, int cols, int wide,
+    // panels [q0, q1) of the column block [j0, j0 + cols) of B, row p times ps[p] when ps is not null
+    // -> bp (panel q at column(q)·depth)
+    private static void pack(float[] b, int bOff, int bRs, int bCs, float[] ps, int depth, int j0, int cols, int wide,
                              int q0, int q1, float[] bp) {
         for (int q = q0; q < q1; q++) {
             int col = column(q, wide), width = q < wide ? NRL : L;
-            GemmPack.panel(b, bOff, bRs, bCs, depth, j0 + col, Math.min(width, cols - col), width, bp, col * depth);
+            GemmPack.panel(b, bOff, bRs, bCs, ps, depth, j0 + col, Math.min(width, cols - col), width, bp,
+                    col * depth);
         }
     }
 
@@ -127,15 +144,18 @@ final class GemmSimd implements GemmKernel {
         return panel < wide ? panel * NRL : wide * NRL + (panel - wide) * L;
     }
 
-    // rows [i0, i1) of C times panels [q0, q1) of the packed column block bp (cols columns, the first wide panels
-    // NRL wide, the rest L wide), over the whole depth
+    // rows [i0, i1) of C times panels [q0, q1) of the packed column block bp (columns [j0, j0 + cols) of C, the
+    // first wide panels NRL wide, the rest L wide), over the whole depth; the column scale cs and bias cb (or null)
+    // are applied as the last depth block is stored
     private static void block(int i0, int i1, int q0, int q1, int wide, int cols, int depth,
-                              float[] a, int aOff, int aRs, int aCs, float[] bp, float[] c, int cOff, int ldc,
-                              boolean acc) {
+                              float[] a, int aOff, int aRs, int aCs, float[] bp, float[] c, int cOff, int ldc, int j0,
+                              boolean acc, float[] cs, float[] cb) {
         float[] tile = new float[MR * NRL];
         for (int pc = 0; pc < depth; pc += KC) {
             int kc = Math.min(KC, depth - pc);
             boolean load = acc || pc > 0;
+            boolean last = pc + kc == depth;
+            float[] scale = last ? cs : null, bias = last ? cb : null;
             for (int ic = i0; ic < i1; ic += MC) {
                 int iEnd = Math.min(ic + MC, i1);
                 for (int q = q0; q < q1; q++) {
@@ -147,9 +167,14 @@ final class GemmSimd implements GemmKernel {
                     for (int ir = ic; ir < iEnd; ir += step) {
                         int rows = Math.min(step, iEnd - ir);
                         int ai = aOff + ir * aRs + pc * aCs;
-                        int ci = cOff + ir * ldc + col;
-                        if (width == NRL) kernel6x4(a, ai, aRs, aCs, bp, bi, kc, tile, c, ci, ldc, rows, pcols, load);
-                        else kernel12x1(a, ai, aRs, aCs, bp, bi, kc, tile, c, ci, ldc, rows, pcols, load);
+                        int ci = cOff + ir * ldc + j0 + col;
+                        if (width == NRL) {
+                            kernel6x4(a, ai, aRs, aCs, bp, bi, kc, tile, c, ci, ldc, rows, pcols, load, scale, bias,
+                                    j0 + col);
+                        } else {
+                            kernel12x1(a, ai, aRs, aCs, bp, bi, kc, tile, c, ci, ldc, rows, pcols, load, scale, bias,
+                                    j0 + col);
+                        }
                     }
                 }
             }
@@ -157,12 +182,13 @@ final class GemmSimd implements GemmKernel {
     }
 
     // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
-    // b: micro-panel [kc, NRL] at bOff -> c: [rows, cols] at cOff, row stride ldc (load: add into c).
+    // b: micro-panel [kc, NRL] at bOff -> c: [rows, cols] at cOff, row stride ldc (load: add into c; then times
+    // cs[j..] and plus cb[j..] where not null, j the tile's first column of C).
     // The sums leave through the scratch tile (MR·NRL floats): storing them straight into c, with the edge masks,
     // makes the method too large for the JIT to keep its vectors in registers.
     private static void kernel6x4(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int kc,
                                   float[] tile, float[] c, int cOff, int ldc, int rows, int cols,
-                                  boolean load) {
+                                  boolean load, float[] cs, float[] cb, int j) {
         int a1 = aOff + Math.min(1, rows - 1) * aRs;
         int a2 = aOff + Math.min(2, rows - 1) * aRs;
         int a3 = aOff + Math.min(3, rows - 1) * aRs;
@@ -207,14 +233,15 @@ final class GemmSimd implements GemmKernel {
         c42.intoArray(tile, 18 * L); c43.intoArray(tile, 19 * L);
         c50.intoArray(tile, 20 * L); c51.intoArray(tile, 21 * L);
         c52.intoArray(tile, 22 * L); c53.intoArray(tile, 23 * L);
-        flush(tile, NRL, c, cOff, ldc, rows, cols, load);
+        flush(tile, NRL, c, cOff, ldc, rows, cols, load, cs, cb, j);
     }
 
     // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
-    // b: micro-panel [kc, L] at bOff -> c: [rows, cols] at cOff, row stride ldc (load: add into c); tile: scratch
+    // b: micro-panel [kc, L] at bOff -> c: [rows, cols] at cOff, row stride ldc (load: add into c; then times cs[j..]
+    // and plus cb[j..] where not null); tile: scratch
     private static void kernel12x1(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int kc,
                                   float[] tile, float[] c, int cOff, int ldc, int rows, int cols,
-                                  boolean load) {
+                                  boolean load, float[] cs, float[] cb, int j) {
         int a1 = aOff + Math.min(1, rows - 1) * aRs;
         int a2 = aOff + Math.min(2, rows - 1) * aRs;
         int a3 = aOff + Math.min(3, rows - 1) * aRs;
@@ -280,22 +307,27 @@ final class GemmSimd implements GemmKernel {
         c90.intoArray(tile, 9 * L);
         c100.intoArray(tile, 10 * L);
         c110.intoArray(tile, 11 * L);
-        flush(tile, L, c, cOff, ldc, rows, cols, load);
+        flush(tile, L, c, cOff, ldc, rows, cols, load, cs, cb, j);
     }
 
-    // tile: [MR, width] -> c: its first rows × cols at cOff, row stride ldc (added into c when load)
+    // tile: [MR, width] -> c: its first rows × cols at cOff, row stride ldc (added into c when load), then each
+    // column j + v times cs[j + v] and plus cb[j + v] where those are not null
     private static void flush(float[] tile, int width, float[] c, int cOff, int ldc, int rows, int cols,
-                              boolean load) {
+                              boolean load, float[] cs, float[] cb, int j) {
         for (int r = 0; r < rows; r++) {
             int ti = r * width, ci = cOff + r * ldc;
             for (int v = 0; v < cols; v += L) {
                 FloatVector tv = FloatVector.fromArray(S, tile, ti + v);
                 if (cols - v >= L) {
                     if (load) tv = tv.add(FloatVector.fromArray(S, c, ci + v));
+                    if (cs != null) tv = tv.mul(FloatVector.fromArray(S, cs, j + v));
+                    if (cb != null) tv = tv.add(FloatVector.fromArray(S, cb, j + v));
                     tv.intoArray(c, ci + v);
                 } else {
                     VectorMask<Float> mask = S.indexInRange(v, cols);
                     if (load) tv = tv.add(FloatVector.fromArray(S, c, ci + v, mask));
+                    if (cs != null) tv = tv.mul(FloatVector.fromArray(S, cs, j + v, mask));
+                    if (cb != null) tv = tv.add(FloatVector.fromArray(S, cb, j + v, mask));
                     tv.intoArray(c, ci + v, mask);
                 }
             }
@@ -305,7 +337,7 @@ final class GemmSimd implements GemmKernel {
     // a: [m, depth] (row stride lda), b: [n, depth] (row stride ldb) -> c: [m, n] (row stride ldc),
     // c[i, j] (+)= <a_i, b_j>, in tiles of 4 × 4 dot products; threads split the longer side
     private static void dotProducts(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, int m, int n,
-                                    int depth, float[] c, int cOff, int ldc, boolean acc) {
+                                    int depth, float[] c, int cOff, int ldc, boolean acc, float[] cs, float[] cb) {
         int mt = (m + 3) / 4, nt = (n + 3) / 4;
         boolean parallel = (long) m * n * depth >= PARALLEL_MACS;
         boolean byRows = mt >= nt;
@@ -316,16 +348,18 @@ final class GemmSimd implements GemmKernel {
             for (int i = i0; i < i1; i += 4) {
                 for (int j = j0; j < j1; j += 4) {
                     dot4x4(a, aOff + i * lda, lda, b, bOff + j * ldb, ldb, depth, tile, c, cOff + i * ldc + j, ldc,
-                            Math.min(4, i1 - i), Math.min(4, j1 - j), acc);
+                            Math.min(4, i1 - i), Math.min(4, j1 - j), acc, cs, cb, j);
                 }
             }
         });
     }
 
     // a: rows r < rows at aOff + r·lda, b: rows j < cols at bOff + j·ldb, both of length depth
-    // -> c: [rows, cols] at cOff, row stride ldc, c[r, j] (+)= <a_r, b_j>; tile: scratch of 16 floats
+    // -> c: [rows, cols] at cOff, row stride ldc, c[r, j] (+)= <a_r, b_j>, then times cs[j0 + j] and plus
+    // cb[j0 + j] where those are not null; tile: scratch of 16 floats
     private static void dot4x4(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, int depth, float[] tile,
-                               float[] c, int cOff, int ldc, int rows, int cols, boolean acc) {
+                               float[] c, int cOff, int ldc, int rows, int cols, boolean acc, float[] cs, float[] cb,
+                               int j0) {
         int a1 = aOff + Math.min(1, rows - 1) * lda, b1 = bOff + Math.min(1, cols - 1) * ldb;
         int a2 = aOff + Math.min(2, rows - 1) * lda, b2 = bOff + Math.min(2, cols - 1) * ldb;
         int a3 = aOff + Math.min(3, rows - 1) * lda, b3 = bOff + Math.min(3, cols - 1) * ldb;
@@ -363,7 +397,10 @@ final class GemmSimd implements GemmKernel {
                 int ar = aOff + r * lda, bj = bOff + j * ldb;
                 for (int p = bound; p < depth; p++) s += a[ar + p] * b[bj + p];
                 int ci = cOff + r * ldc + j;
-                c[ci] = acc ? c[ci] + s : s;
+                if (acc) s += c[ci];
+                if (cs != null) s *= cs[j0 + j];
+                if (cb != null) s += cb[j0 + j];
+                c[ci] = s;
             }
         }
     }

@@ -131,58 +131,69 @@ public final class LoraAdapter implements LinearAdapter {
         float s = scaling;
         double[] wSq = magnitude == null ? null : weightSquaredNorms(base);
         float[] x = input.data(), w = base.weight().floats(), a = loraA.data(), b = loraB.data();
+        float[] bias = base.bias() == null ? null : base.bias().data();
         float[] mask = dropout == null ? null : dropout.nextMask(tokens * in);
         float[] dx = mask == null ? x : multiply(x, mask);
 
         float[] y = new float[tokens * out];
         Gemm.xWt(x, 0, w, 0, y, 0, tokens, in, out, false);
-        float[] u = new float[tokens * r];
-        Gemm.xWt(dx, 0, a, 0, u, 0, tokens, in, r, false);
-        float[] v = new float[tokens * out];
-        Gemm.xWt(u, 0, b, 0, v, 0, tokens, r, out, false);
+        // su = s·A drop(x), kept for backward; s·B A drop(x) is then su·Bᵀ
+        float[] su = new float[tokens * r];
+        Gemm.xWt(dx, 0, a, 0, su, 0, tokens, in, r, false);
+        for (int i = 0; i < su.length; i++) su[i] *= s;
 
         DoraNorm.Result norm = null;
-        float[] scale = null;
-        float[] droppedBase = null;
+        float[] scale = null, unscaled = null, droppedBase = null, v = null;
         if (magnitude == null) {
-            for (int i = 0; i < y.length; i++) y[i] += s * v[i];
+            Gemm.xWt(su, 0, b, 0, y, 0, tokens, r, out, true, null, bias);
         } else {
             norm = frozen() ? frozenNorm(w, wSq) : DoraNorm.compute(w, a, b, wSq, s, out, in, r);
             if (fixedNorm != null) norm = new DoraNorm.Result(fixedNorm, norm.weightTimesAt(), norm.bTimesGram(), norm.gram());
             scale = new float[out];
             for (int o = 0; o < out; o++) scale[o] = DoraNorm.scale(magnitude.data()[o], norm.norm()[o]);
             if (mask == null) {
-                // backward needs W x + s·B A x; it is y / (m/n) before the bias, so a copy is kept only when a scale is 0
-                droppedBase = tape.recording() && !allNonZero(scale) ? y.clone() : null;
-                float[] sc = scale;
-                Parallel.range(tokens, rowGrain(out), (t0, t1) -> {
-                    for (int i = t0 * out; i < t1 * out; i += out) {
-                        for (int o = 0; o < out; o++) y[i + o] = sc[o] * (y[i + o] + s * v[i + o]);
-                    }
-                });
+                // y = (m/n) ⊙ (W x + s·B A x) + b, scaled as the adapter product is added. Backward recovers
+                // W x + s·B A x as (y - b) / (m/n); a copy is kept only when some scale is 0.
+                if (!tape.recording() || allNonZero(scale)) {
+                    Gemm.xWt(su, 0, b, 0, y, 0, tokens, r, out, true, scale, bias);
+                } else {
+                    Gemm.xWt(su, 0, b, 0, y, 0, tokens, r, out, true);
+                    unscaled = y.clone();
+                    scaleColumns(y, scale, bias, tokens, out);
+                }
             } else {
-                float[] db = new float[tokens * out], sc = scale;
+                // y = W x + b + (m/n − 1) ⊙ W drop(x) + (m/n) ⊙ s·B A drop(x)
+                float[] db = new float[tokens * out], vs = new float[tokens * out], sc = scale;
                 droppedBase = db;
+                v = vs;
                 Gemm.xWt(dx, 0, w, 0, db, 0, tokens, in, out, false);
+                Gemm.xWt(su, 0, b, 0, vs, 0, tokens, r, out, false);
                 Parallel.range(tokens, rowGrain(out), (t0, t1) -> {
                     for (int i = t0 * out; i < t1 * out; i += out) {
-                        for (int o = 0; o < out; o++) y[i + o] += (sc[o] - 1f) * db[i + o] + sc[o] * s * v[i + o];
+                        for (int o = 0; o < out; o++) y[i + o] += (sc[o] - 1f) * db[i + o] + sc[o] * vs[i + o];
                     }
                 });
+                if (bias != null) scaleColumns(y, null, bias, tokens, out);
             }
-        }
-        if (base.bias() != null) {
-            float[] bias = base.bias().data();
-            for (int t = 0; t < tokens; t++) for (int o = 0; o < out; o++) y[t * out + o] += bias[o];
         }
 
         boolean trainable = tape.needsGrad(input, loraA, loraB, magnitude, base.bias());
         Tensor result = trainable ? Tensor.param(y, outShape(input, out)) : Tensor.of(y, outShape(input, out));
         if (trainable) {
-            Backward backward = new Backward(base, input, result, dx, mask, u, v, droppedBase, scale, norm);
+            Backward backward = new Backward(base, input, result, dx, mask, su, v, droppedBase, unscaled, scale, norm);
             tape.record(magnitude == null ? "lora" : "dora", backward::run);
         }
         return result;
+    }
+
+    // y: [tokens, out] -> y ⊙ scale + bias per column (either may be null)
+    private static void scaleColumns(float[] y, float[] scale, float[] bias, int tokens, int out) {
+        Parallel.range(tokens, rowGrain(out), (t0, t1) -> {
+            for (int i = t0 * out; i < t1 * out; i += out) {
+                if (scale != null) for (int o = 0; o < out; o++) y[i + o] *= scale[o];
+                if (bias != null) for (int o = 0; o < out; o++) y[i + o] += bias[o];
+            }
+        });
     }
 
     /** A and B cannot change (an adapter loaded for inference), so n = ‖W + s·B·A‖ can be computed once. */
@@ -201,19 +212,23 @@ public final class LoraAdapter implements LinearAdapter {
     private final class Backward {
         private final Linear base;
         private final Tensor input, result;
-        private final float[] dx, mask, u, v, droppedBase, scale;
+        /** drop(x), its mask (or null), s·A drop(x); with dropout, W drop(x) and s·B A drop(x) (DoRA only). */
+        private final float[] dx, mask, su, v, droppedBase;
+        /** W x + s·B A x when some DoRA scale is 0 (else recovered from the output), and the scales m/n. */
+        private final float[] unscaled, scale;
         private final DoraNorm.Result norm;
 
-        Backward(Linear base, Tensor input, Tensor result, float[] dx, float[] mask, float[] u, float[] v,
-                float[] droppedBase, float[] scale, DoraNorm.Result norm) {
+        Backward(Linear base, Tensor input, Tensor result, float[] dx, float[] mask, float[] su, float[] v,
+                float[] droppedBase, float[] unscaled, float[] scale, DoraNorm.Result norm) {
             this.base = base;
             this.input = input;
             this.result = result;
             this.dx = dx;
             this.mask = mask;
-            this.u = u;
+            this.su = su;
             this.v = v;
             this.droppedBase = droppedBase;
+            this.unscaled = unscaled;
             this.scale = scale;
             this.norm = norm;
         }
@@ -223,27 +238,11 @@ public final class LoraAdapter implements LinearAdapter {
             float s = scaling;
             float[] gy = result.grad(), w = base.weight().floats(), a = loraA.data(), b = loraB.data();
 
-            // gv = dL/d(B A drop(x)) = s · (m/n) ⊙ gy   (LoRA: s · gy)
-            float[] gv = new float[tokens * out];
+            // The gradient of B A drop(x) is gv = s·(m/n) ⊙ gy (LoRA: s·gy). It is never formed: the column
+            // factors m/n go into the small products (gB's rows, B's rows) and into W's rows as W is packed.
             float[] dScale = null;
-            if (magnitude == null) {
-                for (int i = 0; i < gv.length; i++) gv[i] = s * gy[i];
-            } else {
-                float[] ds = new float[out];
-                dScale = ds;
-                float[] pre = droppedBase;
-                float[] y = result.data(), bias = base.bias() == null ? null : base.bias().data();
-                // split over output columns: each column's sum runs over the tokens in order, whatever the thread count
-                Parallel.range(out, Math.max(16, rowGrain(tokens)), (o0, o1) -> {
-                    for (int t = 0; t < tokens; t++) {
-                        for (int o = o0, i = t * out + o0; o < o1; o++, i++) {
-                            float unscaled = pre != null ? pre[i] + s * v[i]
-                                    : (bias == null ? y[i] : y[i] - bias[o]) / scale[o];
-                            ds[o] += gy[i] * unscaled;
-                            gv[i] = s * scale[o] * gy[i];
-                        }
-                    }
-                });
+            if (magnitude != null) {
+                dScale = scaleGradient(gy, tokens, out);
                 if (magnitude.requiresGrad()) {
                     float[] gm = magnitude.grad();
                     for (int o = 0; o < out; o++) {
@@ -256,12 +255,50 @@ public final class LoraAdapter implements LinearAdapter {
                 float[] gb = base.bias().grad();
                 for (int t = 0; t < tokens; t++) for (int o = 0; o < out; o++) gb[o] += gy[t * out + o];
             }
-            if (loraB.requiresGrad()) Gemm.gtX(gv, 0, u, 0, loraB.grad(), 0, tokens, out, r, true);
+            if (loraB.requiresGrad()) {
+                // gB += gvᵀ·u = diag(m/n)·gyᵀ·(s·u)
+                if (magnitude == null) {
+                    Gemm.gtX(gy, 0, su, 0, loraB.grad(), 0, tokens, out, r, true);
+                } else {
+                    float[] gbu = new float[out * r], gB = loraB.grad();
+                    Gemm.gtX(gy, 0, su, 0, gbu, 0, tokens, out, r, false);
+                    for (int o = 0; o < out; o++) {
+                        for (int j = o * r; j < (o + 1) * r; j++) gB[j] += scale[o] * gbu[j];
+                    }
+                }
+            }
+            // gu = gv·B = gy·diag(s·m/n)·B
+            float[] bScale = new float[out];
+            for (int o = 0; o < out; o++) bScale[o] = magnitude == null ? s : s * scale[o];
             float[] gu = new float[tokens * r];
-            Gemm.gW(gv, 0, b, 0, gu, 0, tokens, out, r, false);
+            Gemm.gW(gy, 0, b, 0, bScale, gu, 0, tokens, out, r, false);
             if (loraA.requiresGrad()) Gemm.gtX(gu, 0, dx, 0, loraA.grad(), 0, tokens, r, in, true);
             if (magnitude != null && exactNormGradient) normGradient(dScale, w, a, b, out, in, r);
             if (input.requiresGrad()) inputGradient(gy, gu, w, a, tokens, out, in, r);
+        }
+
+        /** dL/d(m/n) per output column: the sum over tokens of gy ⊙ (W drop(x) + s·B A drop(x)). */
+        private float[] scaleGradient(float[] gy, int tokens, int out) {
+            float[] ds = new float[out];
+            float[] y = result.data(), bias = base.bias() == null ? null : base.bias().data();
+            // split over output columns: each column's sum runs over the tokens in order, whatever the thread count
+            Parallel.range(out, Math.max(16, rowGrain(tokens)), (o0, o1) -> {
+                for (int t = 0; t < tokens; t++) {
+                    int i0 = t * out;
+                    if (unscaled != null) {
+                        for (int o = o0; o < o1; o++) ds[o] += gy[i0 + o] * unscaled[i0 + o];
+                    } else if (droppedBase != null) {
+                        for (int o = o0; o < o1; o++) ds[o] += gy[i0 + o] * (droppedBase[i0 + o] + v[i0 + o]);
+                    } else if (bias != null) {
+                        for (int o = o0; o < o1; o++) ds[o] += gy[i0 + o] * (y[i0 + o] - bias[o]);
+                    } else {
+                        for (int o = o0; o < o1; o++) ds[o] += gy[i0 + o] * y[i0 + o];
+                    }
+                }
+                // without a copy, y - b = (m/n) ⊙ (W x + s·B A x), and every m/n is non-zero
+                if (unscaled == null && droppedBase == null) for (int o = o0; o < o1; o++) ds[o] /= scale[o];
+            });
+            return ds;
         }
 
         /** Adds the gradient that flows through n = ‖W + s·B·A‖ into A and B. */
@@ -298,29 +335,19 @@ public final class LoraAdapter implements LinearAdapter {
         private void inputGradient(float[] gy, float[] gu, float[] w, float[] a, int tokens, int out, int in, int r) {
             float[] gx = input.grad();
             if (mask == null) {
-                float[] gBase = gy;
-                if (magnitude != null) {
-                    float[] gb = new float[tokens * out];
-                    gBase = gb;
-                    Parallel.range(tokens, rowGrain(out), (t0, t1) -> {
-                        for (int i = t0 * out; i < t1 * out; i += out) {
-                            for (int o = 0; o < out; o++) gb[i + o] = scale[o] * gy[i + o];
-                        }
-                    });
-                }
-                Gemm.gW(gBase, 0, w, 0, gx, 0, tokens, out, in, true);
+                // gx += gy·diag(m/n)·W + gu·A (LoRA: gy·W + gu·A)
+                Gemm.gW(gy, 0, w, 0, scale, gx, 0, tokens, out, in, true);
                 Gemm.gW(gu, 0, a, 0, gx, 0, tokens, r, in, true);
                 return;
             }
+            // gx += gy·W + mask ⊙ (gu·A + gy·diag(m/n − 1)·W)
             Gemm.gW(gy, 0, w, 0, gx, 0, tokens, out, in, true);
             float[] gDropped = new float[tokens * in];
             Gemm.gW(gu, 0, a, 0, gDropped, 0, tokens, r, in, false);
             if (magnitude != null) {
-                float[] gScaled = new float[tokens * out];
-                for (int t = 0; t < tokens; t++) {
-                    for (int o = 0, i = t * out; o < out; o++, i++) gScaled[i] = (scale[o] - 1f) * gy[i];
-                }
-                Gemm.gW(gScaled, 0, w, 0, gDropped, 0, tokens, out, in, true);
+                float[] scaleMinusOne = new float[out];
+                for (int o = 0; o < out; o++) scaleMinusOne[o] = scale[o] - 1f;
+                Gemm.gW(gy, 0, w, 0, scaleMinusOne, gDropped, 0, tokens, out, in, true);
             }
             for (int i = 0; i < gx.length; i++) gx[i] += mask[i] * gDropped[i];
         }

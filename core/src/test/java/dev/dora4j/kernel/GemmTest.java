@@ -59,6 +59,90 @@ class GemmTest {
         }
     }
 
+    static Stream<Arguments> speciesAndThreads() {
+        List<Arguments> out = new ArrayList<>();
+        for (VectorSpecies<Float> s : Species.all()) {
+            for (int threads : new int[] {1, 2}) out.add(Arguments.of(s, threads));
+        }
+        return out.stream();
+    }
+
+    /** x·Wᵀ with a column scale and bias applied as it is stored, against the scalar twin. */
+    @ParameterizedTest(name = "{0} threads={1}")
+    @MethodSource("speciesAndThreads")
+    void columnScaleAndBiasMatchScalarTwin(VectorSpecies<Float> species, int threads) {
+        Parallel.setThreads(threads);
+        GemmKernel kernel = Gemm.using(species);
+        SplittableRandom rnd = new SplittableRandom(species.vectorBitSize() * 17L + threads);
+        List<int[]> shapes = new ArrayList<>(List.of(SHAPES));
+        shapes.add(DEEP[1]);
+        for (int[] shape : shapes) {
+            int m = shape[0], k = shape[1], n = shape[2];
+            for (int variant = 0; variant < 4; variant++) {
+                boolean acc = variant % 2 == 1;
+                float[] cs = variant == 2 ? null : random(n + 2, rnd);
+                float[] cb = variant == 1 ? null : random(n + 1, rnd);
+                int xo = rnd.nextInt(3), wo = rnd.nextInt(3), yo = rnd.nextInt(3);
+                float[] x = random(xo + m * k, rnd), w = random(wo + n * k, rnd), y = random(yo + m * n + 2, rnd);
+                float[] expected = y.clone(), bound = abs(y);
+                GemmScalar.xWt(x, xo, w, wo, expected, yo, m, k, n, acc, cs, cb);
+                GemmScalar.xWt(abs(x), xo, abs(w), wo, bound, yo, m, k, n, acc, abs(cs), abs(cb));
+                kernel.xWt(x, xo, w, wo, y, yo, m, k, n, acc, cs, cb);
+                assertClose(y, expected, bound, yo, m * n,
+                        "xWt m=" + m + " k=" + k + " n=" + n + " variant " + variant + " on " + species);
+            }
+        }
+    }
+
+    /** g·diag(s)·W with the row scale applied while W is packed, against the scalar twin. */
+    @ParameterizedTest(name = "{0} threads={1}")
+    @MethodSource("speciesAndThreads")
+    void rowScaleMatchesScalarTwin(VectorSpecies<Float> species, int threads) {
+        Parallel.setThreads(threads);
+        GemmKernel kernel = Gemm.using(species);
+        SplittableRandom rnd = new SplittableRandom(species.vectorBitSize() * 13L + threads);
+        List<int[]> shapes = new ArrayList<>(List.of(SHAPES));
+        shapes.add(DEEP[0]);
+        for (int[] shape : shapes) {
+            int m = shape[0], k = shape[1], n = shape[2];
+            for (boolean acc : new boolean[] {false, true}) {
+                float[] rs = random(n + 1, rnd);
+                int go = rnd.nextInt(3), wo = rnd.nextInt(3), dxo = rnd.nextInt(3);
+                float[] g = random(go + m * n, rnd), w = random(wo + n * k, rnd), dx = random(dxo + m * k + 1, rnd);
+                float[] expected = dx.clone(), bound = abs(dx);
+                GemmScalar.gW(g, go, w, wo, rs, expected, dxo, m, n, k, acc);
+                GemmScalar.gW(abs(g), go, abs(w), wo, abs(rs), bound, dxo, m, n, k, acc);
+                kernel.gW(g, go, w, wo, rs, dx, dxo, m, n, k, acc);
+                assertClose(dx, expected, bound, dxo, m * k, "gW m=" + m + " k=" + k + " n=" + n + " acc=" + acc
+                        + " on " + species);
+            }
+        }
+    }
+
+    @Test
+    void scaledProductsOfKnownValues() {
+        float[] x = {1, 2, 3, 4}, w = {1, 0, 0, 1, 1, 1}, y = {1, 1, 1, 1, 1, 1};
+        // x·Wᵀ = [[1, 2, 3], [3, 4, 7]]; with acc, +1; times (2, 0, -1); plus (0.5, 0.5, 0.5)
+        Gemm.xWt(x, 0, w, 0, y, 0, 2, 2, 3, true, new float[] {2, 0, -1}, new float[] {0.5f, 0.5f, 0.5f});
+        assertThat(y).containsExactly(4.5f, 0.5f, -3.5f, 8.5f, 0.5f, -7.5f);
+        // g·diag(1, 2, 3)·W with g = [[1, 1, 1]] and W = [[1, 0], [0, 1], [1, 1]]: [1 + 3, 2 + 3]
+        float[] dx = new float[2];
+        Gemm.gW(new float[] {1, 1, 1}, 0, w, 0, new float[] {1, 2, 3}, dx, 0, 1, 3, 2, false);
+        assertThat(dx).containsExactly(4, 5);
+        assertThatThrownBy(() -> Gemm.xWt(x, 0, w, 0, y, 0, 2, 2, 3, false, new float[2], null))
+                .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("colScale");
+    }
+
+    private static void assertClose(float[] actual, float[] expected, float[] bound, int off, int size, String where) {
+        for (int i = 0; i < actual.length; i++) {
+            boolean inside = i >= off && i < off + size;
+            double tol = inside ? 1e-5 * bound[i] + 1e-30 : 0;
+            if (!(Math.abs(actual[i] - expected[i]) <= tol)) {
+                fail("%s: element %d is %s, expected %s within %s", where, i, actual[i], expected[i], tol);
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("layouts")
     void deepProductsSpanSeveralColumnBlocks(Layout layout) {
@@ -149,6 +233,7 @@ class GemmTest {
     }
 
     private static float[] abs(float[] a) {
+        if (a == null) return null;
         float[] out = new float[a.length];
         for (int i = 0; i < a.length; i++) out[i] = Math.abs(a[i]);
         return out;
