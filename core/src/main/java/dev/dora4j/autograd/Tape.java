@@ -69,9 +69,16 @@ public final class Tape {
         backwardFromSeeded();
     }
 
-    /** Runs every recorded op backward; output gradients must already be seeded. Clears the tape. */
+    /**
+     * Runs every recorded op backward; output gradients must already be seeded. Clears the tape: each op's rule is
+     * dropped as soon as it has run, so the activations and gradients that only it held can be collected while
+     * backward goes on.
+     */
     public void backwardFromSeeded() {
-        for (int i = ops.size() - 1; i >= 0; i--) ops.get(i).run();
+        for (int i = ops.size() - 1; i >= 0; i--) {
+            Backward op = ops.set(i, null);
+            op.run();
+        }
         ops.clear();
     }
 

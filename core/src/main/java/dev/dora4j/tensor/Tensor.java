@@ -5,7 +5,8 @@ import java.util.Arrays;
 
 /**
  * A contiguous row-major tensor: a shape, its values and, for trainable tensors, a gradient buffer
- * of the same size. Frozen tensors carry no gradient buffer at all. A frozen tensor may keep its
+ * of the same size, allocated (zeroed) when it is first asked for: an op's output gets its buffer
+ * only when backward reaches the op that consumed it. Frozen tensors carry no gradient buffer at all. A frozen tensor may keep its
  * values in BF16 or F16 (two bytes each, as a model file stores them); {@link #floats()} widens
  * them on demand, and making such a tensor trainable widens it to float for good.
  */
@@ -16,6 +17,7 @@ public final class Tensor {
     private float[] data;
     private short[] half;
     private DType halfType;
+    private boolean trainable;
     private float[] grad;
     private String name;
 
@@ -27,7 +29,7 @@ public final class Tensor {
         }
         this.shape = shape.clone();
         this.data = data;
-        this.grad = requiresGrad ? new float[data.length] : null;
+        this.trainable = requiresGrad;
     }
 
     /** A frozen tensor over {@code data} (not copied). */
@@ -104,7 +106,7 @@ public final class Tensor {
         else Half.f16ToFloat(half, 0, out, 0, half.length);
     }
 
-    /** A trainable tensor over {@code data} (not copied) with a zeroed gradient buffer. */
+    /** A trainable tensor over {@code data} (not copied); its gradient starts at zero. */
     public static Tensor param(float[] data, int... shape) {
         return new Tensor(data, shape, true);
     }
@@ -155,13 +157,20 @@ public final class Tensor {
         return data;
     }
 
-    /** The gradient buffer, or null for a frozen tensor. */
+    /** The gradient buffer (zeros when first asked for), or null for a frozen tensor. */
     public float[] grad() {
+        float[] g = grad;
+        return g != null || !trainable ? g : allocateGrad();
+    }
+
+    // locked: backward's parallel chunks may ask for an input's gradient at the same moment
+    private synchronized float[] allocateGrad() {
+        if (grad == null && trainable) grad = new float[data.length];
         return grad;
     }
 
     public boolean requiresGrad() {
-        return grad != null;
+        return trainable;
     }
 
     /** Makes this tensor trainable (allocating a gradient) or frozen (dropping it). */
@@ -171,7 +180,7 @@ public final class Tensor {
             half = null;
             halfType = null;
         }
-        if (on && grad == null) grad = new float[data.length];
+        trainable = on;
         if (!on) grad = null;
         return this;
     }
@@ -197,6 +206,6 @@ public final class Tensor {
     @Override
     public String toString() {
         return (name == null ? "Tensor" : name) + Arrays.toString(shape) + (half != null ? " " + halfType : "")
-                + (grad != null ? " (trainable)" : "");
+                + (trainable ? " (trainable)" : "");
     }
 }
