@@ -6,20 +6,25 @@ import dev.dora4j.kernel.VecOps;
 import dev.dora4j.tensor.Tensor;
 
 /**
- * The output head fused with token cross-entropy, a chunk of target rows at a time so that only
- * [chunk, vocab] logits exist at once. Rows whose target is {@link #IGNORE} are skipped entirely. The forward
- * keeps each row's logsumexp; the backward recomputes the chunk's logits, turns them into
- * {@code (softmax − onehot) · g / normalizer} in place and multiplies back through the head.
+ * The output head fused with token cross-entropy, a chunk of target rows at a time. Rows whose target is
+ * {@link #IGNORE} are skipped entirely. When the [rows, vocab] matrix {@code softmax − onehot} fits in
+ * {@code retainFloats}, the forward turns each chunk's logits into it in place and keeps it for backward, which then
+ * only multiplies back through the head (scaled by {@code g / normalizer}); otherwise only [chunk, vocab] logits
+ * exist at once, the forward keeps each row's logsumexp and the backward recomputes the chunk's logits (one more
+ * product with the head) before turning them into {@code (softmax − onehot) · g / normalizer}.
  */
 final class CrossEntropyOp {
     /** The target that marks a row without loss, as in PyTorch's {@code ignore_index}. */
     static final int IGNORE = -100;
     static final int DEFAULT_CHUNK_ROWS = 512;
+    /** The most floats of {@code softmax − onehot} kept from forward to backward (256 MB). */
+    static final long DEFAULT_RETAIN_FLOATS = 1L << 26;
 
     private CrossEntropyOp() {}
 
     // hidden: [T, dim], head: [vocab, dim], targets: [T] -> scalar loss
-    static Tensor apply(Tape tape, Tensor hidden, Tensor head, int[] targets, float normalizer, int chunkRows) {
+    static Tensor apply(Tape tape, Tensor hidden, Tensor head, int[] targets, float normalizer, int chunkRows,
+                        long retainFloats) {
         int tokens = hidden.rows(), dim = hidden.cols(), vocab = head.dim(0);
         if (head.rank() != 2 || head.cols() != dim) {
             throw new IllegalArgumentException("cross entropy: head " + head + " does not match hidden " + hidden);
@@ -37,58 +42,75 @@ final class CrossEntropyOp {
         int[] rowTargets = new int[rows.length];
         for (int i = 0; i < rows.length; i++) rowTargets[i] = targets[rows[i]];
         int chunk = Math.max(1, Math.min(chunkRows, rows.length));
+        boolean needsGrad = tape.needsGrad(hidden, head);
+        boolean retain = needsGrad && (long) rows.length * vocab <= retainFloats;
         float[] lse = new float[rows.length];
         double[] rowLoss = new double[rows.length];
         float[] x = new float[chunk * dim];
-        float[] logits = new float[chunk * vocab];
+        // retained: every row's logits at row·vocab, turned into softmax − onehot; else one chunk at a time
+        float[] logits = new float[(retain ? rows.length : chunk) * vocab];
         for (int c0 = 0; c0 < rows.length; c0 += chunk) {
-            int n = Math.min(chunk, rows.length - c0), first = c0;
+            int n = Math.min(chunk, rows.length - c0), first = c0, base = retain ? c0 : 0;
             gather(hidden.data(), rows, first, n, dim, x);
-            Gemm.xWt(x, 0, head.data(), 0, logits, 0, n, dim, vocab, false);
+            Gemm.xWt(x, 0, head.data(), 0, logits, base * vocab, n, dim, vocab, false);
             Parallel.range(n, 1, (start, end) -> {
                 for (int r = start; r < end; r++) {
-                    int off = r * vocab;
+                    int off = (base + r) * vocab, target = off + rowTargets[first + r];
                     float max = ExpMath.max(logits, off, vocab);
                     double rowLse = max + Math.log(ExpMath.expSum(logits, off, vocab, max));
                     lse[first + r] = (float) rowLse;
-                    rowLoss[first + r] = rowLse - logits[off + rowTargets[first + r]];
+                    rowLoss[first + r] = rowLse - logits[target];
+                    if (retain) {
+                        ExpMath.expInPlace(logits, off, vocab, (float) rowLse, 1f);
+                        logits[target] -= 1f;
+                    }
                 }
             });
         }
         double sum = 0;
         for (double l : rowLoss) sum += l;
         float[] loss = {(float) (sum / normalizer)};
-        boolean needsGrad = tape.needsGrad(hidden, head);
         Tensor result = needsGrad ? Tensor.param(loss) : Tensor.of(loss);
         if (needsGrad) {
-            tape.record("cross_entropy", () -> backward(hidden, head, rows, rowTargets, lse, result.grad()[0] / normalizer, chunk));
+            float[] kept = retain ? logits : null;
+            tape.record("cross_entropy",
+                    () -> backward(hidden, head, rows, rowTargets, lse, kept, result.grad()[0] / normalizer, chunk));
         }
         return result;
     }
 
-    private static void backward(Tensor hidden, Tensor head, int[] rows, int[] rowTargets, float[] lse, float coef,
-                                 int chunk) {
+    // kept: softmax − onehot of every row from forward, or null to recompute each chunk's from lse
+    private static void backward(Tensor hidden, Tensor head, int[] rows, int[] rowTargets, float[] lse, float[] kept,
+                                 float coef, int chunk) {
         int dim = hidden.cols(), vocab = head.dim(0);
         if (rows.length == 0) return;
         float[] x = new float[chunk * dim];
-        float[] logits = new float[chunk * vocab];
+        float[] logits = kept != null ? kept : new float[chunk * vocab];
         float[] dx = hidden.requiresGrad() ? new float[chunk * dim] : null;
         for (int c0 = 0; c0 < rows.length; c0 += chunk) {
-            int n = Math.min(chunk, rows.length - c0), first = c0;
+            int n = Math.min(chunk, rows.length - c0), first = c0, off = kept != null ? c0 * vocab : 0;
             gather(hidden.data(), rows, first, n, dim, x);
-            Gemm.xWt(x, 0, head.data(), 0, logits, 0, n, dim, vocab, false);
-            Parallel.range(n, 1, (start, end) -> {
-                for (int r = start; r < end; r++) {
-                    ExpMath.expInPlace(logits, r * vocab, vocab, lse[first + r], coef);
-                    logits[r * vocab + rowTargets[first + r]] -= coef;
-                }
-            });
-            if (dx != null) {
-                Gemm.gW(logits, 0, head.data(), 0, dx, 0, n, vocab, dim, false);
-                float[] g = hidden.grad();
-                for (int r = 0; r < n; r++) VecOps.axpy(1f, dx, r * dim, g, rows[first + r] * dim, dim);
+            // the chunk's gradient of the logits is g·P with P = softmax − onehot; g is applied to the [n, dim] sides
+            float g = coef;
+            if (kept == null) {
+                Gemm.xWt(x, 0, head.data(), 0, logits, 0, n, dim, vocab, false);
+                Parallel.range(n, 1, (start, end) -> {
+                    for (int r = start; r < end; r++) {
+                        ExpMath.expInPlace(logits, r * vocab, vocab, lse[first + r], coef);
+                        logits[r * vocab + rowTargets[first + r]] -= coef;
+                    }
+                });
+                g = 1f;
             }
-            if (head.requiresGrad()) Gemm.gtX(logits, 0, x, 0, head.grad(), 0, n, vocab, dim, true);
+            if (dx != null) {
+                Gemm.gW(logits, off, head.data(), 0, dx, 0, n, vocab, dim, false);
+                float[] gh = hidden.grad();
+                for (int r = 0; r < n; r++) VecOps.axpy(g, dx, r * dim, gh, rows[first + r] * dim, dim);
+            }
+            if (head.requiresGrad()) {
+                if (g != 1f) for (int i = 0; i < n * dim; i++) x[i] *= g;
+                Gemm.gtX(logits, off, x, 0, head.grad(), 0, n, vocab, dim, true);
+            }
         }
     }
 

@@ -227,16 +227,21 @@ public final class TransformerOps {
     /**
      * The output head fused with cross-entropy: hidden: [T, dim], head: [vocab, dim], targets: [T] (−100 =
      * ignored) -> scalar {@code Σ_t −log softmax(hidden_t·headᵀ)[targets[t]] / normalizer}, where the normalizer
-     * is the number of target tokens of the whole optimizer batch. Logits exist one chunk of rows at a time.
+     * is the number of target tokens of the whole optimizer batch. Logits are computed a chunk of rows at a time;
+     * their gradient is kept from forward to backward when it takes at most 256 MB, else recomputed in backward.
      */
     public static Tensor crossEntropyWithHead(Tape tape, Tensor hidden, Tensor head, int[] targets, float normalizer) {
-        return CrossEntropyOp.apply(tape, hidden, head, targets, normalizer, CrossEntropyOp.DEFAULT_CHUNK_ROWS);
+        return CrossEntropyOp.apply(tape, hidden, head, targets, normalizer, CrossEntropyOp.DEFAULT_CHUNK_ROWS,
+                CrossEntropyOp.DEFAULT_RETAIN_FLOATS);
     }
 
-    /** As {@link #crossEntropyWithHead(Tape, Tensor, Tensor, int[], float)} with {@code chunkRows} rows per chunk. */
+    /**
+     * As {@link #crossEntropyWithHead(Tape, Tensor, Tensor, int[], float)} with {@code chunkRows} rows per chunk, the
+     * logits' gradient kept for backward only when it has at most {@code retainFloats} values.
+     */
     static Tensor crossEntropyWithHead(Tape tape, Tensor hidden, Tensor head, int[] targets, float normalizer,
-                                       int chunkRows) {
-        return CrossEntropyOp.apply(tape, hidden, head, targets, normalizer, chunkRows);
+                                       int chunkRows, long retainFloats) {
+        return CrossEntropyOp.apply(tape, hidden, head, targets, normalizer, chunkRows, retainFloats);
     }
 
     /** hidden: [T, dim], head: [vocab, dim] -> logits: [T, vocab], for inference (no tape). */

@@ -10,6 +10,7 @@ import dev.dora4j.testing.Approx;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** The fused head + cross-entropy against full double-precision logits, log-softmax and its gradient. */
@@ -57,15 +58,15 @@ class CrossEntropyReferenceTest {
         return targets;
     }
 
-    @ParameterizedTest(name = "chunk={0}")
-    @ValueSource(ints = {1, 4, 128})
-    void lossAndGradientsMatchDoubleReference(int chunk) {
+    @ParameterizedTest(name = "chunk={0} retain={1}")
+    @CsvSource({"1, 0", "4, 0", "128, 0", "1, 1000000", "4, 1000000", "128, 1000000"})
+    void lossAndGradientsMatchDoubleReference(int chunk, long retain) {
         SplittableRandom rng = new SplittableRandom(1);
         Tensor hidden = random(rng, true, 2, TOKENS, DIM), head = random(rng, true, 1, VOCAB, DIM);
         int[] targets = targets();
         Reference ref = reference(hidden, head, targets, 20);
         Tape tape = Tape.training();
-        Tensor loss = TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 20f, chunk);
+        Tensor loss = TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 20f, chunk, retain);
         assertThat(loss.numel()).isEqualTo(1);
         assertThat((double) loss.data()[0]).isCloseTo(ref.loss(), within(1e-6 * ref.loss()));
         tape.backward(loss);
@@ -73,19 +74,22 @@ class CrossEntropyReferenceTest {
         Approx.assertClose("dHead", head.grad(), ref.dHead(), 1e-5);
     }
 
-    @Test
-    void upstreamGradientScalesTheBackward() {
+    @ParameterizedTest(name = "retain={0}")
+    @ValueSource(longs = {0, 1000000})
+    void upstreamGradientScalesTheBackward(long retain) {
         SplittableRandom rng = new SplittableRandom(2);
-        Tensor hidden = random(rng, true, 2, TOKENS, DIM), head = random(rng, false, 1, VOCAB, DIM);
+        Tensor hidden = random(rng, true, 2, TOKENS, DIM), head = random(rng, true, 1, VOCAB, DIM);
         int[] targets = targets();
         Reference ref = reference(hidden, head, targets, 9);
         Tape tape = Tape.training();
-        Tensor loss = TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 9f, 3);
+        Tensor loss = TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 9f, 3, retain);
         loss.grad()[0] = 0.5f;
         tape.backwardFromSeeded();
-        float[] half = ref.dHidden().clone();
+        float[] half = ref.dHidden().clone(), halfHead = ref.dHead().clone();
         for (int i = 0; i < half.length; i++) half[i] *= 0.5f;
+        for (int i = 0; i < halfHead.length; i++) halfHead[i] *= 0.5f;
         Approx.assertClose("dHidden", hidden.grad(), half, 1e-5);
+        Approx.assertClose("dHead", head.grad(), halfHead, 1e-5);
     }
 
     @Test

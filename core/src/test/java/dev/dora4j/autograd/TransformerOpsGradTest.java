@@ -138,7 +138,9 @@ class TransformerOpsGradTest {
         for (int t = 0; t < tokens; t++) targets[t] = t % 3 == 1 ? CrossEntropyOp.IGNORE : (t * 7 + 2) % vocab;
         List<Tensor> params = headTrainable ? List.of(hidden, head) : List.of(hidden);
         assertGradients(WIDE_STEP,
-                tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, chunk), params);
+                tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, chunk, 0), params);
+        assertGradients(WIDE_STEP,
+                tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, chunk, 1 << 20), params);
     }
 
     @Test
@@ -147,6 +149,8 @@ class TransformerOpsGradTest {
         Tensor hidden = random(rng, false, 1, 7, 5), head = random(rng, true, 1, 6, 5);
         int[] targets = {3, -100, 5, 0, -100, 2, 2};
         assertGradients(WIDE_STEP,
-                tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, 2), List.of(head));
+                tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, 2, 0), List.of(head));
+        assertGradients(WIDE_STEP,
+                tape -> TransformerOps.crossEntropyWithHead(tape, hidden, head, targets, 5f, 2, 1 << 20), List.of(head));
     }
 }

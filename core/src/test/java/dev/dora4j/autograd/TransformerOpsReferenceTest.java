@@ -128,7 +128,7 @@ class TransformerOpsReferenceTest {
                 tape -> TransformerOps.causalAttention(tape, q, k, v, 2, 3, 2, 1, 6),
                 tape -> TransformerOps.swiglu(tape, x, q),
                 tape -> TransformerOps.crossEntropyWithHead(tape, x, head, targets, 4f),
-                tape -> TransformerOps.crossEntropyWithHead(tape, x, head, targets, 4f, 1));
+                tape -> TransformerOps.crossEntropyWithHead(tape, x, head, targets, 4f, 1, 0));
     }
 
     @Test
