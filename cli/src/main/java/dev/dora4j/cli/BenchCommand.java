@@ -66,6 +66,10 @@ final class BenchCommand implements Callable<Integer> {
             o.put("fraction_of_345_gflops_peak", r.gflopsPerSecond() / 345.0);
             o.put("peak_rss_mb", rss);
             o.put("peak_heap_mb", r.peakHeapMb());
+            putOrNull(o, "peak_live_heap_mb", r.peakLiveHeapMb());
+            o.put("bytes_per_trainable_param", r.bytesPerTrainableParam());
+            o.put("bytes_per_frozen_param", r.bytesPerFrozenParam());
+            putOrNull(o, "soft_max_heap_mb", dev.dora4j.train.HeapBudget.softMaxMb());
             o.put("trainable_params", r.trainableParams());
             o.put("total_params", r.totalParams());
             if (profile) {
@@ -74,9 +78,11 @@ final class BenchCommand implements Callable<Integer> {
             }
             System.out.println(o);
         } else {
-            System.out.printf("%s %s: median step %.3f s, %.0f tokens/s, %.1f GFLOP/s (%.0f %% of 345), peak RSS %.0f MB, peak heap %.0f MB, "
-                    + "%,d of %,d parameters trainable%n", r.method(), config.getFileName(), r.stepSecondsMedian(), r.tokensPerSecond(),
-                    r.gflopsPerSecond(), 100 * r.gflopsPerSecond() / 345.0, rss, r.peakHeapMb(), r.trainableParams(), r.totalParams());
+            System.out.printf("%s %s: median step %.3f s, %.0f tokens/s, %.1f GFLOP/s (%.0f %% of 345), peak RSS %.0f MB, peak heap %.0f MB "
+                    + "(live after GC %.0f MB), %,d of %,d parameters trainable (%.1f bytes each with gradient and optimizer "
+                    + "state; %.1f bytes per frozen parameter)%n", r.method(), config.getFileName(), r.stepSecondsMedian(),
+                    r.tokensPerSecond(), r.gflopsPerSecond(), 100 * r.gflopsPerSecond() / 345.0, rss, r.peakHeapMb(),
+                    r.peakLiveHeapMb(), r.trainableParams(), r.totalParams(), r.bytesPerTrainableParam(), r.bytesPerFrozenParam());
             if (profile) {
                 double total = r.stepSecondsMedian() * steps;
                 r.profile().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
@@ -85,5 +91,11 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    // a measured value, or JSON null where there was nothing to measure (NaN)
+    private static void putOrNull(ObjectNode o, String key, double value) {
+        if (Double.isNaN(value)) o.putNull(key);
+        else o.put(key, value);
     }
 }

@@ -45,6 +45,7 @@ public final class ClassificationObjective implements Objective {
         Tape tape = Tape.training();
         var loss = model.loss(tape, p.ids(), p.offsets(), p.labels(), normalizer);
         double value = loss.data()[0];
+        HeapBudget.atForwardEnd(p.ids().length);
         tape.backward(loss);
         return value;
     }

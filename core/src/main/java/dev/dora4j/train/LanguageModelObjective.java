@@ -53,6 +53,7 @@ public final class LanguageModelObjective implements Objective {
         Tape tape = Tape.training();
         var loss = model.loss(tape, ids, targets, micro.length, seqLen, normalizer);
         double value = loss.data()[0];
+        HeapBudget.atForwardEnd(ids.length);
         tape.backward(loss);
         return value;
     }

@@ -27,9 +27,14 @@ public final class TrainBenchmark {
     public record Settings(String method, int rank, float alpha, List<String> targets, int batch, int seqLen, int steps,
             int warmup, long seed, boolean activationCheckpointing, boolean profile) {}
 
-    /** What one benchmark measured; times in seconds. */
+    /**
+     * What one benchmark measured; times in seconds. {@code peakHeapMb} is the sum of the heap pools' peak use,
+     * {@code peakLiveHeapMb} the largest heap in use right after a collection ({@link LiveHeap}). Bytes per trainable
+     * parameter count its value, gradient and optimizer state; bytes per frozen parameter its stored value.
+     */
     public record Result(String method, double stepSecondsMedian, double[] stepSeconds, double tokensPerSecond,
             double trainFlops, double gflopsPerSecond, long trainableParams, long totalParams, double peakHeapMb,
+            double peakLiveHeapMb, double bytesPerTrainableParam, double bytesPerFrozenParam,
             Map<String, double[]> profile) {}
 
     private TrainBenchmark() {}
@@ -52,6 +57,7 @@ public final class TrainBenchmark {
         int[] ids = new int[s.batch() * s.seqLen()];
         double[] times = new double[s.steps()];
         resetPeaks();
+        LiveHeap.reset();
         for (int i = 0; i < s.warmup() + s.steps(); i++) {
             if (i == s.warmup() && s.profile()) {
                 OpProfile.reset();
@@ -62,7 +68,9 @@ public final class TrainBenchmark {
             long t0 = System.nanoTime();
             for (Parameter p : params) p.tensor().zeroGrad();
             Tape tape = Tape.training();
-            tape.backward(model.loss(tape, ids, targets, s.batch(), s.seqLen(), LlamaModel.countTargets(targets)));
+            var loss = model.loss(tape, ids, targets, s.batch(), s.seqLen(), LlamaModel.countTargets(targets));
+            if (i < s.warmup()) HeapBudget.atForwardEnd(ids.length);
+            tape.backward(loss);
             long o0 = System.nanoTime();
             opt.step(1e-4f);
             if (OpProfile.enabled()) OpProfile.add("optimizer", System.nanoTime() - o0);
@@ -73,13 +81,24 @@ public final class TrainBenchmark {
         Arrays.sort(sorted);
         double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2]
                 : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-        long trainable = 0;
-        for (Parameter p : params) trainable += p.tensor().numel();
+        long trainable = 0, trainableBytes = 0;
+        for (Parameter p : params) {
+            trainable += p.tensor().numel();
+            trainableBytes += 4L * p.tensor().numel() + 4L * p.tensor().grad().length;
+        }
+        for (float[] state : opt.state().values()) trainableBytes += 4L * state.length;
+        long frozen = 0, frozenBytes = 0;
+        for (var t : model.namedTensors().values()) {
+            if (t.requiresGrad()) continue;
+            frozen += t.numel();
+            frozenBytes += (t.isHalf() ? 2L : 4L) * t.numel();
+        }
         OpProfile.enable(false);
         Map<String, double[]> profile = s.profile() ? OpProfile.snapshot() : Map.of();
         double flops = trainFlops(config, s);
         return new Result(s.method(), median, times, s.batch() * s.seqLen() / median, flops, flops / median / 1e9, trainable,
-                model.parameterCount(), peakHeapMb(), profile);
+                model.parameterCount(), peakHeapMb(), LiveHeap.peakMb(), (double) trainableBytes / Math.max(1, trainable),
+                frozen == 0 ? 0 : (double) frozenBytes / frozen, profile);
     }
 
     /** Training FLOPs of one step, as the peer counts them (its {@code flop_model}). */

@@ -1,0 +1,70 @@
+package dev.dora4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** {@code bench --json} on a tiny Llama config: the fields the speed comparison reads, and parameter accounting. */
+class BenchCommandTest {
+    @TempDir
+    static Path tmp;
+
+    private static Path config() throws Exception {
+        Path c = tmp.resolve("tiny.json");
+        Files.writeString(c, """
+                {"model_type": "llama", "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+                 "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 64,
+                 "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+                 "tie_word_embeddings": false, "hidden_act": "silu"}
+                """);
+        return c;
+    }
+
+    // per layer, r = 4: q 4·(32+32) + 32, k and v 4·(32+16) + 16, o as q, gate and up 4·(32+48) + 48, down 4·(48+32) + 32
+    // (the last term of each is DoRA's magnitude); 2 layers. All parameters: embeddings and head 2·64·32, final norm 32,
+    // per layer q 32·32, k and v 16·32, o 32·32, gate, up and down 48·32, two norms 2·32.
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"dora, 4160, 16, 4", "lora, 3712, 16, 4", "full, 19616, 16, 0"})
+    void jsonReportsSpeedMemoryAndParameters(String method, long trainable, double bytesTrainable, double bytesFrozen)
+            throws Exception {
+        CliRun r = CliRun.of("bench", "--config", config().toString(), "--method", method, "--rank", "4", "--alpha", "8",
+                "--batch", "2", "--seq-len", "16", "--steps", "3", "--warmup", "1", "--threads", "1", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        assertThat(o.get("method").asText()).isEqualTo(method);
+        assertThat(o.get("trainable_params").asLong()).isEqualTo(trainable);
+        assertThat(o.get("total_params").asLong()).isEqualTo(19616);
+        assertThat(o.get("bytes_per_trainable_param").asDouble()).isEqualTo(bytesTrainable);
+        assertThat(o.get("bytes_per_frozen_param").asDouble()).isEqualTo(bytesFrozen);
+        assertThat(o.get("step_s").size()).isEqualTo(3);
+        double median = o.get("step_s_median").asDouble();
+        assertThat(median).isPositive();
+        assertThat(o.get("tokens_per_s").asDouble()).isCloseTo(32 / median, within(1e-6 * 32 / median));
+        assertThat(o.get("gflops_per_s").asDouble()).isPositive();
+        assertThat(o.get("peak_rss_mb").asDouble()).isPositive();
+        assertThat(o.get("peak_heap_mb").asDouble()).isPositive();
+        for (String key : new String[] {"train_flops", "fraction_of_345_gflops_peak", "peak_live_heap_mb",
+                "soft_max_heap_mb"}) {
+            assertThat(o.has(key)).as(key).isTrue();
+        }
+    }
+
+    @Test
+    void profileListsTheAdapterOps() throws Exception {
+        CliRun r = CliRun.of("bench", "--config", config().toString(), "--method", "dora", "--batch", "1",
+                "--seq-len", "8", "--steps", "1", "--warmup", "0", "--threads", "1", "--profile", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode p = new ObjectMapper().readTree(r.out()).get("profile_s_per_step");
+        assertThat(p.has("dora forward")).isTrue();
+        assertThat(p.has("dora backward")).isTrue();
+        assertThat(p.has("cross_entropy backward")).isTrue();
+    }
+}

@@ -1,0 +1,56 @@
+package dev.dora4j.train;
+
+import com.sun.management.HotSpotDiagnosticMXBean;
+import java.lang.management.ManagementFactory;
+
+/**
+ * Fits the collector's soft heap limit ({@code -XX:SoftMaxHeapSize}, which ZGC keeps the heap under while it can) to
+ * what a training run actually holds, so the resident size follows the work instead of a fixed guess.
+ *
+ * <p>The most a step holds is at the end of its forward pass: every activation backward will read, before backward
+ * starts freeing them. At that point, the first time and again whenever a batch has at least 10 % more tokens than any
+ * measured before, a full collection is run and the heap in use after it (the live set: weights, optimizer state,
+ * activations) is read; the soft limit becomes {@code 1.25 × live + 256 MB}, which leaves the concurrent collector
+ * room for a step's short-lived temporaries (never more than the maximum heap). Measuring costs one full collection.
+ *
+ * <p>Off unless the system property {@code dora4j.heap} is {@code auto} (the launcher sets it); with any other
+ * value, or a JVM whose soft limit cannot be changed at run time, nothing is done.
+ */
+public final class HeapBudget {
+    /** The system property that turns fitting on with the value {@code auto}. */
+    public static final String PROPERTY = "dora4j.heap";
+    private static final double LIVE_FACTOR = 1.25;
+    private static final long MARGIN_BYTES = 256L << 20;
+
+    private static long measuredTokens;
+    private static long softMaxBytes = -1;
+    private static boolean failed;
+
+    private HeapBudget() {}
+
+    /** Called with the batch's token count when a forward pass has finished and its backward is about to run. */
+    public static synchronized void atForwardEnd(long tokens) {
+        if (failed || !"auto".equals(System.getProperty(PROPERTY)) || tokens * 10 < measuredTokens * 11) return;
+        measuredTokens = tokens;
+        System.gc();
+        long live = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+        long target = target(live, Runtime.getRuntime().maxMemory());
+        try {
+            ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class)
+                    .setVMOption("SoftMaxHeapSize", Long.toString(target));
+            softMaxBytes = target;
+        } catch (RuntimeException e) {
+            failed = true;
+        }
+    }
+
+    /** The soft heap limit for a live set of {@code liveBytes}: 1.25 × live + 256 MB, at most {@code maxBytes}. */
+    static long target(long liveBytes, long maxBytes) {
+        return Math.min(maxBytes, (long) (liveBytes * LIVE_FACTOR) + MARGIN_BYTES);
+    }
+
+    /** The soft heap limit set last, in MB, or NaN when none has been set. */
+    public static synchronized double softMaxMb() {
+        return softMaxBytes < 0 ? Double.NaN : softMaxBytes / 1048576.0;
+    }
+}

@@ -1,0 +1,51 @@
+package dev.dora4j.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.management.HotSpotDiagnosticMXBean;
+import java.lang.management.ManagementFactory;
+import org.junit.jupiter.api.Test;
+
+class HeapBudgetTest {
+    private static final long MB = 1L << 20;
+
+    @Test
+    void targetIsALittleAboveTheLiveSetWithinTheMaximum() {
+        assertThat(HeapBudget.target(1000 * MB, 8192 * MB)).isEqualTo(1506 * MB);
+        assertThat(HeapBudget.target(0, 8192 * MB)).isEqualTo(256 * MB);
+        assertThat(HeapBudget.target(7000 * MB, 8192 * MB)).isEqualTo(8192 * MB);
+    }
+
+    @Test
+    void setsTheSoftLimitOnlyWhenAskedToAndOnlyForLargerBatches() {
+        HotSpotDiagnosticMXBean vm = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
+        String before = vm.getVMOption("SoftMaxHeapSize").getValue();
+        String property = System.getProperty(HeapBudget.PROPERTY);
+        try {
+            System.clearProperty(HeapBudget.PROPERTY);
+            HeapBudget.atForwardEnd(1000);
+            assertThat(vm.getVMOption("SoftMaxHeapSize").getValue()).isEqualTo(before);
+            assertThat(HeapBudget.softMaxMb()).isNaN();
+
+            System.setProperty(HeapBudget.PROPERTY, "auto");
+            HeapBudget.atForwardEnd(1000);
+            double first = HeapBudget.softMaxMb();
+            long live = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+            assertThat(first).isGreaterThanOrEqualTo(256.0);
+            assertThat(Long.parseLong(vm.getVMOption("SoftMaxHeapSize").getValue())).isEqualTo((long) (first * MB));
+            assertThat(first * MB).isLessThanOrEqualTo(Runtime.getRuntime().maxMemory());
+            assertThat(first * MB).isLessThan(1.25 * live + 256 * MB + 64 * MB);
+
+            // fewer than 10 % more tokens: no new measurement, the limit stays
+            vm.setVMOption("SoftMaxHeapSize", before);
+            HeapBudget.atForwardEnd(1099);
+            assertThat(vm.getVMOption("SoftMaxHeapSize").getValue()).isEqualTo(before);
+            HeapBudget.atForwardEnd(1100);
+            assertThat(vm.getVMOption("SoftMaxHeapSize").getValue()).isNotEqualTo(before);
+        } finally {
+            vm.setVMOption("SoftMaxHeapSize", before);
+            if (property == null) System.clearProperty(HeapBudget.PROPERTY);
+            else System.setProperty(HeapBudget.PROPERTY, property);
+        }
+    }
+}
