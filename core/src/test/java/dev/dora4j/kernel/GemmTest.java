@@ -59,17 +59,9 @@ class GemmTest {
         }
     }
 
-    static Stream<Arguments> speciesAndThreads() {
-        List<Arguments> out = new ArrayList<>();
-        for (VectorSpecies<Float> s : Species.all()) {
-            for (int threads : new int[] {1, 2}) out.add(Arguments.of(s, threads));
-        }
-        return out.stream();
-    }
-
     /** x·Wᵀ with a column scale and bias applied as it is stored, against the scalar twin. */
     @ParameterizedTest(name = "{0} threads={1}")
-    @MethodSource("speciesAndThreads")
+    @MethodSource("dev.dora4j.kernel.Species#withThreads")
     void columnScaleAndBiasMatchScalarTwin(VectorSpecies<Float> species, int threads) {
         Parallel.setThreads(threads);
         GemmKernel kernel = Gemm.using(species);
@@ -96,7 +88,7 @@ class GemmTest {
 
     /** g·diag(s)·W with the row scale applied while W is packed, against the scalar twin. */
     @ParameterizedTest(name = "{0} threads={1}")
-    @MethodSource("speciesAndThreads")
+    @MethodSource("dev.dora4j.kernel.Species#withThreads")
     void rowScaleMatchesScalarTwin(VectorSpecies<Float> species, int threads) {
         Parallel.setThreads(threads);
         GemmKernel kernel = Gemm.using(species);

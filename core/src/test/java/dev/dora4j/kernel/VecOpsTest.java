@@ -5,16 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 import static org.assertj.core.api.Assertions.offset;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.SplittableRandom;
-import java.util.stream.Stream;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 class VecOpsTest {
@@ -28,16 +24,8 @@ class VecOpsTest {
         Parallel.setThreads(DEFAULT_THREADS);
     }
 
-    static Stream<Arguments> cases() {
-        List<Arguments> out = new ArrayList<>();
-        for (VectorSpecies<Float> s : Species.all()) {
-            for (int threads : new int[] {1, 2}) out.add(Arguments.of(s, threads));
-        }
-        return out.stream();
-    }
-
     @ParameterizedTest(name = "{0} threads={1}")
-    @MethodSource("cases")
+    @MethodSource("dev.dora4j.kernel.Species#withThreads")
     void vectorOpsMatchScalarTwins(VectorSpecies<Float> species, int threads) {
         Parallel.setThreads(threads);
         VecOpsKernel ops = VecOps.using(species);
@@ -74,7 +62,7 @@ class VecOpsTest {
     }
 
     @ParameterizedTest(name = "{0} threads={1}")
-    @MethodSource("cases")
+    @MethodSource("dev.dora4j.kernel.Species#withThreads")
     void rowOpsMatchScalarTwins(VectorSpecies<Float> species, int threads) {
         Parallel.setThreads(threads);
         VecOpsKernel ops = VecOps.using(species);

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Side-by-side training speed and memory of dora4j and the PyTorch peer (../shared/bench/peer-torch), one run after
+# the other on the same machine: for each round, config and method, the peer first, then `./dora4j bench` with the
+# peer's settings (2 threads, 5 timed steps after 2 warm-up steps; batch 4 on 'small', 2 on 'base').
+#
+#   bench/peer-compare.sh OUT_DIR [ROUNDS] [CONFIGS] [METHODS]
+#   bench/peer-compare.sh /tmp/cmp 2 "small base" "lora dora"
+#
+# Writes OUT_DIR/peer.jsonl (the peer's records), OUT_DIR/dora4j-<config>-<method>-<round>.json and prints a table:
+# per config and method the median over rounds of each side's median step time, tokens/s and peak RSS, and the ratios.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:?usage: bench/peer-compare.sh OUT_DIR [ROUNDS] [CONFIGS] [METHODS]}"
+rounds="${2:-2}"
+configs="${3:-small base}"
+methods="${4:-lora dora}"
+peer="$root/../shared/bench/peer-torch"
+mkdir -p "$out"
+cd "$root"
+for round in $(seq 1 "$rounds"); do
+  for c in $configs; do
+    batch=4; [ "$c" = base ] && batch=2
+    for m in $methods; do
+      pm="$m"; [ "$m" = full ] && pm=ft
+      ( eval "$(bash "$peer/setup.sh")"
+        /usr/bin/python3 "$peer/torch_ref.py" --mode "$pm" --config "$c" --threads 2 --steps 5 --warmup 2 \
+          --json "$out/peer.jsonl" --tag "round$round" > "$out/peer-$c-$m-$round.txt" 2>&1 )
+      ./dora4j bench --config "../shared/bench/configs/$c.json" --method "$m" --batch "$batch" --steps 5 --warmup 2 \
+        --threads 2 --json > "$out/dora4j-$c-$m-$round.json" 2> "$out/dora4j-$c-$m-$round.err"
+      echo "round $round $c $m done" >&2
+    done
+  done
+done
+/usr/bin/python3 - "$out" <<'EOF'
+import glob, json, statistics, sys
+out = sys.argv[1]
+peer = {}
+for line in open(f"{out}/peer.jsonl"):
+    r = json.loads(line)
+    peer.setdefault((r["config"], "full" if r["mode"] == "ft" else r["mode"]), []).append(r)
+ours = {}
+for f in sorted(glob.glob(f"{out}/dora4j-*.json")):
+    r = json.load(open(f))
+    c = r["config"].split("/")[-1].removesuffix(".json")
+    ours.setdefault((c, r["method"]), []).append(r)
+med = statistics.median
+print("| config | method | peer step s | dora4j step s | peer tok/s | dora4j tok/s | speed ratio | peer peak RSS MB | dora4j peak RSS MB | RSS ratio | dora4j GFLOP/s (of 345) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+rows = {}
+for key in sorted(ours, key=lambda k: (k[0] != "small", k[1])):
+    if key not in peer:
+        continue
+    p, o = peer[key], ours[key]
+    ps, os_ = med([r["step_s_median"] for r in p]), med([r["step_s_median"] for r in o])
+    prss, orss = med([r["peak_rss_all_mb"] for r in p]), med([r["peak_rss_mb"] for r in o])
+    gf = med([r["gflops_per_s"] for r in o])
+    rows[key] = (ps, os_, prss, orss)
+    print(f"| {key[0]} | {key[1]} | {ps:.3f} | {os_:.3f} | {p[0]['B'] * p[0]['T'] / ps:.0f} | {o[0]['batch'] * o[0]['seq_len'] / os_:.0f} "
+          f"| {ps / os_:.2f}x | {prss:.0f} | {orss:.0f} | {orss / prss:.2f} | {gf:.0f} ({100 * gf / 345:.0f} %) |")
+for c in sorted({k[0] for k in rows}):
+    if (c, "dora") in rows and (c, "lora") in rows:
+        d, l = rows[(c, "dora")], rows[(c, "lora")]
+        print(f"{c}: DoRA/LoRA step time dora4j {d[1] / l[1]:.2f}x, peer {d[0] / l[0]:.2f}x; "
+              f"DoRA/LoRA peak RSS dora4j {d[3] / l[3]:.2f}x, peer {d[2] / l[2]:.2f}x")
+EOF
