@@ -11,8 +11,8 @@ class HeapBudgetTest {
 
     @Test
     void targetIsALittleAboveTheLiveSetWithinTheMaximum() {
-        assertThat(HeapBudget.target(1000 * MB, 8192 * MB)).isEqualTo(1762 * MB);
-        assertThat(HeapBudget.target(0, 8192 * MB)).isEqualTo(512 * MB);
+        assertThat(HeapBudget.target(1000 * MB, 8192 * MB)).isEqualTo(1634 * MB);
+        assertThat(HeapBudget.target(0, 8192 * MB)).isEqualTo(384 * MB);
         assertThat(HeapBudget.target(7000 * MB, 8192 * MB)).isEqualTo(8192 * MB);
     }
 
@@ -31,10 +31,10 @@ class HeapBudgetTest {
             HeapBudget.atForwardEnd(1000);
             double first = HeapBudget.softMaxMb();
             long live = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
-            assertThat(first).isGreaterThanOrEqualTo(512.0);
+            assertThat(first).isGreaterThanOrEqualTo(384.0);
             assertThat(Long.parseLong(vm.getVMOption("SoftMaxHeapSize").getValue())).isEqualTo((long) (first * MB));
             assertThat(first * MB).isLessThanOrEqualTo(Runtime.getRuntime().maxMemory());
-            assertThat(first * MB).isLessThan(1.25 * live + 512 * MB + 64 * MB);
+            assertThat(first * MB).isLessThan(1.25 * live + 384 * MB + 64 * MB);
 
             // fewer than 10 % more tokens: no new measurement, the limit stays
             vm.setVMOption("SoftMaxHeapSize", before);
