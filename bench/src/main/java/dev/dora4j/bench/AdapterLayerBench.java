@@ -21,7 +21,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * One adapted linear layer, forward and backward, as training runs it: 1024 tokens through a frozen
+ * One adapted linear layer, forward and backward, as training runs it: {@code tokens} rows through a frozen
  * [out, in] weight with a trainable rank-16 adapter (no dropout), the input's gradient included.
  * Compare {@code dora} with {@code lora} (same shapes) and with {@code frozen} (the base layer alone).
  */
@@ -35,12 +35,16 @@ public class AdapterLayerBench {
     @Param({"frozen", "lora", "dora"})
     public String method;
 
-    /** in x out of the weight. */
+    /** in x out of the weight (base's: 768x768, 768x2048, 2048x768). */
     @Param({"512x512", "512x1376"})
     public String shape;
 
     @Param({"2"})
     public int threads;
+
+    /** Rows of the input: 1024 is the small config's batch of 4 × 256; for base, {@code -p tokens=512}. */
+    @Param({"1024"})
+    public int tokens;
 
     private Linear layer;
     private float[] x, upstream;
@@ -49,7 +53,7 @@ public class AdapterLayerBench {
     public void setUp() {
         Parallel.setThreads(threads);
         String[] p = shape.split("x");
-        int in = Integer.parseInt(p[0]), out = Integer.parseInt(p[1]), r = 16, tokens = 1024;
+        int in = Integer.parseInt(p[0]), out = Integer.parseInt(p[1]), r = 16;
         SplittableRandom rng = new SplittableRandom(1);
         layer = new Linear("layer", Tensor.of(random(rng, out * in, 0.05), out, in), null);
         if (!method.equals("frozen")) {
@@ -70,7 +74,7 @@ public class AdapterLayerBench {
 
     @Benchmark
     public float[] forwardBackward() {
-        Tensor input = Tensor.param(x, 1024, x.length / 1024);
+        Tensor input = Tensor.param(x, tokens, x.length / tokens);
         Tape tape = Tape.training();
         Tensor y = layer.forward(tape, input);
         System.arraycopy(upstream, 0, y.grad(), 0, upstream.length);
