@@ -135,8 +135,28 @@ final class GemmSimd implements GemmKernel {
                              int q0, int q1, float[] bp) {
         for (int q = q0; q < q1; q++) {
             int col = column(q, wide), width = q < wide ? NRL : L;
-            GemmPack.panel(b, bOff, bRs, bCs, ps, depth, j0 + col, Math.min(width, cols - col), width, bp,
-                    col * depth);
+            if (ps != null && bCs == 1) {
+                scaledRows(b, bOff + j0 + col, bRs, ps, depth, Math.min(width, cols - col), width, bp, col * depth);
+            } else {
+                GemmPack.panel(b, bOff, bRs, bCs, ps, depth, j0 + col, Math.min(width, cols - col), width, bp,
+                        col * depth);
+            }
+        }
+    }
+
+    // rows p < depth of b (row p at src + p·ld, cols values) times ps[p] -> dst: [depth, width] at dOff, each row
+    // zero-padded to width; the same products as GemmPack.panel's, one rounding each
+    private static void scaledRows(float[] b, int src, int ld, float[] ps, int depth, int cols, int width, float[] dst,
+                                   int dOff) {
+        int bound = S.loopBound(cols);
+        for (int p = 0; p < depth; p++) {
+            int s = src + p * ld, d = dOff + p * width;
+            float f = ps[p];
+            FloatVector fv = FloatVector.broadcast(S, f);
+            int j = 0;
+            for (; j < bound; j += L) FloatVector.fromArray(S, b, s + j).mul(fv).intoArray(dst, d + j);
+            for (; j < cols; j++) dst[d + j] = f * b[s + j];
+            if (cols < width) Arrays.fill(dst, d + cols, d + width, 0f);
         }
     }
 
