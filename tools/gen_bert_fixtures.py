@@ -26,6 +26,10 @@ import torch.nn.functional as F
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen_peft_fixtures as peft  # noqa: E402  (PEFT semantics, adapter_config, safetensors writer/reader)
+import gen_model_fixtures as models  # noqa: E402  (merge, gradient check, round-trip check of the Llama fixtures)
+
+f32 = models.f32
+check_round_trip = models.check_round_trip
 
 ROOT = Path(__file__).resolve().parent.parent
 BERT_DIR = ROOT / "core" / "src" / "test" / "resources" / "fixtures" / "bert"
@@ -215,16 +219,6 @@ def naive_hidden(s, w, ids, types):
     return h
 
 
-def merged(weights, adapters):
-    w = {k: v.clone() for k, v in weights.items()}
-    for module, a in adapters.items():
-        W = w[module + ".weight"] + a["s"] * a["B"] @ a["A"]
-        if "m" in a:
-            W = (a["m"] / torch.linalg.norm(W, dim=1)).view(-1, 1) * W
-        w[module + ".weight"] = W
-    return w
-
-
 # ------------------------------------------------------------------------------------------------ adapters
 
 def linear_modules(s, targets):
@@ -266,37 +260,7 @@ def leaf_list(s, adapters, classifier):
     return out
 
 
-def finite_difference_check(loss_fn, params, grads, rng, per_tensor=2, eps=1e-6):
-    worst = 0.0
-    for (name, p), g in zip(params, grads):
-        flat, gflat = p.view(-1), g.reshape(-1)
-        for idx in rng.choice(flat.numel(), size=min(per_tensor, flat.numel()), replace=False):
-            old = flat[idx].item()
-            flat[idx] = old + eps
-            up = loss_fn().item()
-            flat[idx] = old - eps
-            down = loss_fn().item()
-            flat[idx] = old
-            fd = (up - down) / (2 * eps)
-            err = abs(fd - gflat[idx].item())
-            assert err <= 1e-8 + 1e-6 * abs(fd), (name, int(idx), fd, gflat[idx].item())
-            worst = max(worst, err)
-    return worst
-
-
 # --------------------------------------------------------------------------------------------------- model
-
-def f32(t):
-    return t.detach().to(torch.float32).contiguous()
-
-
-def check_round_trip(path, tensors, meta):
-    back, back_meta = peft.read_safetensors(path)
-    assert back_meta == {k: str(v) for k, v in meta.items()}, path
-    assert list(back) == [k for k, _ in tensors], path
-    for k, v in tensors:
-        assert back[k].dtype == v.dtype and torch.equal(back[k], v), (path, k)
-
 
 def write(path, tensors, meta):
     peft.write_safetensors(path, tensors, meta)
@@ -374,7 +338,7 @@ def build_model(s):
             write(adir / "adapter_model.safetensors", sorted(tensors.items()), {"format": "pt"})
             hk = Bert(s, w64, adapters).hidden(ids, types, mask)
             for b, n in enumerate(LENGTHS):   # the PEFT forward equals the merged model through the loops
-                naive = naive_hidden(s, {k: v.numpy() for k, v in merged(w64, adapters).items()},
+                naive = naive_hidden(s, {k: v.numpy() for k, v in models.merged_weights(w64, adapters).items()},
                                      ids[b, :n].tolist(), types[b, :n].tolist())
                 assert np.allclose(hk[b, :n].numpy(), naive, rtol=1e-10, atol=1e-11), (s["name"], kind, b)
             assert (hk - hidden).abs().max() > 0.05, "the adapter must change the hidden states"
@@ -390,8 +354,9 @@ def build_model(s):
         g = [p.grad.clone() for _, p in params]
         if kind != "dora":   # DoRA's gradient treats the norm as a constant (PEFT), not the derivative of the loss
             with torch.no_grad():
-                worst = finite_difference_check(
-                    lambda: bert.loss(bert.hidden(ids, types, mask), mask, cls_leaf, labels)[0], params, g, rng)
+                worst = models.finite_difference_check(
+                    lambda: bert.loss(bert.hidden(ids, types, mask), mask, cls_leaf, labels)[0], params, g, rng,
+                    per_tensor=2)
             notes.append(f"{kind}: finite differences max |err| {worst:.1e}")
         ref += [(f"logits_{kind}", f32(logits)), (f"loss_{kind}", f32(loss.view(1)))]
         meta[f"loss_{kind}_value"] = repr(loss.item())
