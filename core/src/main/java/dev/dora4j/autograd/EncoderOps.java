@@ -19,10 +19,6 @@ public final class EncoderOps {
 
     private EncoderOps() {}
 
-    private static Tensor output(Tape tape, float[] data, int[] shape, Tensor... inputs) {
-        return tape.needsGrad(inputs) ? Tensor.param(data, shape) : Tensor.of(data, shape);
-    }
-
     private static int rowGrain(int cols) {
         return Math.max(1, GRAIN_ELEMENTS / Math.max(1, cols));
     }
@@ -75,7 +71,7 @@ public final class EncoderOps {
                 for (int i = 0; i < dim; i++) y[off + i] = (xd[off + i] - m) * ri * w[i] + bd[i];
             }
         });
-        Tensor result = output(tape, y, x.shape(), x, weight, bias);
+        Tensor result = Ops.output(tape, y, x.shape(), x, weight, bias);
         if (result.requiresGrad()) {
             tape.record("layer_norm", () -> layerNormBackward(x, weight, bias, result.grad(), mean, inv));
         }
@@ -129,7 +125,7 @@ public final class EncoderOps {
         float[] xd = x.data();
         float[] y = new float[xd.length];
         Parallel.range(xd.length, GRAIN_ELEMENTS, (start, end) -> VecOps.gelu(xd, start, y, start, end - start));
-        Tensor result = output(tape, y, x.shape(), x);
+        Tensor result = Ops.output(tape, y, x.shape(), x);
         if (result.requiresGrad()) {
             tape.record("gelu", () -> {
                 float[] g = result.grad(), gx = x.grad();
@@ -150,7 +146,7 @@ public final class EncoderOps {
         float[] xd = x.data();
         float[] y = new float[xd.length];
         for (int i = 0; i < xd.length; i++) y[i] = (float) StrictMath.tanh(xd[i]);
-        Tensor result = output(tape, y, x.shape(), x);
+        Tensor result = Ops.output(tape, y, x.shape(), x);
         if (result.requiresGrad()) {
             tape.record("tanh", () -> {
                 float[] g = result.grad(), gx = x.grad();
@@ -182,7 +178,7 @@ public final class EncoderOps {
             for (int i = 0; i < dim; i++) y[b * dim + i] /= n;
         }
         int[] offs = offsets.clone();
-        Tensor result = output(tape, y, new int[] {batch, dim}, h);
+        Tensor result = Ops.output(tape, y, new int[] {batch, dim}, h);
         if (result.requiresGrad()) {
             tape.record("mean_pool", () -> {
                 float[] g = result.grad(), gh = h.grad();
@@ -207,7 +203,7 @@ public final class EncoderOps {
             }
             System.arraycopy(hd, picked[i] * dim, y, i * dim, dim);
         }
-        Tensor result = output(tape, y, new int[] {picked.length, dim}, h);
+        Tensor result = Ops.output(tape, y, new int[] {picked.length, dim}, h);
         if (result.requiresGrad()) {
             tape.record("select_rows", () -> {
                 float[] g = result.grad(), gh = h.grad();
@@ -248,7 +244,7 @@ public final class EncoderOps {
             lse[r] = max + StrictMath.log(s);
             sum += lse[r] - z[off + tg[r]];
         }
-        Tensor result = output(tape, new float[] {(float) (sum / normalizer)}, new int[0], logits);
+        Tensor result = Ops.output(tape, new float[] {(float) (sum / normalizer)}, new int[0], logits);
         if (result.requiresGrad()) {
             tape.record("cross_entropy", () -> {
                 double coef = result.grad()[0] / (double) normalizer;

@@ -11,7 +11,8 @@ import dev.dora4j.tensor.Tensor;
 public final class Ops {
     private Ops() {}
 
-    private static Tensor output(Tape tape, float[] data, int[] shape, Tensor... inputs) {
+    /** The result of an op over {@code inputs}: trainable when the tape records and any input needs a gradient. */
+    static Tensor output(Tape tape, float[] data, int[] shape, Tensor... inputs) {
         return tape.needsGrad(inputs) ? Tensor.param(data, shape) : Tensor.of(data, shape);
     }
 

@@ -23,10 +23,6 @@ public final class TransformerOps {
 
     private TransformerOps() {}
 
-    private static Tensor output(Tape tape, float[] data, int[] shape, Tensor... inputs) {
-        return tape.needsGrad(inputs) ? Tensor.param(data, shape) : Tensor.of(data, shape);
-    }
-
     private static int rowGrain(int cols) {
         return Math.max(1, GRAIN_ELEMENTS / Math.max(1, cols));
     }
@@ -45,7 +41,7 @@ public final class TransformerOps {
         float[] y = new float[rows.length * dim];
         float[] w = table.data();
         for (int t = 0; t < rows.length; t++) System.arraycopy(w, rows[t] * dim, y, t * dim, dim);
-        Tensor result = output(tape, y, new int[] {rows.length, dim}, table);
+        Tensor result = Ops.output(tape, y, new int[] {rows.length, dim}, table);
         if (result.requiresGrad()) {
             tape.record("embedding", () -> {
                 float[] g = result.grad(), gw = table.grad();
@@ -73,7 +69,7 @@ public final class TransformerOps {
                 for (int i = 0; i < dim; i++) y[off + i] = w[i] * (xd[off + i] * ri);
             }
         });
-        Tensor result = output(tape, y, x.shape(), x, weight);
+        Tensor result = Ops.output(tape, y, x.shape(), x, weight);
         if (result.requiresGrad()) tape.record("rms_norm", () -> rmsNormBackward(x, weight, result.grad(), inv));
         return result;
     }
@@ -148,7 +144,7 @@ public final class TransformerOps {
                 }
             }
         });
-        Tensor result = output(tape, y, x.shape(), x);
+        Tensor result = Ops.output(tape, y, x.shape(), x);
         if (result.requiresGrad()) {
             tape.record("rope", () -> {
                 float[] g = result.grad(), gx = x.grad();
@@ -190,7 +186,7 @@ public final class TransformerOps {
         Parallel.range(g.length, GRAIN_ELEMENTS, (start, end) -> {
             for (int i = start; i < end; i += S.length()) swigluForward(g, u, y, i, S.indexInRange(i, end));
         });
-        Tensor result = output(tape, y, gate.shape(), gate, up);
+        Tensor result = Ops.output(tape, y, gate.shape(), gate, up);
         if (result.requiresGrad()) tape.record("swiglu", () -> swigluBackward(gate, up, result.grad()));
         return result;
     }
