@@ -13,22 +13,10 @@ final class GemmPack {
 
     private GemmPack() {}
 
-    // B(p, j) = b[bOff + p·bRs + j·bCs], p in [0, depth), j in [j0, j0 + cols) -> dst: [depth, width] at dOff,
-    // each row p multiplied by ps[p] when ps is not null
-    static void panel(float[] b, int bOff, int bRs, int bCs, float[] ps, int depth, int j0, int cols, int width,
+    // B(p, j) = b[bOff + p·bRs + j·bCs], p in [0, depth), j in [j0, j0 + cols) -> dst: [depth, width] at dOff
+    static void panel(float[] b, int bOff, int bRs, int bCs, int depth, int j0, int cols, int width,
                       float[] dst, int dOff) {
-        if (ps != null) {
-            for (int p = 0; p < depth; p++) {
-                int d = dOff + p * width, src = bOff + p * bRs + j0 * bCs;
-                float f = ps[p];
-                if (bCs == 1) {
-                    for (int jj = 0; jj < cols; jj++) dst[d + jj] = f * b[src + jj];
-                } else {
-                    for (int jj = 0; jj < cols; jj++) dst[d + jj] = f * b[src + jj * bCs];
-                }
-                if (cols < width) Arrays.fill(dst, d + cols, d + width, 0f);
-            }
-        } else if (bCs == 1) {
+        if (bCs == 1) {
             copyRows(b, bOff + j0, bRs, depth, cols, width, dst, dOff);
         } else if (bRs == 1) {
             transpose(b, bOff + j0 * bCs, bCs, depth, cols, width, dst, dOff);

@@ -129,23 +129,22 @@ final class GemmSimd implements GemmKernel {
         }
     }
 
-    // panels [q0, q1) of the column block [j0, j0 + cols) of B, row p times ps[p] when ps is not null
-    // -> bp (panel q at column(q)·depth)
+    // panels [q0, q1) of the column block [j0, j0 + cols) of B, row p times ps[p] when ps is not null (only g·W
+    // scales, and its B = W has contiguous rows, bCs = 1) -> bp (panel q at column(q)·depth)
     private static void pack(float[] b, int bOff, int bRs, int bCs, float[] ps, int depth, int j0, int cols, int wide,
                              int q0, int q1, float[] bp) {
         for (int q = q0; q < q1; q++) {
             int col = column(q, wide), width = q < wide ? NRL : L;
-            if (ps != null && bCs == 1) {
+            if (ps != null) {
                 scaledRows(b, bOff + j0 + col, bRs, ps, depth, Math.min(width, cols - col), width, bp, col * depth);
             } else {
-                GemmPack.panel(b, bOff, bRs, bCs, ps, depth, j0 + col, Math.min(width, cols - col), width, bp,
-                        col * depth);
+                GemmPack.panel(b, bOff, bRs, bCs, depth, j0 + col, Math.min(width, cols - col), width, bp, col * depth);
             }
         }
     }
 
-    // rows p < depth of b (row p at src + p·ld, cols values) times ps[p] -> dst: [depth, width] at dOff, each row
-    // zero-padded to width; the same products as GemmPack.panel's, one rounding each
+    // rows p < depth of b (row p at src + p·ld, cols contiguous values) times ps[p] -> dst: [depth, width] at dOff,
+    // each row zero-padded to width
     private static void scaledRows(float[] b, int src, int ld, float[] ps, int depth, int cols, int width, float[] dst,
                                    int dOff) {
         int bound = S.loopBound(cols);
