@@ -5,7 +5,6 @@ import dev.dora4j.autograd.OpProfile;
 import dev.dora4j.autograd.Ops;
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.nn.Linear;
-import dev.dora4j.peft.LoraAdapter;
 import dev.dora4j.tensor.Tensor;
 import java.util.List;
 
@@ -43,16 +42,17 @@ public final class BertLayer {
     /** h: [T, hidden] -> [T, hidden], sequences as {@code offsets} marks them. */
     Tensor forward(Tape tape, Tensor h, int[] offsets) {
         BertConfig c = config;
-        Tensor q = linear(query, tape, h), k = linear(key, tape, h), v = linear(value, tape, h);
+        Tensor q = query.profiledForward(tape, h), k = key.profiledForward(tape, h);
+        Tensor v = value.profiledForward(tape, h);
         Tensor a = OpProfile.forward("attention", () -> EncoderOps.bidirectionalAttention(tape, q, k, v, offsets,
                 c.numAttentionHeads(), c.headDim()));
-        Tensor o = linear(attentionOutput, tape, a);
+        Tensor o = attentionOutput.profiledForward(tape, a);
         Tensor r1 = OpProfile.forward("add", () -> Ops.add(tape, o, h));
         Tensor h1 = OpProfile.forward("layer_norm", () -> EncoderOps.layerNorm(tape, r1, attentionNormWeight,
                 attentionNormBias, c.layerNormEps()));
-        Tensor up = linear(intermediate, tape, h1);
+        Tensor up = intermediate.profiledForward(tape, h1);
         Tensor g = OpProfile.forward("gelu", () -> EncoderOps.gelu(tape, up));
-        Tensor down = linear(output, tape, g);
+        Tensor down = output.profiledForward(tape, g);
         Tensor r2 = OpProfile.forward("add", () -> Ops.add(tape, down, h1));
         return OpProfile.forward("layer_norm", () -> EncoderOps.layerNorm(tape, r2, outputNormWeight, outputNormBias,
                 c.layerNormEps()));
@@ -65,12 +65,5 @@ public final class BertLayer {
 
     void rewindDropout(long[] positions) {
         dev.dora4j.nn.Dropout.rewind(linears(), positions);
-    }
-
-    /** A linear layer's forward, profiled as "linear" or, with an adapter, as "lora"/"dora" (base matmul included). */
-    static Tensor linear(Linear layer, Tape tape, Tensor x) {
-        String name = layer.adapter() == null || layer.merged() ? "linear"
-                : layer.adapter() instanceof LoraAdapter la && la.isDora() ? "dora" : "lora";
-        return OpProfile.forward(name, () -> layer.forward(tape, x));
     }
 }

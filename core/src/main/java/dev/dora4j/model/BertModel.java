@@ -196,7 +196,7 @@ public final class BertModel {
                 int[] first = java.util.Arrays.copyOf(offsets, batch);
                 Tensor cls = OpProfile.forward("pool", () -> EncoderOps.selectRows(tape, hidden, first));
                 if (pooler == null) return cls;
-                Tensor dense = BertLayer.linear(pooler, tape, cls);
+                Tensor dense = pooler.profiledForward(tape, cls);
                 return OpProfile.forward("tanh", () -> EncoderOps.tanh(tape, dense));
             }
             default -> throw new IllegalArgumentException("pooling '" + pooling + "' is not one of mean, cls");

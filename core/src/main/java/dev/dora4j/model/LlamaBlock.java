@@ -56,24 +56,18 @@ public final class LlamaBlock {
         LlamaConfig c = config;
         Tensor h0 = h;
         Tensor x = OpProfile.forward("rms_norm", () -> TransformerOps.rmsNorm(tape, h0, inputNorm, c.rmsNormEps()));
-        Tensor qLin = linear(qProj, tape, x), kLin = linear(kProj, tape, x), v = linear(vProj, tape, x);
+        Tensor qLin = qProj.profiledForward(tape, x), kLin = kProj.profiledForward(tape, x);
+        Tensor v = vProj.profiledForward(tape, x);
         Tensor q = OpProfile.forward("rope", () -> TransformerOps.rope(tape, qLin, c.numAttentionHeads(), rope, positions));
         Tensor k = OpProfile.forward("rope", () -> TransformerOps.rope(tape, kLin, c.numKeyValueHeads(), rope, positions));
         Tensor a = OpProfile.forward("attention", () -> TransformerOps.causalAttention(tape, q, k, v, batch, seqLen,
                 c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim()));
-        Tensor o = linear(oProj, tape, a);
+        Tensor o = oProj.profiledForward(tape, a);
         Tensor h1 = OpProfile.forward("add", () -> Ops.add(tape, h0, o));
         Tensor y = OpProfile.forward("rms_norm", () -> TransformerOps.rmsNorm(tape, h1, postAttentionNorm, c.rmsNormEps()));
-        Tensor gate = linear(gateProj, tape, y), up = linear(upProj, tape, y);
+        Tensor gate = gateProj.profiledForward(tape, y), up = upProj.profiledForward(tape, y);
         Tensor s = OpProfile.forward("swiglu", () -> TransformerOps.swiglu(tape, gate, up));
-        Tensor m = linear(downProj, tape, s);
+        Tensor m = downProj.profiledForward(tape, s);
         return OpProfile.forward("add", () -> Ops.add(tape, h1, m));
-    }
-
-    /** A linear layer's forward, profiled as "linear" or, with an adapter, as "lora"/"dora" (base matmul included). */
-    private static Tensor linear(Linear layer, Tape tape, Tensor x) {
-        String name = layer.adapter() == null || layer.merged() ? "linear"
-                : layer.adapter() instanceof dev.dora4j.peft.LoraAdapter la && la.isDora() ? "dora" : "lora";
-        return OpProfile.forward(name, () -> layer.forward(tape, x));
     }
 }

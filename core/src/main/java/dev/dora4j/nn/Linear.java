@@ -1,5 +1,6 @@
 package dev.dora4j.nn;
 
+import dev.dora4j.autograd.OpProfile;
 import dev.dora4j.autograd.Ops;
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.tensor.Tensor;
@@ -63,6 +64,12 @@ public final class Linear {
     public Tensor forward(Tape tape, Tensor x) {
         if (adapter == null || merged) return baseForward(tape, x);
         return adapter.forward(tape, this, x);
+    }
+
+    /** {@link #forward}, timed by {@link OpProfile} as "linear" or, with an adapter, under its op name. */
+    public Tensor profiledForward(Tape tape, Tensor x) {
+        String name = adapter == null || merged ? "linear" : adapter.opName();
+        return OpProfile.forward(name, () -> forward(tape, x));
     }
 
     /** The frozen layer alone, ignoring any adapter. */

@@ -17,6 +17,11 @@ public interface LinearAdapter {
     /** Undoes {@link #merge}, restoring the weight to float tolerance. */
     void unmerge(Linear base);
 
+    /** The name {@link Linear#profiledForward} times this adapter's forward and backward under, e.g. "lora". */
+    default String opName() {
+        return "adapter";
+    }
+
     /** The dropout on the adapter's input, or null. */
     default Dropout dropout() {
         return null;

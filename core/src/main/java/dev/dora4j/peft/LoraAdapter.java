@@ -77,6 +77,12 @@ public final class LoraAdapter implements LinearAdapter {
         return scaling;
     }
 
+    /** "dora" or "lora", as the tape records the backward. */
+    @Override
+    public String opName() {
+        return magnitude == null ? "lora" : "dora";
+    }
+
     @Override
     public Dropout dropout() {
         return dropout;
@@ -181,7 +187,7 @@ public final class LoraAdapter implements LinearAdapter {
         Tensor result = trainable ? Tensor.param(y, outShape(input, out)) : Tensor.of(y, outShape(input, out));
         if (trainable) {
             Backward backward = new Backward(base, input, result, dx, mask, su, v, droppedBase, unscaled, scale, norm);
-            tape.record(magnitude == null ? "lora" : "dora", backward::run);
+            tape.record(opName(), backward::run);
         }
         return result;
     }
