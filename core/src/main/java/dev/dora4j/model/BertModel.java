@@ -28,7 +28,7 @@ import java.util.Map;
  * {@code attention_probs_dropout_prob}) are not applied, in training either. Adapter dropout lives in the adapters
  * ({@code LoraAdapter}).
  */
-public final class BertModel {
+public final class BertModel implements NamedWeights {
     /** The module name of a sequence-classification head, as {@code BertForSequenceClassification} names it. */
     public static final String CLASSIFIER = "classifier";
 
@@ -105,6 +105,7 @@ public final class BertModel {
     }
 
     /** Every weight by its Hugging Face name (with the prefix), the pooler included when present; not the classifier. */
+    @Override
     public Map<String, Tensor> namedTensors() {
         Map<String, Tensor> map = new LinkedHashMap<>();
         String e = prefix + "embeddings.";
@@ -130,17 +131,6 @@ public final class BertModel {
     private static void putLinear(Map<String, Tensor> map, Linear l) {
         map.put(l.path() + ".weight", l.weight());
         map.put(l.path() + ".bias", l.bias());
-    }
-
-    /** Marks every weight of {@link #namedTensors()} trainable or frozen (full fine-tuning). */
-    public void trainAll(boolean on) {
-        for (Tensor t : namedTensors().values()) t.requiresGrad(on);
-    }
-
-    public long parameterCount() {
-        long n = 0;
-        for (Tensor t : namedTensors().values()) n += t.numel();
-        return n;
     }
 
     /**

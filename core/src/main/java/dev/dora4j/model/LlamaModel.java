@@ -16,7 +16,7 @@ import java.util.Map;
  * token embedding, decoder layers, final RMSNorm and an output head (tied to the embedding or not).
  * Tensor names and module paths are Hugging Face's.
  */
-public final class LlamaModel {
+public final class LlamaModel implements NamedWeights {
     public static final String OUTPUT_HEAD = "lm_head";
 
     private final LlamaConfig config;
@@ -77,6 +77,7 @@ public final class LlamaModel {
     }
 
     /** Every tensor by its Hugging Face name, the head only when untied. */
+    @Override
     public Map<String, Tensor> namedTensors() {
         Map<String, Tensor> map = new LinkedHashMap<>();
         map.put("model.embed_tokens.weight", embedTokens);
@@ -93,17 +94,6 @@ public final class LlamaModel {
         map.put("model.norm.weight", norm);
         if (lmHead != embedTokens) map.put("lm_head.weight", lmHead);
         return map;
-    }
-
-    /** Marks every weight trainable or frozen (full fine-tuning). */
-    public void trainAll(boolean on) {
-        for (Tensor t : namedTensors().values()) t.requiresGrad(on);
-    }
-
-    public long parameterCount() {
-        long n = 0;
-        for (Tensor t : namedTensors().values()) n += t.numel();
-        return n;
     }
 
     /** ids: [batch·seqLen] -> final hidden states [batch·seqLen, hidden] (after the last RMSNorm). */
