@@ -52,7 +52,7 @@ final class CrossEntropyOp {
         for (int c0 = 0; c0 < rows.length; c0 += chunk) {
             int n = Math.min(chunk, rows.length - c0), first = c0, base = retain ? c0 : 0;
             gather(hidden.data(), rows, first, n, dim, x);
-            Gemm.xWt(x, 0, head.data(), 0, logits, base * vocab, n, dim, vocab, false);
+            Gemm.xWt(x, 0, head.matrix(), logits, base * vocab, n, false, null, null);
             Parallel.range(n, 1, (start, end) -> {
                 for (int r = start; r < end; r++) {
                     int off = (base + r) * vocab, target = off + rowTargets[first + r];
@@ -93,7 +93,7 @@ final class CrossEntropyOp {
             // the chunk's gradient of the logits is g·P with P = softmax − onehot; g is applied to the [n, dim] sides
             float g = coef;
             if (kept == null) {
-                Gemm.xWt(x, 0, head.data(), 0, logits, 0, n, dim, vocab, false);
+                Gemm.xWt(x, 0, head.matrix(), logits, 0, n, false, null, null);
                 Parallel.range(n, 1, (start, end) -> {
                     for (int r = start; r < end; r++) {
                         ExpMath.expInPlace(logits, r * vocab, vocab, lse[first + r], coef);
@@ -103,7 +103,7 @@ final class CrossEntropyOp {
                 g = 1f;
             }
             if (dx != null) {
-                Gemm.gW(logits, off, head.data(), 0, dx, 0, n, vocab, dim, false);
+                Gemm.gW(logits, off, head.matrix(), null, dx, 0, n, false);
                 float[] gh = hidden.grad();
                 for (int r = 0; r < n; r++) VecOps.axpy(g, dx, r * dim, gh, rows[first + r] * dim, dim);
             }

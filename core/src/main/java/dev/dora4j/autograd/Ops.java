@@ -25,13 +25,13 @@ public final class Ops {
         int[] shape = x.shape();
         shape[shape.length - 1] = out;
         float[] y = new float[tokens * out];
-        Gemm.xWt(x.data(), 0, w.floats(), 0, y, 0, tokens, in, out, false);
+        Gemm.xWt(x.data(), 0, w.matrix(), y, 0, tokens, false, null, null);
         if (bias != null) addRowVector(y, bias.data(), tokens, out);
         Tensor result = output(tape, y, shape, x, w, bias);
         if (result.requiresGrad()) {
             tape.record("linear", () -> {
                 float[] gy = result.grad();
-                if (x.requiresGrad()) Gemm.gW(gy, 0, w.floats(), 0, x.grad(), 0, tokens, out, in, true);
+                if (x.requiresGrad()) Gemm.gW(gy, 0, w.matrix(), null, x.grad(), 0, tokens, true);
                 if (w.requiresGrad()) Gemm.gtX(gy, 0, x.data(), 0, w.grad(), 0, tokens, out, in, true);
                 if (bias != null && bias.requiresGrad()) sumRowsInto(gy, tokens, out, bias.grad());
             });

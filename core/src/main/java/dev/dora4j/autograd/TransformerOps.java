@@ -4,6 +4,7 @@ import dev.dora4j.kernel.FastExp;
 import dev.dora4j.kernel.Gemm;
 import dev.dora4j.kernel.Parallel;
 import dev.dora4j.kernel.VecOps;
+import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
@@ -39,8 +40,8 @@ public final class TransformerOps {
         }
         int[] rows = ids.clone();
         float[] y = new float[rows.length * dim];
-        float[] w = table.data();
-        for (int t = 0; t < rows.length; t++) System.arraycopy(w, rows[t] * dim, y, t * dim, dim);
+        WeightMatrix w = table.matrix();
+        for (int t = 0; t < rows.length; t++) w.dequantizeRow(rows[t], 0, dim, y, t * dim);
         Tensor result = Ops.output(tape, y, new int[] {rows.length, dim}, table);
         if (result.requiresGrad()) {
             tape.record("embedding", () -> {
@@ -248,7 +249,7 @@ public final class TransformerOps {
         }
         int vocab = head.dim(0);
         float[] y = new float[Math.multiplyExact(tokens, vocab)];
-        Gemm.xWt(hidden.data(), 0, head.data(), 0, y, 0, tokens, dim, vocab, false);
+        Gemm.xWt(hidden.data(), 0, head.matrix(), y, 0, tokens, false, null, null);
         return y;
     }
 }

@@ -55,4 +55,24 @@ public final class Gemm {
                            boolean acc) {
         PREFERRED.gtX(g, gOff, x, xOff, dw, dwOff, m, n, k, acc);
     }
+
+    /**
+     * {@code y = (acc ? y + x·Wᵀ : x·Wᵀ) ⊙ colScale + colBias} for a weight in any storage.
+     * x: [m, in], w: [out, in], colScale, colBias: [out] or null -> y: [m, out].
+     */
+    public static void xWt(float[] x, int xOff, WeightMatrix w, float[] y, int yOff, int m, boolean acc,
+                           float[] colScale, float[] colBias) {
+        PREFERRED.xWt(x, xOff, w, y, yOff, m, acc, colScale, colBias);
+    }
+
+    /** {@code dx (+)= g·diag(rowScale)·W} for a weight in any storage. g: [m, out], w: [out, in] -> dx: [m, in]. */
+    public static void gW(float[] g, int gOff, WeightMatrix w, float[] rowScale, float[] dx, int dxOff, int m,
+                          boolean acc) {
+        PREFERRED.gW(g, gOff, w, rowScale, dx, dxOff, m, acc);
+    }
+
+    /** {@code out = W·Aᵀ}. w: [n, k], a: [r, k] -> out: [n, r]. */
+    public static void weightTimesTransposed(WeightMatrix w, float[] a, int aOff, int r, float[] out, int outOff) {
+        PREFERRED.weightTimesTransposed(w, a, aOff, r, out, outOff);
+    }
 }

@@ -25,6 +25,18 @@ final class GemmChecks {
         region("dw", dw, dwOff, n, k);
     }
 
+    static void xWt(float[] x, int xOff, WeightMatrix w, float[] y, int yOff, int m) {
+        dims(m, w.cols(), w.rows());
+        region("x", x, xOff, m, w.cols());
+        region("y", y, yOff, m, w.rows());
+    }
+
+    static void gW(float[] g, int gOff, WeightMatrix w, float[] dx, int dxOff, int m) {
+        dims(m, w.cols(), w.rows());
+        region("g", g, gOff, m, w.rows());
+        region("dx", dx, dxOff, m, w.cols());
+    }
+
     /** A per-row or per-column vector of the product: null, or at least {@code n} values. */
     static void vector(String name, float[] v, int n) {
         if (v != null && v.length < n) {

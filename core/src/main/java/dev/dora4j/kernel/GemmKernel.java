@@ -40,4 +40,20 @@ public interface GemmKernel {
 
     /** {@code dW = gᵀ·x}. g: [m, n], x: [m, k] -> dw: [n, k]. */
     void gtX(float[] g, int gOff, float[] x, int xOff, float[] dw, int dwOff, int m, int n, int k, boolean acc);
+
+    /**
+     * {@code y = (acc ? y + x·Wᵀ : x·Wᵀ) ⊙ colScale + colBias} for a weight in any storage, widened panel by panel.
+     * x: [m, in] at xOff, w: [out, in], colScale, colBias: [out] or null -> y: [m, out] at yOff.
+     */
+    void xWt(float[] x, int xOff, WeightMatrix w, float[] y, int yOff, int m, boolean acc, float[] colScale,
+             float[] colBias);
+
+    /**
+     * {@code dx (+)= g·diag(rowScale)·W} for a weight in any storage. g: [m, out] at gOff, w: [out, in], rowScale:
+     * [out] or null -> dx: [m, in] at dxOff.
+     */
+    void gW(float[] g, int gOff, WeightMatrix w, float[] rowScale, float[] dx, int dxOff, int m, boolean acc);
+
+    /** {@code out = W·Aᵀ}. w: [n, k], a: [r, k] at aOff -> out: [n, r] at outOff. */
+    void weightTimesTransposed(WeightMatrix w, float[] a, int aOff, int r, float[] out, int outOff);
 }

@@ -69,4 +69,21 @@ public final class GemmScalar {
             }
         }
     }
+
+    /** The twin of {@link Gemm#xWt(float[], int, WeightMatrix, float[], int, int, boolean, float[], float[])}. */
+    public static void xWt(float[] x, int xOff, WeightMatrix w, float[] y, int yOff, int m, boolean acc,
+                           float[] colScale, float[] colBias) {
+        xWt(x, xOff, w.toFloatArray(), 0, y, yOff, m, w.cols(), w.rows(), acc, colScale, colBias);
+    }
+
+    /** The twin of {@link Gemm#gW(float[], int, WeightMatrix, float[], float[], int, int, boolean)}. */
+    public static void gW(float[] g, int gOff, WeightMatrix w, float[] rowScale, float[] dx, int dxOff, int m,
+                          boolean acc) {
+        gW(g, gOff, w.toFloatArray(), 0, rowScale, dx, dxOff, m, w.rows(), w.cols(), acc);
+    }
+
+    /** The twin of {@link Gemm#weightTimesTransposed}. */
+    public static void weightTimesTransposed(WeightMatrix w, float[] a, int aOff, int r, float[] out, int outOff) {
+        xWt(w.toFloatArray(), 0, a, aOff, out, outOff, w.rows(), w.cols(), r, false);
+    }
 }

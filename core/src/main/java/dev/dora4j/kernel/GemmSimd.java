@@ -76,12 +76,55 @@ final class GemmSimd implements GemmKernel {
         gemm(n, k, m, g, gOff, 1, n, x, xOff, k, 1, null, dw, dwOff, k, acc, null, null);
     }
 
+    @Override
+    public void xWt(float[] x, int xOff, WeightMatrix w, float[] y, int yOff, int m, boolean acc, float[] colScale,
+                    float[] colBias) {
+        if (w instanceof F32Matrix f) {
+            xWt(x, xOff, f.data(), f.offset(), y, yOff, m, f.cols(), f.rows(), acc, colScale, colBias);
+            return;
+        }
+        int k = w.cols(), n = w.rows();
+        GemmChecks.xWt(x, xOff, w, y, yOff, m);
+        GemmChecks.vector("colScale", colScale, n);
+        GemmChecks.vector("colBias", colBias, n);
+        if (k > 0 && m <= SMALL_M) {
+            widenedDotProducts(x, xOff, w, m, y, yOff, acc, colScale, colBias);
+        } else {
+            gemm(m, n, k, x, xOff, k, 1, null, 0, 1, k, w, true, null, y, yOff, n, acc, colScale, colBias);
+        }
+    }
+
+    @Override
+    public void gW(float[] g, int gOff, WeightMatrix w, float[] rowScale, float[] dx, int dxOff, int m, boolean acc) {
+        if (w instanceof F32Matrix f) {
+            gW(g, gOff, f.data(), f.offset(), rowScale, dx, dxOff, m, f.rows(), f.cols(), acc);
+            return;
+        }
+        int n = w.rows(), k = w.cols();
+        GemmChecks.gW(g, gOff, w, dx, dxOff, m);
+        GemmChecks.vector("rowScale", rowScale, n);
+        gemm(m, k, n, g, gOff, n, 1, null, 0, k, 1, w, false, rowScale, dx, dxOff, k, acc, null, null);
+    }
+
+    @Override
+    public void weightTimesTransposed(WeightMatrix w, float[] a, int aOff, int r, float[] out, int outOff) {
+        WeightRows.timesTransposed(this, w, a, aOff, r, out, outOff);
+    }
+
     // C[M, N] = ((acc ? C : 0) + A[M, K]·diag(ps)·B[K, N]) ⊙ cs + cb with A(i, p) = a[aOff + i·aRs + p·aCs],
     // B(p, j) = b[bOff + p·bRs + j·bCs], C(i, j) = c[cOff + i·ldc + j]; ps (per depth), cs and cb (per column of C)
     // may each be null
     private static void gemm(int bigM, int bigN, int bigK, float[] a, int aOff, int aRs, int aCs,
                              float[] b, int bOff, int bRs, int bCs, float[] ps, float[] c, int cOff, int ldc,
                              boolean acc, float[] cs, float[] cb) {
+        gemm(bigM, bigN, bigK, a, aOff, aRs, aCs, b, bOff, bRs, bCs, null, false, ps, c, cOff, ldc, acc, cs, cb);
+    }
+
+    // as above, with B taken from the weight matrix bw instead of b when bw is not null: B(p, j) = W[j, p] when
+    // transposed (x·Wᵀ), W[p, j] otherwise (g·W)
+    private static void gemm(int bigM, int bigN, int bigK, float[] a, int aOff, int aRs, int aCs,
+                             float[] b, int bOff, int bRs, int bCs, WeightMatrix bw, boolean transposed, float[] ps,
+                             float[] c, int cOff, int ldc, boolean acc, float[] cs, float[] cb) {
         if (bigM == 0 || bigN == 0) return;
         if (bigK == 0) {
             for (int i = 0; i < bigM; i++) {
@@ -105,24 +148,24 @@ final class GemmSimd implements GemmKernel {
             int packed = bigK * (cols + L);
             if (!parallel) {
                 float[] bp = packBuffer(packed);
-                pack(b, bOff, bRs, bCs, ps, bigK, j0, cols, wide, 0, panels, bp);
+                pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, 0, panels, bp);
                 block(0, bigM, 0, panels, wide, cols, bigK, a, aOff, aRs, aCs, bp, c, cOff, ldc, j0, acc, cs, cb);
             } else if (tiles < panels) {
                 float[] bp = packBuffer(packed);
                 Parallel.range(panels, 1, (q0, q1) -> {
-                    pack(b, bOff, bRs, bCs, ps, bigK, j0, cols, wide, q0, q1, bp);
+                    pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, q0, q1, bp);
                     block(0, bigM, q0, q1, wide, cols, bigK, a, aOff, aRs, aCs, bp, c, cOff, ldc, j0, acc, cs, cb);
                 });
             } else if (packed <= PRIVATE_PACK_FLOATS) {
                 Parallel.range(tiles, 1, (t0, t1) -> {
                     float[] bp = packBuffer(packed);
-                    pack(b, bOff, bRs, bCs, ps, bigK, j0, cols, wide, 0, panels, bp);
+                    pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, 0, panels, bp);
                     block(t0 * MR, Math.min(bigM, t1 * MR), 0, panels, wide, cols, bigK, a, aOff, aRs, aCs, bp,
                             c, cOff, ldc, j0, acc, cs, cb);
                 });
             } else {
                 float[] bp = packBuffer(packed);
-                Parallel.range(panels, 1, (q0, q1) -> pack(b, bOff, bRs, bCs, ps, bigK, j0, cols, wide, q0, q1, bp));
+                Parallel.range(panels, 1, (q0, q1) -> pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, q0, q1, bp));
                 Parallel.range(tiles, 1, (t0, t1) -> block(t0 * MR, Math.min(bigM, t1 * MR), 0, panels, wide, cols,
                         bigK, a, aOff, aRs, aCs, bp, c, cOff, ldc, j0, acc, cs, cb));
             }
@@ -131,11 +174,15 @@ final class GemmSimd implements GemmKernel {
 
     // panels [q0, q1) of the column block [j0, j0 + cols) of B, row p times ps[p] when ps is not null (only g·W
     // scales, and its B = W has contiguous rows, bCs = 1) -> bp (panel q at column(q)·depth)
-    private static void pack(float[] b, int bOff, int bRs, int bCs, float[] ps, int depth, int j0, int cols, int wide,
-                             int q0, int q1, float[] bp) {
+    private static void pack(float[] b, int bOff, int bRs, int bCs, WeightMatrix bw, boolean transposed, float[] ps,
+                             int depth, int j0, int cols, int wide, int q0, int q1, float[] bp) {
         for (int q = q0; q < q1; q++) {
             int col = column(q, wide), width = q < wide ? NRL : L;
-            if (ps != null) {
+            if (bw != null && transposed) {
+                WeightPanels.transposed(bw, depth, j0 + col, Math.min(width, cols - col), width, bp, col * depth);
+            } else if (bw != null) {
+                WeightPanels.rows(bw, ps, depth, j0 + col, Math.min(width, cols - col), width, bp, col * depth);
+            } else if (ps != null) {
                 scaledRows(b, bOff + j0 + col, bRs, ps, depth, Math.min(width, cols - col), width, bp, col * depth);
             } else {
                 GemmPack.panel(b, bOff, bRs, bCs, depth, j0 + col, Math.min(width, cols - col), width, bp, col * depth);
@@ -424,6 +471,29 @@ final class GemmSimd implements GemmKernel {
         }
     }
 
+
+    // x: [m, k] at xOff, w: [n, k] -> y: [m, n] at yOff (+)= x·Wᵀ, then ⊙ cs + cb; W widened a block of rows at a
+    // time into the thread's scratch, each block then taken as 4 × 4 dot products
+    private static void widenedDotProducts(float[] x, int xOff, WeightMatrix w, int m, float[] y, int yOff,
+                                           boolean acc, float[] cs, float[] cb) {
+        int n = w.rows(), k = w.cols();
+        int block = Math.max(4, Math.min(64, (1 << 16) / k) / 4 * 4);
+        int blocks = (n + block - 1) / block;
+        run((long) m * n * k >= PARALLEL_MACS, blocks, (b0, b1) -> {
+            float[] tile = new float[16];
+            float[] rows = WeightRows.scratch(block * k);
+            for (int bi = b0; bi < b1; bi++) {
+                int j0 = bi * block, count = Math.min(block, n - j0);
+                for (int j = 0; j < count; j++) w.dequantizeRow(j0 + j, 0, k, rows, j * k);
+                for (int i = 0; i < m; i += 4) {
+                    for (int j = 0; j < count; j += 4) {
+                        dot4x4(x, xOff + i * k, k, rows, j * k, k, k, tile, y, yOff + i * n + j0 + j, n,
+                                Math.min(4, m - i), Math.min(4, count - j), acc, cs, cb, j0 + j);
+                    }
+                }
+            }
+        });
+    }
 
     private static void run(boolean parallel, int n, Parallel.RangeBody body) {
         if (parallel) Parallel.range(n, 1, body);

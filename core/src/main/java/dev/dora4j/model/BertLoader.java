@@ -27,20 +27,30 @@ public final class BertLoader {
 
     /** Loads {@code dir}, naming modules as the checkpoint does. */
     public static BertModel load(Path dir) {
+        return load(dir, LinearStorage.AS_STORED);
+    }
+
+    /** As {@link #load(Path)}, with the encoder layers' linear weights kept as {@code storage} says. */
+    public static BertModel load(Path dir, LinearStorage storage) {
         checkDirectory(dir);
         try (ShardedSafetensors st = ShardedSafetensors.open(dir)) {
-            return build(dir, st, null);
+            return build(dir, st, null, storage);
         }
     }
 
     /** Loads {@code dir} and names modules and tensors with {@code prefix}: {@code ""} or {@code "bert."}. */
     public static BertModel load(Path dir, String prefix) {
+        return load(dir, prefix, LinearStorage.AS_STORED);
+    }
+
+    /** As {@link #load(Path, String)}, with the encoder layers' linear weights kept as {@code storage} says. */
+    public static BertModel load(Path dir, String prefix, LinearStorage storage) {
         if (!prefix.isEmpty() && !prefix.equals(WITH_PREFIX)) {
             throw new IllegalArgumentException("prefix must be \"\" or \"" + WITH_PREFIX + "\", got \"" + prefix + "\"");
         }
         checkDirectory(dir);
         try (ShardedSafetensors st = ShardedSafetensors.open(dir)) {
-            return build(dir, st, prefix);
+            return build(dir, st, prefix, storage);
         }
     }
 
@@ -59,9 +69,9 @@ public final class BertLoader {
     }
 
     // prefix null: the checkpoint's own
-    private static BertModel build(Path dir, ShardedSafetensors st, String requestedPrefix) {
+    private static BertModel build(Path dir, ShardedSafetensors st, String requestedPrefix, LinearStorage storage) {
         BertConfig c = BertConfig.read(dir.resolve("config.json"));
-        Names names = new Names(dir, st);
+        Names names = new Names(dir, st, storage);
         String prefix = requestedPrefix != null ? requestedPrefix : names.filePrefix;
         int h = c.hiddenSize(), ff = c.intermediateSize();
         String e = "embeddings.";
@@ -124,10 +134,12 @@ public final class BertLoader {
         final Path dir;
         final ShardedSafetensors st;
         final LlamaLoader.SafetensorsSource source;
+        final LinearStorage storage;
         /** The checkpoint's own prefix: "bert." when any tensor name has it. */
         final String filePrefix;
 
-        Names(Path dir, ShardedSafetensors st) {
+        Names(Path dir, ShardedSafetensors st, LinearStorage storage) {
+            this.storage = storage;
             this.dir = dir;
             this.st = st;
             this.source = new LlamaLoader.SafetensorsSource(st);
@@ -171,7 +183,7 @@ public final class BertLoader {
         Linear linear(String prefix, String path, int out, int in) {
             String w = stored(path + ".weight");
             if (w == null) missing(path + ".weight");
-            Tensor weight = source.readLinearWeight(w, out, in).named(prefix + path + ".weight");
+            Tensor weight = storage.apply(source.readLinearWeight(w, out, in)).named(prefix + path + ".weight");
             Tensor bias = read(prefix, path + ".bias", out);
             return new Linear(prefix + path, weight, bias);
         }

@@ -32,6 +32,11 @@ public final class Llama2cLoader {
     public record Header(int dim, int hiddenDim, int layers, int heads, int kvHeads, int vocab, boolean sharedHead, int seqLen) {}
 
     public static LlamaModel load(Path file) {
+        return load(file, LinearStorage.AS_STORED);
+    }
+
+    /** As {@link #load(Path)}, with the decoder layers' linear weights kept as {@code storage} says. */
+    public static LlamaModel load(Path file, LinearStorage storage) {
         if (PickleFormat.looksLikePickle(file)) {
             throw new DoraException(file + ": is a PyTorch checkpoint, not a llama2.c one; " + PickleFormat.ADVICE);
         }
@@ -44,7 +49,7 @@ public final class Llama2cLoader {
             buf.flip();
             Header h = header(buf, file);
             FloatBuffer f = buf.position(HEADER_BYTES).slice().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-            return build(h, f, file);
+            return build(h, f, file, storage);
         } catch (NoSuchFileException e) {
             throw new DoraException(file + ": checkpoint not found", e);
         } catch (IOException e) {
@@ -71,7 +76,7 @@ public final class Llama2cLoader {
                 h.vocab(), h.seqLen(), 1e-5f, 10000.0, null, 1, 1, 4, 0, h.sharedHead(), false, 1, 2);
     }
 
-    private static LlamaModel build(Header h, FloatBuffer f, Path file) {
+    private static LlamaModel build(Header h, FloatBuffer f, Path file, LinearStorage storage) {
         int dim = h.dim(), hid = h.hiddenDim(), L = h.layers(), headSize = dim / h.heads(), kvDim = h.kvHeads() * headSize;
         long expected = (long) h.vocab() * dim + (long) L * (2L * dim + 2L * dim * dim + 2L * kvDim * dim + 3L * hid * dim)
                 + dim + (long) h.seqLen() * headSize + (h.sharedHead() ? 0 : (long) h.vocab() * dim);
@@ -105,7 +110,7 @@ public final class Llama2cLoader {
         }
         w.put("model.norm.weight", rmsFinal);
         if (!h.sharedHead()) w.put("lm_head.weight", take(f, h.vocab() * dim));
-        return LlamaLoader.build(config(h), new MapSource(w, file));
+        return LlamaLoader.build(config(h), new MapSource(w, file), storage);
     }
 
     /**

@@ -4,6 +4,9 @@ import dev.dora4j.DoraException;
 import dev.dora4j.io.PickleFormat;
 import dev.dora4j.io.ShardedSafetensors;
 import dev.dora4j.io.TensorInfo;
+import dev.dora4j.kernel.Bf16Matrix;
+import dev.dora4j.kernel.F16Matrix;
+import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.tensor.DType;
 import dev.dora4j.tensor.Tensor;
@@ -21,15 +24,20 @@ import java.util.Set;
 public final class LlamaLoader {
     private LlamaLoader() {}
 
-    /** A model directory, or a llama2.c checkpoint file ({@code .bin}). */
+    /** A model directory, or a llama2.c checkpoint file ({@code .bin}), every weight kept in its file's dtype. */
     public static LlamaModel load(Path path) {
+        return load(path, LinearStorage.AS_STORED);
+    }
+
+    /** As {@link #load(Path)}, with the decoder layers' linear weights kept as {@code storage} says. */
+    public static LlamaModel load(Path path, LinearStorage storage) {
         if (Files.isRegularFile(path)) {
             String name = path.getFileName().toString();
             if (PickleFormat.looksLikePickle(path) || name.endsWith(".pt") || name.endsWith(".pth")
                     || name.endsWith(".ckpt") || name.endsWith(".pkl")) {
                 throw new DoraException(path + ": is a PyTorch checkpoint; " + PickleFormat.ADVICE);
             }
-            if (name.endsWith(".bin")) return Llama2cLoader.load(path);
+            if (name.endsWith(".bin")) return Llama2cLoader.load(path, storage);
             throw new DoraException(path + ": not a model directory or a llama2.c checkpoint (.bin)");
         }
         if (!Files.isDirectory(path)) throw new DoraException(path + ": model not found");
@@ -41,7 +49,7 @@ public final class LlamaLoader {
         }
         LlamaConfig config = LlamaConfig.read(path.resolve("config.json"));
         try (ShardedSafetensors st = ShardedSafetensors.open(path)) {
-            return build(config, new SafetensorsSource(st));
+            return build(config, new SafetensorsSource(st), storage);
         }
     }
 
@@ -49,7 +57,7 @@ public final class LlamaLoader {
     interface WeightSource {
         Tensor read(String name, int... shape);
 
-        /** A linear layer's weight: as {@link #read}, but BF16/F16 values stay 16-bit in memory. */
+        /** A weight matrix (linear layer, embedding, head): as {@link #read}, but BF16/F16 values stay 16-bit in memory. */
         default Tensor readLinearWeight(String name, int... shape) {
             return read(name, shape);
         }
@@ -104,7 +112,9 @@ public final class LlamaLoader {
             if (info.dtype() != DType.BF16 && info.dtype() != DType.F16) return Tensor.of(finite(name), shape).named(name);
             short[] bits = st.fileOf(name).data(name).toArray(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
             checkFiniteHalves(bits, info.dtype(), st.fileOf(name).path(), name);
-            return Tensor.half(bits, info.dtype(), shape).named(name);
+            WeightMatrix m = info.dtype() == DType.BF16 ? new Bf16Matrix(bits, shape[0], shape[1])
+                    : new F16Matrix(bits, shape[0], shape[1]);
+            return Tensor.of(m).named(name);
         }
 
         @Override
@@ -149,29 +159,29 @@ public final class LlamaLoader {
         }
     }
 
-    static LlamaModel build(LlamaConfig c, WeightSource r) {
+    static LlamaModel build(LlamaConfig c, WeightSource r, LinearStorage storage) {
         int h = c.hiddenSize(), ff = c.intermediateSize();
-        Tensor embed = r.read("model.embed_tokens.weight", c.vocabSize(), h);
+        Tensor embed = r.readLinearWeight("model.embed_tokens.weight", c.vocabSize(), h);
         List<LlamaBlock> layers = new ArrayList<>();
         for (int i = 0; i < c.numHiddenLayers(); i++) {
             String p = "model.layers." + i + ".";
             layers.add(new LlamaBlock(c,
                     r.read(p + "input_layernorm.weight", h),
                     r.read(p + "post_attention_layernorm.weight", h),
-                    linear(r, p + "self_attn.q_proj", c.qDim(), h, c.attentionBias()),
-                    linear(r, p + "self_attn.k_proj", c.kvDim(), h, c.attentionBias()),
-                    linear(r, p + "self_attn.v_proj", c.kvDim(), h, c.attentionBias()),
-                    linear(r, p + "self_attn.o_proj", h, c.qDim(), false),
-                    linear(r, p + "mlp.gate_proj", ff, h, false),
-                    linear(r, p + "mlp.up_proj", ff, h, false),
-                    linear(r, p + "mlp.down_proj", h, ff, false)));
+                    linear(r, storage, p + "self_attn.q_proj", c.qDim(), h, c.attentionBias()),
+                    linear(r, storage, p + "self_attn.k_proj", c.kvDim(), h, c.attentionBias()),
+                    linear(r, storage, p + "self_attn.v_proj", c.kvDim(), h, c.attentionBias()),
+                    linear(r, storage, p + "self_attn.o_proj", h, c.qDim(), false),
+                    linear(r, storage, p + "mlp.gate_proj", ff, h, false),
+                    linear(r, storage, p + "mlp.up_proj", ff, h, false),
+                    linear(r, storage, p + "mlp.down_proj", h, ff, false)));
         }
         Tensor norm = r.read("model.norm.weight", h);
         Tensor head;
         if (c.tieWordEmbeddings()) {
             head = embed;
         } else if (r.has("lm_head.weight")) {
-            head = r.read("lm_head.weight", c.vocabSize(), h);
+            head = r.readLinearWeight("lm_head.weight", c.vocabSize(), h);
         } else {
             throw new DoraException(r.dir() + ": tensor 'lm_head.weight' is missing and tie_word_embeddings is false");
         }
@@ -184,8 +194,8 @@ public final class LlamaLoader {
         return new LlamaModel(c, embed, layers, norm, head);
     }
 
-    private static Linear linear(WeightSource r, String path, int out, int in, boolean bias) {
+    private static Linear linear(WeightSource r, LinearStorage storage, String path, int out, int in, boolean bias) {
         Tensor b = bias ? r.read(path + ".bias", out) : null;
-        return new Linear(path, r.readLinearWeight(path + ".weight", out, in), b);
+        return new Linear(path, storage.apply(r.readLinearWeight(path + ".weight", out, in)), b);
     }
 }

@@ -11,6 +11,11 @@ public final class RandomModels {
     private RandomModels() {}
 
     public static LlamaModel llama(LlamaConfig c, long seed) {
+        return llama(c, seed, LinearStorage.AS_STORED);
+    }
+
+    /** As {@link #llama(LlamaConfig, long)} with the decoder layers' linear weights kept as {@code storage} says. */
+    public static LlamaModel llama(LlamaConfig c, long seed, LinearStorage storage) {
         SplittableRandom rng = new SplittableRandom(seed);
         int h = c.hiddenSize(), ff = c.intermediateSize();
         Tensor embed = normal(rng, c.vocabSize(), h);
@@ -18,20 +23,21 @@ public final class RandomModels {
         for (int i = 0; i < c.numHiddenLayers(); i++) {
             String p = "model.layers." + i + ".";
             layers.add(new LlamaBlock(c, ones(h), ones(h),
-                    linear(rng, p + "self_attn.q_proj", c.qDim(), h, c.attentionBias()),
-                    linear(rng, p + "self_attn.k_proj", c.kvDim(), h, c.attentionBias()),
-                    linear(rng, p + "self_attn.v_proj", c.kvDim(), h, c.attentionBias()),
-                    linear(rng, p + "self_attn.o_proj", h, c.qDim(), false),
-                    linear(rng, p + "mlp.gate_proj", ff, h, false),
-                    linear(rng, p + "mlp.up_proj", ff, h, false),
-                    linear(rng, p + "mlp.down_proj", h, ff, false)));
+                    linear(rng, storage, p + "self_attn.q_proj", c.qDim(), h, c.attentionBias()),
+                    linear(rng, storage, p + "self_attn.k_proj", c.kvDim(), h, c.attentionBias()),
+                    linear(rng, storage, p + "self_attn.v_proj", c.kvDim(), h, c.attentionBias()),
+                    linear(rng, storage, p + "self_attn.o_proj", h, c.qDim(), false),
+                    linear(rng, storage, p + "mlp.gate_proj", ff, h, false),
+                    linear(rng, storage, p + "mlp.up_proj", ff, h, false),
+                    linear(rng, storage, p + "mlp.down_proj", h, ff, false)));
         }
         Tensor head = c.tieWordEmbeddings() ? embed : normal(rng, c.vocabSize(), h);
         return new LlamaModel(c, embed, layers, ones(h), head);
     }
 
-    private static Linear linear(SplittableRandom rng, String path, int out, int in, boolean bias) {
-        return new Linear(path, normal(rng, out, in), bias ? Tensor.of(new float[out], out) : null);
+    private static Linear linear(SplittableRandom rng, LinearStorage storage, String path, int out, int in,
+                                 boolean bias) {
+        return new Linear(path, storage.apply(normal(rng, out, in)), bias ? Tensor.of(new float[out], out) : null);
     }
 
     private static Tensor normal(SplittableRandom rng, int rows, int cols) {

@@ -60,7 +60,7 @@ public final class AdapterInjector {
             for (int i = 0; i < a.length; i++) a[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
             Tensor magnitude = null;
             if (config.useDora()) {
-                magnitude = Tensor.param(DoraNorm.rowNorms(layer.weight().floats(), out, in), out).named(PeftKeys.magnitude(path));
+                magnitude = Tensor.param(DoraNorm.rowNorms(layer.weight().matrix()), out).named(PeftKeys.magnitude(path));
             }
             LoraAdapter adapter = new LoraAdapter(
                     Tensor.param(a, r, in).named(PeftKeys.loraA(path)),

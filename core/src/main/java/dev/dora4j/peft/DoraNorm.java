@@ -1,12 +1,14 @@
 package dev.dora4j.peft;
 
+import dev.dora4j.kernel.F32Matrix;
 import dev.dora4j.kernel.Gemm;
 import dev.dora4j.kernel.VecOps;
+import dev.dora4j.kernel.WeightMatrix;
 
 /**
  * The row norms {@code n = ‖W + s·B·A‖} of a DoRA layer, computed without ever forming the
  * {@code [out, in]} matrix: {@code ‖W_o + s(BA)_o‖² = ‖W_o‖² + 2s⟨B_o, (W·Aᵀ)_o⟩ + s²·B_o(A·Aᵀ)B_oᵀ}.
- * {@code ‖W_o‖²} is computed once per frozen weight; the two small products
+ * {@code ‖W_o‖²} is computed once per frozen weight, in whatever storage it is kept; the two small products
  * {@code W·Aᵀ: [out, r]} and {@code B·(A·Aᵀ): [out, r]} are kept for the exact norm gradient.
  */
 final class DoraNorm {
@@ -15,25 +17,14 @@ final class DoraNorm {
 
     private DoraNorm() {}
 
-    /** w: [out, in] -> ‖W_o‖² per row, accumulated in double. */
-    static double[] weightSquaredNorms(float[] w, int out, int in) {
-        double[] sq = new double[out];
-        for (int o = 0; o < out; o++) {
-            double s = 0;
-            int base = o * in;
-            for (int i = 0; i < in; i++) s += (double) w[base + i] * w[base + i];
-            sq[o] = s;
-        }
-        return sq;
-    }
-
     /**
      * w: [out, in], a: [r, in], b: [out, r], wSq: [out] -> n: [out] with
      * {@code n_o = ‖W_o + s·(BA)_o‖}.
      */
-    static Result compute(float[] w, float[] a, float[] b, double[] wSq, float s, int out, int in, int r) {
+    static Result compute(WeightMatrix w, float[] a, float[] b, double[] wSq, float s, int r) {
+        int out = w.rows(), in = w.cols();
         float[] wat = new float[out * r];
-        Gemm.xWt(w, 0, a, 0, wat, 0, out, in, r, false);
+        Gemm.weightTimesTransposed(w, a, 0, r, wat, 0);
         float[] gram = new float[r * r];
         Gemm.xWt(a, 0, a, 0, gram, 0, r, in, r, false);
         float[] bg = new float[out * r];
@@ -62,9 +53,17 @@ final class DoraNorm {
 
     /** Exact row norms of an explicit matrix, accumulated in double. */
     static float[] rowNorms(float[] w, int out, int in) {
-        double[] sq = weightSquaredNorms(w, out, in);
-        float[] n = new float[out];
-        for (int o = 0; o < out; o++) n[o] = (float) Math.sqrt(sq[o]);
+        return rowNorms(new F32Matrix(w, out, in));
+    }
+
+    /** Exact row norms of a weight in any storage, accumulated in double. */
+    static float[] rowNorms(WeightMatrix w) {
+        return sqrt(w.rowSquaredNorms());
+    }
+
+    private static float[] sqrt(double[] sq) {
+        float[] n = new float[sq.length];
+        for (int o = 0; o < sq.length; o++) n[o] = (float) Math.sqrt(sq[o]);
         return n;
     }
 }

@@ -3,6 +3,7 @@ package dev.dora4j.peft;
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.kernel.Gemm;
 import dev.dora4j.kernel.Parallel;
+import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.nn.Dropout;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.nn.LinearAdapter;
@@ -119,7 +120,7 @@ public final class LoraAdapter implements LinearAdapter {
     /** ‖W‖² per row of the frozen weight, computed on first use. */
     private double[] weightSquaredNorms(Linear base) {
         if (weightSquaredNorms == null) {
-            weightSquaredNorms = DoraNorm.weightSquaredNorms(base.weight().floats(), base.outFeatures(), base.inFeatures());
+            weightSquaredNorms = base.weight().matrix().rowSquaredNorms();
         }
         return weightSquaredNorms;
     }
@@ -127,8 +128,7 @@ public final class LoraAdapter implements LinearAdapter {
     /** The current DoRA weight norm {@code ‖W + s·B·A‖} per output row. */
     public float[] weightNorm(Linear base) {
         double[] wSq = weightSquaredNorms(base);
-        return DoraNorm.compute(base.weight().floats(), loraA.data(), loraB.data(), wSq, scaling,
-                base.outFeatures(), base.inFeatures(), rank()).norm();
+        return DoraNorm.compute(base.weight().matrix(), loraA.data(), loraB.data(), wSq, scaling, rank()).norm();
     }
 
     @Override
@@ -136,13 +136,14 @@ public final class LoraAdapter implements LinearAdapter {
         int in = base.inFeatures(), out = base.outFeatures(), r = rank(), tokens = input.rows();
         float s = scaling;
         double[] wSq = magnitude == null ? null : weightSquaredNorms(base);
-        float[] x = input.data(), w = base.weight().floats(), a = loraA.data(), b = loraB.data();
+        WeightMatrix w = base.weight().matrix();
+        float[] x = input.data(), a = loraA.data(), b = loraB.data();
         float[] bias = base.bias() == null ? null : base.bias().data();
         float[] mask = dropout == null ? null : dropout.nextMask(tokens * in);
         float[] dx = mask == null ? x : multiply(x, mask);
 
         float[] y = new float[tokens * out];
-        Gemm.xWt(x, 0, w, 0, y, 0, tokens, in, out, false);
+        Gemm.xWt(x, 0, w, y, 0, tokens, false, null, null);
         // su = s·A drop(x), kept for backward; s·B A drop(x) is then su·Bᵀ
         float[] su = new float[tokens * r];
         Gemm.xWt(dx, 0, a, 0, su, 0, tokens, in, r, false);
@@ -153,7 +154,7 @@ public final class LoraAdapter implements LinearAdapter {
         if (magnitude == null) {
             Gemm.xWt(su, 0, b, 0, y, 0, tokens, r, out, true, null, bias);
         } else {
-            norm = frozen() ? frozenNorm(w, wSq) : DoraNorm.compute(w, a, b, wSq, s, out, in, r);
+            norm = frozen() ? frozenNorm(w, wSq) : DoraNorm.compute(w, a, b, wSq, s, r);
             if (fixedNorm != null) norm = new DoraNorm.Result(fixedNorm, norm.weightTimesAt(), norm.bTimesGram(), norm.gram());
             scale = new float[out];
             for (int o = 0; o < out; o++) scale[o] = DoraNorm.scale(magnitude.data()[o], norm.norm()[o]);
@@ -172,7 +173,7 @@ public final class LoraAdapter implements LinearAdapter {
                 float[] db = new float[tokens * out], vs = new float[tokens * out], sc = scale;
                 droppedBase = db;
                 v = vs;
-                Gemm.xWt(dx, 0, w, 0, db, 0, tokens, in, out, false);
+                Gemm.xWt(dx, 0, w, db, 0, tokens, false, null, null);
                 Gemm.xWt(su, 0, b, 0, vs, 0, tokens, r, out, false);
                 Parallel.range(tokens, rowGrain(out), (t0, t1) -> {
                     for (int i = t0 * out; i < t1 * out; i += out) {
@@ -207,9 +208,9 @@ public final class LoraAdapter implements LinearAdapter {
         return !loraA.requiresGrad() && !loraB.requiresGrad();
     }
 
-    private DoraNorm.Result frozenNorm(float[] w, double[] wSq) {
+    private DoraNorm.Result frozenNorm(WeightMatrix w, double[] wSq) {
         if (frozenNorm == null) {
-            frozenNorm = DoraNorm.compute(w, loraA.data(), loraB.data(), wSq, scaling, loraB.dim(0), loraA.dim(1), rank());
+            frozenNorm = DoraNorm.compute(w, loraA.data(), loraB.data(), wSq, scaling, rank());
         }
         return frozenNorm;
     }
@@ -242,7 +243,8 @@ public final class LoraAdapter implements LinearAdapter {
         void run() {
             int in = base.inFeatures(), out = base.outFeatures(), r = rank(), tokens = input.rows();
             float s = scaling;
-            float[] gy = result.grad(), w = base.weight().floats(), a = loraA.data(), b = loraB.data();
+            WeightMatrix w = base.weight().matrix();
+            float[] gy = result.grad(), a = loraA.data(), b = loraB.data();
 
             // The gradient of B A drop(x) is gv = s·(m/n) ⊙ gy (LoRA: s·gy). It is never formed: the column
             // factors m/n go into the small products (gB's rows, B's rows) and into W's rows as W is packed.
@@ -308,7 +310,7 @@ public final class LoraAdapter implements LinearAdapter {
         }
 
         /** Adds the gradient that flows through n = ‖W + s·B·A‖ into A and B. */
-        private void normGradient(float[] dScale, float[] w, float[] a, float[] b, int out, int in, int r) {
+        private void normGradient(float[] dScale, WeightMatrix w, float[] a, float[] b, int out, int in, int r) {
             float s = scaling;
             // c_o = dL/dn_o / n_o with dL/dn_o = dScale_o · (−m_o / n_o²)
             float[] cb = new float[out * r];
@@ -326,8 +328,10 @@ public final class LoraAdapter implements LinearAdapter {
             }
             if (loraA.requiresGrad()) {
                 // gA += s·(c⊙B)ᵀ·W + s²·((c⊙B)ᵀ·B)·A
+                float[] cbT = new float[r * out];
+                for (int o = 0; o < out; o++) for (int j = 0; j < r; j++) cbT[j * out + o] = cb[o * r + j];
                 float[] ga = new float[r * in];
-                Gemm.gtX(cb, 0, w, 0, ga, 0, out, r, in, false);
+                Gemm.gW(cbT, 0, w, null, ga, 0, r, false);
                 float[] k = new float[r * r];
                 Gemm.gtX(cb, 0, b, 0, k, 0, out, r, r, false);
                 float[] ka = new float[r * in];
@@ -338,22 +342,23 @@ public final class LoraAdapter implements LinearAdapter {
         }
 
         /** dL/dx through the frozen weight and the adapter path, honouring the dropout mask. */
-        private void inputGradient(float[] gy, float[] gu, float[] w, float[] a, int tokens, int out, int in, int r) {
+        private void inputGradient(float[] gy, float[] gu, WeightMatrix w, float[] a, int tokens, int out, int in,
+                                   int r) {
             float[] gx = input.grad();
             if (mask == null) {
                 // gx += gy·diag(m/n)·W + gu·A (LoRA: gy·W + gu·A)
-                Gemm.gW(gy, 0, w, 0, scale, gx, 0, tokens, out, in, true);
+                Gemm.gW(gy, 0, w, scale, gx, 0, tokens, true);
                 Gemm.gW(gu, 0, a, 0, gx, 0, tokens, r, in, true);
                 return;
             }
             // gx += gy·W + mask ⊙ (gu·A + gy·diag(m/n − 1)·W)
-            Gemm.gW(gy, 0, w, 0, gx, 0, tokens, out, in, true);
+            Gemm.gW(gy, 0, w, null, gx, 0, tokens, true);
             float[] gDropped = new float[tokens * in];
             Gemm.gW(gu, 0, a, 0, gDropped, 0, tokens, r, in, false);
             if (magnitude != null) {
                 float[] scaleMinusOne = new float[out];
                 for (int o = 0; o < out; o++) scaleMinusOne[o] = scale[o] - 1f;
-                Gemm.gW(gy, 0, w, 0, scaleMinusOne, gDropped, 0, tokens, out, in, true);
+                Gemm.gW(gy, 0, w, scaleMinusOne, gDropped, 0, tokens, true);
             }
             for (int i = 0; i < gx.length; i++) gx[i] += mask[i] * gDropped[i];
         }

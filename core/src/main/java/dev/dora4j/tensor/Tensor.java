@@ -1,22 +1,22 @@
 package dev.dora4j.tensor;
 
-import dev.dora4j.kernel.Half;
+import dev.dora4j.kernel.F32Matrix;
+import dev.dora4j.kernel.WeightMatrix;
+import dev.dora4j.kernel.WeightStorage;
 import java.util.Arrays;
 
 /**
  * A contiguous row-major tensor: a shape, its values and, for trainable tensors, a gradient buffer
  * of the same size, allocated (zeroed) when it is first asked for: an op's output gets its buffer
- * only when backward reaches the op that consumed it. Frozen tensors carry no gradient buffer at all. A frozen tensor may keep its
- * values in BF16 or F16 (two bytes each, as a model file stores them); {@link #floats()} widens
- * them on demand, and making such a tensor trainable widens it to float for good.
+ * only when backward reaches the op that consumed it. Frozen tensors carry no gradient buffer at all. A frozen
+ * matrix may keep its values in another storage ({@link WeightMatrix}: BF16, F16 or quantised, as a model file
+ * stores them); products read it through {@link #matrix()}, and making such a tensor trainable widens it to
+ * float for good.
  */
 public final class Tensor {
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);
-
     private final int[] shape;
     private float[] data;
-    private short[] half;
-    private DType halfType;
+    private WeightMatrix stored;
     private boolean trainable;
     private float[] grad;
     private String name;
@@ -37,15 +37,13 @@ public final class Tensor {
         return new Tensor(data, shape, false);
     }
 
-    /** A frozen tensor that keeps BF16 or F16 bit patterns (not copied). */
-    public static Tensor half(short[] bits, DType dtype, int... shape) {
-        if (dtype != DType.BF16 && dtype != DType.F16) throw new IllegalArgumentException("not a 16-bit float type: " + dtype);
-        if (numel(shape) != bits.length) {
-            throw new IllegalArgumentException("data length " + bits.length + " does not match shape " + Arrays.toString(shape));
+    /** A frozen [rows, cols] tensor over a weight matrix in any storage (not copied). */
+    public static Tensor of(WeightMatrix matrix) {
+        if (matrix instanceof F32Matrix f && f.offset() == 0 && f.data().length == f.numel()) {
+            return of(f.data(), f.rows(), f.cols());
         }
-        Tensor t = new Tensor(shape);
-        t.half = bits;
-        t.halfType = dtype;
+        Tensor t = new Tensor(new int[] {matrix.rows(), matrix.cols()});
+        t.stored = matrix;
         return t;
     }
 
@@ -53,57 +51,31 @@ public final class Tensor {
         this.shape = shape.clone();
     }
 
-    /** True when the values are kept as 16-bit floats. */
-    public boolean isHalf() {
-        return half != null;
+    /** The values as a matrix for the products: the stored matrix, or an F32 view of a float tensor [rows, cols]. */
+    public WeightMatrix matrix() {
+        return stored != null ? stored : new F32Matrix(data, rows(), cols());
     }
 
-    /** F32, or the 16-bit type the values are kept in. */
-    public DType dtype() {
-        return half != null ? halfType : DType.F32;
+    /** How the values are kept: F32 unless the tensor holds another storage's matrix. */
+    public WeightStorage storage() {
+        return stored != null ? stored.storage() : WeightStorage.F32;
     }
 
     /** Bytes the values occupy. */
     public long bytes() {
-        return half != null ? 2L * half.length : 4L * data.length;
-    }
-
-    /**
-     * The values as floats for reading: the tensor's own array, or for a 16-bit tensor a per-thread
-     * scratch array that the next {@code floats()} call on the same thread overwrites. Use it at once;
-     * do not keep it.
-     */
-    public float[] floats() {
-        if (half == null) return data;
-        float[][] holder = SCRATCH.get();
-        if (holder[0].length < half.length) holder[0] = new float[half.length];
-        widenInto(holder[0]);
-        return holder[0];
+        return stored != null ? stored.bytes() : 4L * data.length;
     }
 
     /** A new float array holding the values. */
     public float[] toFloatArray() {
-        if (half == null) return data.clone();
-        float[] out = new float[half.length];
-        widenInto(out);
-        return out;
+        return stored == null ? data.clone() : stored.toFloatArray();
     }
 
-    /** Overwrites the values (rounded to nearest even for a 16-bit tensor). */
+    /** Overwrites the values (rounded or quantised as the storage keeps them). */
     public void set(float[] values) {
         if (values.length != numel()) throw new IllegalArgumentException("set: " + values.length + " values for " + this);
-        if (half == null) {
-            System.arraycopy(values, 0, data, 0, values.length);
-        } else if (halfType == DType.BF16) {
-            Half.floatToBf16(values, 0, half, 0, values.length);
-        } else {
-            Half.floatToF16(values, 0, half, 0, values.length);
-        }
-    }
-
-    private void widenInto(float[] out) {
-        if (halfType == DType.BF16) Half.bf16ToFloat(half, 0, out, 0, half.length);
-        else Half.f16ToFloat(half, 0, out, 0, half.length);
+        if (stored == null) System.arraycopy(values, 0, data, 0, values.length);
+        else stored = stored.encode(values);
     }
 
     /** A trainable tensor over {@code data} (not copied); its gradient starts at zero. */
@@ -138,7 +110,7 @@ public final class Tensor {
     }
 
     public int numel() {
-        return half != null ? half.length : data.length;
+        return stored != null ? Math.toIntExact(stored.numel()) : data.length;
     }
 
     /** Size of the last dimension. */
@@ -151,9 +123,9 @@ public final class Tensor {
         return shape.length == 0 ? 1 : numel() / Math.max(1, cols());
     }
 
-    /** The float values themselves; a 16-bit tensor has none (see {@link #floats()}). */
+    /** The float values themselves; a tensor in another storage has none (see {@link #matrix()}). */
     public float[] data() {
-        if (half != null) throw new IllegalStateException(this + " keeps " + halfType + " values; read them with floats()");
+        if (stored != null) throw new IllegalStateException(this + " keeps " + stored.storage() + " values; read them with matrix()");
         return data;
     }
 
@@ -175,10 +147,9 @@ public final class Tensor {
 
     /** Makes this tensor trainable (allocating a gradient) or frozen (dropping it). */
     public Tensor requiresGrad(boolean on) {
-        if (on && half != null) {
-            data = toFloatArray();
-            half = null;
-            halfType = null;
+        if (on && stored != null) {
+            data = stored.toFloatArray();
+            stored = null;
         }
         trainable = on;
         if (!on) grad = null;
@@ -200,12 +171,12 @@ public final class Tensor {
 
     /** A frozen copy of the values, in the same storage type. */
     public Tensor copy() {
-        return half != null ? half(half.clone(), halfType, shape) : of(data.clone(), shape);
+        return stored != null ? of(stored) : of(data.clone(), shape);
     }
 
     @Override
     public String toString() {
-        return (name == null ? "Tensor" : name) + Arrays.toString(shape) + (half != null ? " " + halfType : "")
+        return (name == null ? "Tensor" : name) + Arrays.toString(shape) + (stored != null ? " " + stored.storage() : "")
                 + (trainable ? " (trainable)" : "");
     }
 }

@@ -91,7 +91,7 @@ public final class TrainBenchmark {
         for (var t : model.namedTensors().values()) {
             if (t.requiresGrad()) continue;
             frozen += t.numel();
-            frozenBytes += (t.isHalf() ? 2L : 4L) * t.numel();
+            frozenBytes += t.bytes();
         }
         OpProfile.enable(false);
         Map<String, double[]> profile = s.profile() ? OpProfile.snapshot() : Map.of();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.io.SafetensorsFile;
+import dev.dora4j.kernel.WeightStorage;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.testing.Approx;
@@ -60,11 +61,13 @@ public class HfReferenceTest {
     void linearWeightsKeepTheirStoredPrecisionInMemory(String name, String dtype) throws Exception {
         LlamaModel model = LlamaLoader.load(dir(name));
         for (var layer : model.linears().values()) {
-            assertThat(layer.weight().dtype().name()).as(layer.path()).isEqualTo(dtype);
+            assertThat(layer.weight().storage().name()).as(layer.path()).isEqualTo(dtype);
             assertThat(layer.weight().bytes()).isEqualTo((long) layer.weight().numel() * (dtype.equals("F32") ? 4 : 2));
         }
+        assertThat(model.embedTokens().storage().name()).isEqualTo(dtype);
+        assertThat(model.lmHead().storage().name()).isEqualTo(dtype);
         model.trainAll(true);
-        for (var layer : model.linears().values()) assertThat(layer.weight().isHalf()).isFalse();
+        for (var layer : model.linears().values()) assertThat(layer.weight().storage()).isEqualTo(WeightStorage.F32);
     }
 
     @ParameterizedTest(name = "{0} {1}")
