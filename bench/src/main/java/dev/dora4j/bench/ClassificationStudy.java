@@ -110,7 +110,7 @@ public final class ClassificationStudy {
         TrainConfig config = new TrainConfig(o.model().toString(), null, split.train().toString(), split.dev().toString(),
                 method, r, 2f * r, o.dropout(), List.of("query", "key", "value", "dense"), false, lr, "adamw", 0.01f, o.epochs(), 0, o.batch(),
                 o.batch(), o.seqLen(), warmup, "linear", 1.0f, 1000 + seed, true, false, null, 0, 0, 0, 1f, false, false,
-                TrainConfig.CLASSIFY, null, o.dataset().equals("trec"));
+                TrainConfig.CLASSIFY, null, o.dataset().equals("trec"), null, null, false);
         System.gc();
         LiveHeap.reset();
         TrainingRun run = TrainingRun.start(config, dir, null);

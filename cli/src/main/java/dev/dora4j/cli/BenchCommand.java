@@ -2,7 +2,11 @@ package dev.dora4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dora4j.DoraException;
+import dev.dora4j.kernel.WeightStorage;
+import dev.dora4j.model.LinearStorage;
 import dev.dora4j.model.LlamaConfig;
+import dev.dora4j.model.ModelMemory;
 import dev.dora4j.train.TrainBenchmark;
 import java.nio.file.Path;
 import java.util.List;
@@ -40,6 +44,17 @@ final class BenchCommand implements Callable<Integer> {
     boolean activationCheckpointing;
     @Option(names = "--profile", description = "Time every op, forward and backward, over the timed steps.")
     boolean profile;
+    @Option(names = "--dtype", defaultValue = "f32", paramLabel = "f32|bf16|f16",
+            description = "Storage of the random model's matrices, as a checkpoint in this dtype (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--quantize", paramLabel = "nf4|fp4|int8",
+            description = "Quantise the decoder layers' linear weights at load, as bitsandbytes does.")
+    String quantize;
+
+    @Option(names = "--double-quant", description = "With --quantize nf4|fp4: quantise the absmax values again.")
+    boolean doubleQuant;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -47,8 +62,18 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() {
         dev.dora4j.kernel.Parallel.setThreads(threads);
         LlamaConfig c = LlamaConfig.read(config);
+        WeightStorage tables;
+        LinearStorage linears;
+        try {
+            tables = LinearStorage.parse(dtype, null, false).storage();
+            linears = LinearStorage.parse(null, quantize, doubleQuant);
+        } catch (IllegalArgumentException e) {
+            throw new DoraException(e.getMessage());
+        }
+        MemoryCheck.weightsFit(ModelMemory.weightBytes(c, tables, linears), config.getFileName() + " as " + tables
+                + (quantize == null ? "" : " with " + linears.storage() + " linear weights"));
         var r = TrainBenchmark.run(c, new TrainBenchmark.Settings(method, rank, alpha, targets, batch, seqLen, steps, warmup,
-                seed, activationCheckpointing, profile));
+                seed, activationCheckpointing, profile, tables, linears));
         double rss = Resources.peakRssMb();
         if (json) {
             ObjectNode o = new ObjectMapper().createObjectNode();
@@ -57,6 +82,9 @@ final class BenchCommand implements Callable<Integer> {
             o.put("batch", batch);
             o.put("seq_len", seqLen);
             o.put("threads", threads);
+            o.put("dtype", tables.name());
+            if (linears.storage() == null) o.putNull("quantize");
+            else o.put("quantize", linears.storage().name());
             o.put("tokens_per_s", r.tokensPerSecond());
             o.put("step_s_median", r.stepSecondsMedian());
             var arr = o.putArray("step_s");

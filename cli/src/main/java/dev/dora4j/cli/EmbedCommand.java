@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "embed", mixinStandardHelpOptions = true,
@@ -45,6 +46,9 @@ final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "32", paramLabel = "N", description = "Texts per forward pass (default: ${DEFAULT-VALUE}).")
     int batch;
 
+    @Mixin
+    StorageOptions storage;
+
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
 
@@ -66,7 +70,8 @@ final class EmbedCommand implements Callable<Integer> {
         AdapterFiles.Loaded loaded = adapter == null ? null : AdapterFiles.read(adapter);
         // a sequence-classification adapter names the encoder's modules "bert.…" (BertForSequenceClassification)
         boolean prefixed = loaded != null && loaded.modules().keySet().stream().allMatch(k -> k.startsWith("bert."));
-        BertModel bert = prefixed ? BertLoader.load(model, "bert.") : BertLoader.load(model);
+        BertModel bert = prefixed ? BertLoader.load(model, "bert.", storage.storage())
+                : BertLoader.load(model, storage.storage());
         if (loaded != null) AdapterInjector.attach(bert.linears(), loaded, BertModel.CLASSIFIER, false, 0);
         float[][] vectors;
         int maxLength;

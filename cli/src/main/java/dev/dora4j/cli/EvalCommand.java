@@ -89,7 +89,7 @@ final class EvalCommand implements Callable<Integer> {
             throw new DoraException("--pooling must be mean or cls, got " + pooling);
         }
         modelOptions.applyThreads();
-        BertClassifier model = BertClassifier.load(modelOptions.model, adapter, pooling);
+        BertClassifier model = BertClassifier.load(modelOptions.model, adapter, pooling, modelOptions.storage.storage());
         ClassificationData.Prepared prepared;
         try (Tokenizer tok = modelOptions.loadTokenizer()) {
             int context = model.bert().config().maxPositionEmbeddings();

@@ -37,11 +37,22 @@ public final class Main implements Runnable {
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
             if (debug) e.printStackTrace(err);
-            err.println("error: " + oneLine(e));
+            err.println("error: " + (causedByOutOfMemory(e) ? MemoryCheck.outOfMemory() : oneLine(e)));
             err.flush();
             return 1;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError e) {
+            if (debug) e.printStackTrace();
+            System.err.println("error: " + MemoryCheck.outOfMemory());
+            return 1;
+        }
+    }
+
+    private static boolean causedByOutOfMemory(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) if (t instanceof OutOfMemoryError) return true;
+        return false;
     }
 
     /**

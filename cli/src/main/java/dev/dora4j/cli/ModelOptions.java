@@ -8,6 +8,7 @@ import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.tokenizer.Tokenizer;
 import dev.dora4j.tokenizer.Tokenizers;
 import java.nio.file.Path;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The options of every command that loads a model: --model, --tokenizer and --threads. */
@@ -23,6 +24,9 @@ final class ModelOptions {
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
 
+    @Mixin
+    StorageOptions storage;
+
     Path modelPath() {
         return model != null ? model : BundledModel.checkpoint();
     }
@@ -33,7 +37,7 @@ final class ModelOptions {
 
     LlamaModel loadModel() {
         applyThreads();
-        return LlamaLoader.load(modelPath());
+        return LlamaLoader.load(modelPath(), storage.storage());
     }
 
     Tokenizer loadTokenizer() {

@@ -15,6 +15,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
@@ -95,6 +96,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--task", defaultValue = "causal-lm", description = "causal-lm or classify (a BERT encoder with a "
             + "classifier head on text/label records; default: ${DEFAULT-VALUE}).")
     String task;
+    @Mixin
+    StorageOptions storage;
+
     @Option(names = "--pooling", description = "classify: mean or cls (default: cls when the model has a pooler, else mean).")
     String pooling;
     @Option(names = "--coarse-labels", description = "classify: read a label A:b as A (TREC's coarse classes).")
@@ -186,7 +190,7 @@ final class TrainCommand implements Callable<Integer> {
                 dropout, targetsOrDefault(), rslora, lr, optimizer, weightDecay, epochs, steps, batch, microBatch, seqLen, warmupSteps,
                 schedule, maxGradNorm, seed, !noShuffle, trainOnInputs, initAdapter == null ? null : initAdapter.toString(),
                 evalEvery, saveEvery, keepCheckpoints, magnitudeLrRatio, activationCheckpointing, pack, task, pooling,
-                coarseLabels);
+                coarseLabels, storage.dtype, storage.quantize, storage.doubleQuant);
     }
 
     /** The default targets: every linear layer of the attention and MLP blocks that PEFT users name. */

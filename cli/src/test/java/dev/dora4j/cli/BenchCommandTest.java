@@ -18,13 +18,18 @@ class BenchCommandTest {
     static Path tmp;
 
     private static Path config() throws Exception {
-        Path c = tmp.resolve("tiny.json");
+        return config("tiny.json", 32, 48, 2, 4, 2, 64);
+    }
+
+    private static Path config(String name, int hidden, int ff, int layers, int heads, int kvHeads, int vocab)
+            throws Exception {
+        Path c = tmp.resolve(name);
         Files.writeString(c, """
-                {"model_type": "llama", "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
-                 "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 64,
+                {"model_type": "llama", "hidden_size": %d, "intermediate_size": %d, "num_hidden_layers": %d,
+                 "num_attention_heads": %d, "num_key_value_heads": %d, "vocab_size": %d,
                  "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
                  "tie_word_embeddings": false, "hidden_act": "silu"}
-                """);
+                """.formatted(hidden, ff, layers, heads, kvHeads, vocab));
         return c;
     }
 
@@ -66,5 +71,37 @@ class BenchCommandTest {
         assertThat(p.has("dora forward")).isTrue();
         assertThat(p.has("dora backward")).isTrue();
         assertThat(p.has("cross_entropy backward")).isTrue();
+    }
+
+    /** A BF16 random model: every matrix two bytes a value (norms stay F32: 5·32 of 19616 frozen values). */
+    @Test
+    void bf16ModelKeepsTwoBytesPerFrozenParameter() throws Exception {
+        CliRun r = CliRun.of("bench", "--config", config().toString(), "--method", "dora", "--rank", "4", "--batch", "1",
+                "--seq-len", "8", "--steps", "1", "--warmup", "0", "--threads", "1", "--dtype", "bf16", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        assertThat(o.get("dtype").asText()).isEqualTo("BF16");
+        assertThat(o.get("quantize").isNull()).isTrue();
+        assertThat(o.get("bytes_per_frozen_param").asDouble()).isEqualTo((2.0 * (19616 - 160) + 4.0 * 160) / 19616);
+    }
+
+    @Test
+    void badStorageNamesAreRefusedInOneLine() throws Exception {
+        CliRun dtype = CliRun.of("bench", "--config", config().toString(), "--dtype", "f8");
+        assertThat(dtype.code()).isEqualTo(1);
+        assertThat(dtype.err()).contains("--dtype: unknown storage 'f8'");
+        CliRun both = CliRun.of("bench", "--config", config().toString(), "--dtype", "nf4");
+        assertThat(both.err()).contains("--dtype must be f32, bf16 or f16");
+    }
+
+    /** A model whose weights cannot fit in the heap is refused before anything is allocated, with what to change. */
+    @Test
+    void modelLargerThanTheHeapIsRefusedWithAdvice() throws Exception {
+        Path huge = config("huge.json", 8192, 28672, 80, 64, 8, 128256);
+        CliRun r = CliRun.of("bench", "--config", huge.toString(), "--batch", "1", "--seq-len", "8");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("not enough memory: the weights of huge.json as F32 need")
+                .contains("--quantize nf4").contains("DORA4J_JAVA_OPTS=-Xmx");
+        assertThat(r.err().strip().lines().count()).isEqualTo(1);
     }
 }

@@ -68,7 +68,12 @@ public final class BertClassifier {
      * Labels and pooling come from {@link ClassifierInfo} beside the head ({@code pooling} overrides when not null).
      */
     public static BertClassifier load(Path modelDir, Path adapterDir, String pooling) {
-        BertModel bert = BertLoader.load(modelDir, "bert.");
+        return load(modelDir, adapterDir, pooling, LinearStorage.AS_STORED);
+    }
+
+    /** As {@link #load(Path, Path, String)}, with the encoder's linear weights kept as {@code storage} says. */
+    public static BertClassifier load(Path modelDir, Path adapterDir, String pooling, LinearStorage storage) {
+        BertModel bert = BertLoader.load(modelDir, "bert.", storage);
         Path headDir = adapterDir != null ? adapterDir : modelDir;
         ClassifierInfo info = ClassifierInfo.read(headDir);
         if (info == null) {

@@ -29,6 +29,33 @@ public record LinearStorage(WeightStorage storage, int blockSize, boolean double
         }
     }
 
+    /**
+     * The storage the command-line options ask for: {@code dtype} (f32, bf16, f16) converts the block linear weights,
+     * {@code quantize} (nf4, fp4, int8) quantises them; neither keeps them as stored. Names are case-insensitive.
+     */
+    public static LinearStorage parse(String dtype, String quantize, boolean doubleQuant) {
+        if (dtype != null && quantize != null) {
+            throw new IllegalArgumentException("--dtype and --quantize both set the linear weights' storage; give one");
+        }
+        if (doubleQuant && quantize == null) throw new IllegalArgumentException("--double-quant needs --quantize nf4 or fp4");
+        if (dtype != null) {
+            WeightStorage s = named(dtype, "--dtype");
+            if (s.quantized()) throw new IllegalArgumentException("--dtype must be f32, bf16 or f16, got " + dtype);
+            return of(s);
+        }
+        if (quantize != null) {
+            WeightStorage s = named(quantize, "--quantize");
+            if (!s.quantized()) throw new IllegalArgumentException("--quantize must be nf4, fp4 or int8, got " + quantize);
+            return new LinearStorage(s, 64, doubleQuant);
+        }
+        return AS_STORED;
+    }
+
+    private static WeightStorage named(String name, String option) {
+        for (WeightStorage s : WeightStorage.values()) if (s.name().equalsIgnoreCase(name)) return s;
+        throw new IllegalArgumentException(option + ": unknown storage '" + name + "'");
+    }
+
     /** The given storage with bitsandbytes' defaults. */
     public static LinearStorage of(WeightStorage storage) {
         return new LinearStorage(storage, 64, false);

@@ -2,6 +2,8 @@ package dev.dora4j.train;
 
 import dev.dora4j.autograd.OpProfile;
 import dev.dora4j.autograd.Tape;
+import dev.dora4j.kernel.WeightStorage;
+import dev.dora4j.model.LinearStorage;
 import dev.dora4j.model.LlamaConfig;
 import dev.dora4j.model.LlamaModel;
 import dev.dora4j.model.RandomModels;
@@ -25,7 +27,8 @@ import java.util.SplittableRandom;
 public final class TrainBenchmark {
     /** The settings of one benchmark. */
     public record Settings(String method, int rank, float alpha, List<String> targets, int batch, int seqLen, int steps,
-            int warmup, long seed, boolean activationCheckpointing, boolean profile) {}
+            int warmup, long seed, boolean activationCheckpointing, boolean profile, WeightStorage dtype,
+            LinearStorage linears) {}
 
     /**
      * What one benchmark measured; times in seconds. {@code peakHeapMb} is the sum of the heap pools' peak use,
@@ -40,7 +43,7 @@ public final class TrainBenchmark {
     private TrainBenchmark() {}
 
     public static Result run(LlamaConfig config, Settings s) {
-        LlamaModel model = RandomModels.llama(config, s.seed());
+        LlamaModel model = RandomModels.llama(config, s.seed(), s.dtype(), s.linears());
         model.activationCheckpointing(s.activationCheckpointing());
         List<Parameter> params = new ArrayList<>();
         if (s.method().equals("full")) {

@@ -1,6 +1,7 @@
 package dev.dora4j.train;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import dev.dora4j.model.LinearStorage;
 import java.util.List;
 
 /**
@@ -42,7 +43,10 @@ public record TrainConfig(
         boolean pack,
         String task,
         String pooling,
-        boolean coarseLabels) {
+        boolean coarseLabels,
+        String dtype,
+        String quantize,
+        boolean doubleQuant) {
 
     /** Causal language modelling (next-token loss on the response tokens). */
     public static final String CAUSAL_LM = "causal-lm";
@@ -71,6 +75,7 @@ public record TrainConfig(
         if (pooling != null && !pooling.equals("mean") && !pooling.equals("cls")) {
             throw new IllegalArgumentException("--pooling must be mean or cls, got " + pooling);
         }
+        LinearStorage.parse(dtype, quantize, doubleQuant);
     }
 
     /** A causal language-model run (the settings before {@code task} existed). */
@@ -81,7 +86,8 @@ public record TrainConfig(
             float magnitudeLrRatio, boolean activationCheckpointing, boolean pack) {
         this(model, tokenizer, data, evalData, method, rank, alpha, dropout, targets, rslora, lr, optimizer, weightDecay, epochs,
                 steps, batch, microBatch, seqLen, warmupSteps, schedule, maxGradNorm, seed, shuffle, trainOnInputs, initAdapter,
-                evalEvery, saveEvery, keepCheckpoints, magnitudeLrRatio, activationCheckpointing, pack, CAUSAL_LM, null, false);
+                evalEvery, saveEvery, keepCheckpoints, magnitudeLrRatio, activationCheckpointing, pack, CAUSAL_LM, null, false,
+                null, null, false);
     }
 
     public boolean isClassification() {
@@ -90,5 +96,10 @@ public record TrainConfig(
 
     public boolean isAdapter() {
         return !method.equals("full");
+    }
+
+    /** How the model's block linear weights are kept: --dtype, --quantize and --double-quant. */
+    public LinearStorage linearStorage() {
+        return LinearStorage.parse(dtype, quantize, doubleQuant);
     }
 }

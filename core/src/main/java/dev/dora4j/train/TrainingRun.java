@@ -76,7 +76,7 @@ public final class TrainingRun {
         String head;
         Map<String, Tensor> allTensors;
         if (config.isClassification()) {
-            BertModel bert = BertLoader.load(modelPath, "bert.");
+            BertModel bert = BertLoader.load(modelPath, "bert.", config.linearStorage());
             this.tokenizer = Tokenizers.load(modelPath, tokenizerPath);
             this.model = null;
             this.seqLen = Math.min(config.seqLen(), bert.config().maxPositionEmbeddings());
@@ -98,7 +98,7 @@ public final class TrainingRun {
             allTensors = new LinkedHashMap<>(bert.namedTensors());
             allTensors.putAll(cls.headTensors());
         } else {
-            this.model = LlamaLoader.load(modelPath);
+            this.model = LlamaLoader.load(modelPath, config.linearStorage());
             this.tokenizer = Tokenizers.load(modelPath, tokenizerPath);
             this.classifier = null;
             this.seqLen = Math.min(config.seqLen(), model.config().maxPositionEmbeddings());

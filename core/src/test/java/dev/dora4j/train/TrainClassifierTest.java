@@ -53,7 +53,8 @@ class TrainClassifierTest {
     static TrainConfig config(String method, int epochs, int saveEvery, float dropout, float lr) {
         return new TrainConfig(model.toString(), null, train.toString(), dev.toString(), method, 4, 8, dropout,
                 List.of("query", "key", "value", "dense"), false, lr, "adamw", 0.01f, epochs, 0, 16, 8, 32, 2, "linear",
-                1.0f, 3, true, false, null, 0, saveEvery, 0, 1f, false, false, TrainConfig.CLASSIFY, null, false);
+                1.0f, 3, true, false, null, 0, saveEvery, 0, 1f, false, false, TrainConfig.CLASSIFY, null, false, null, null,
+                false);
     }
 
     @Test
@@ -139,7 +140,7 @@ class TrainClassifierTest {
         TrainConfig c = config("lora", 1, 0, 0f, 1e-3f);
         TrainConfig bad = new TrainConfig(c.model(), null, c.data(), badDev.toString(), "lora", 4, 8, 0f, c.targets(), false,
                 1e-3f, "adamw", 0f, 1, 0, 16, 8, 32, 0, "linear", 1f, 3, true, false, null, 0, 0, 0, 1f, false, false,
-                TrainConfig.CLASSIFY, null, false);
+                TrainConfig.CLASSIFY, null, false, null, null, false);
         assertThatThrownBy(() -> TrainingRun.start(bad, tmp.resolve("x"), null)).isInstanceOf(DoraException.class)
                 .hasMessage(badDev + ":2: label '2' is not one of the training labels [0, 1]");
     }
