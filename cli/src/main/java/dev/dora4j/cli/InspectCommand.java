@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = "Print the config, every tensor's name, dtype and shape, and parameter counts of a model or adapter directory or a .safetensors file.")
+        description = "Print the config, every tensor's name, dtype, shape and bytes, and parameter counts of a model or adapter directory or a .safetensors file.")
 final class InspectCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -61,18 +61,22 @@ final class InspectCommand implements Callable<Integer> {
         } else {
             throw new DoraException(path + ": neither a .safetensors file nor a directory with config.json or adapter_config.json");
         }
-        long params = 0;
+        long params = 0, bytes = 0;
         ArrayNode list = report.putArray("tensors");
         for (TensorInfo t : tensors) {
             params += t.numel();
+            bytes += t.byteSize();
             ObjectNode o = list.addObject();
             o.put("name", t.name());
             o.put("dtype", t.dtypeName());
             ArrayNode shape = o.putArray("shape");
             for (long d : t.shape()) shape.add(d);
+            o.put("bytes", t.byteSize());
         }
         report.put("tensor_count", tensors.size());
         report.put("parameters", params);
+        report.put("bytes", bytes);
+        report.put("bits_per_parameter", params == 0 ? 0 : 8.0 * bytes / params);
         if (json) {
             System.out.println(JSON.writeValueAsString(report));
         } else {
@@ -90,9 +94,11 @@ final class InspectCommand implements Callable<Integer> {
         int width = tensors.stream().mapToInt(t -> t.name().length()).max().orElse(4);
         System.out.println("tensors:");
         for (TensorInfo t : tensors) {
-            System.out.printf("  %-" + width + "s  %-4s  %s%n", t.name(), t.dtypeName(), Arrays.toString(t.shape()));
+            System.out.printf("  %-" + width + "s  %-4s  %-16s %,14d bytes%n", t.name(), t.dtypeName(),
+                    Arrays.toString(t.shape()), t.byteSize());
         }
-        System.out.printf("%d tensors, %,d parameters%n", tensors.size(), params);
+        System.out.printf("%d tensors, %,d parameters, %,d bytes (%.2f bits per parameter)%n", tensors.size(), params,
+                report.get("bytes").asLong(), report.get("bits_per_parameter").asDouble());
     }
 
     private static JsonNode readJson(Path file) {

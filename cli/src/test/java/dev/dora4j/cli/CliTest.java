@@ -73,13 +73,17 @@ class CliTest {
         assertThat(json.get("kind").asText()).isEqualTo("adapter");
         assertThat(json.get("config").get("use_dora").asBoolean()).isTrue();
         assertThat(json.get("tensor_count").asInt()).isEqualTo(18);
-        long sum = 0;
+        long sum = 0, bytes = 0;
         for (JsonNode t : json.get("tensors")) {
             long n = 1;
             for (JsonNode d : t.get("shape")) n *= d.asLong();
             sum += n;
+            assertThat(t.get("bytes").asLong()).isEqualTo(4 * n);
+            bytes += t.get("bytes").asLong();
         }
         assertThat(json.get("parameters").asLong()).isEqualTo(sum);
+        assertThat(json.get("bytes").asLong()).isEqualTo(bytes);
+        assertThat(json.get("bits_per_parameter").asDouble()).isEqualTo(32.0);
 
         Run text = run("inspect", FIXTURES.resolve("model").toString());
         assertThat(text.code()).isZero();
