@@ -40,6 +40,9 @@ final class GemmSimd implements GemmKernel {
     /** x·Wᵀ with at most this many rows is done as dot products, without packing W. */
     private static final int SMALL_M = MR - 1;
 
+    /** Few-row products with a bf16 weight, widened in registers. */
+    private static final Bf16Dots BF16 = Specialize.copy(Bf16DotsSimd.class, Bf16Dots.class, S);
+
     private static final ThreadLocal<float[][]> PACK = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
 
     GemmSimd() {}
@@ -87,7 +90,12 @@ final class GemmSimd implements GemmKernel {
         GemmChecks.xWt(x, xOff, w, y, yOff, m);
         GemmChecks.vector("colScale", colScale, n);
         GemmChecks.vector("colBias", colBias, n);
-        if (k > 0 && m <= SMALL_M) {
+        if (k > 0 && m <= SMALL_M && w instanceof Bf16Matrix h && BF16.supported()) {
+            short[] bits = h.bits();
+            int blocks = (n + 63) / 64;
+            run((long) m * n * k >= PARALLEL_MACS, blocks, (b0, b1) -> BF16.rows(x, xOff, bits, k, n, m, 64 * b0,
+                    Math.min(n, 64 * b1), y, yOff, acc, colScale, colBias));
+        } else if (k > 0 && m <= SMALL_M) {
             widenedDotProducts(x, xOff, w, m, y, yOff, acc, colScale, colBias);
         } else {
             gemm(m, n, k, x, xOff, k, 1, null, 0, 1, k, w, true, null, y, yOff, n, acc, colScale, colBias);

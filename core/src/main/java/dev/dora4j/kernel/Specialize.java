@@ -43,7 +43,14 @@ final class Specialize {
             throw new IllegalArgumentException("need a float species, got " + species);
         }
         String key = template.getName() + "@" + species.vectorBitSize();
-        return api.cast(COPIES.computeIfAbsent(key, k -> define(template, species)));
+        Object copy = COPIES.get(key);
+        if (copy == null) {
+            // defined outside the map's lock: a template's static initialiser may ask for copies of other templates
+            Object made = define(template, species);
+            copy = COPIES.putIfAbsent(key, made);
+            if (copy == null) copy = made;
+        }
+        return api.cast(copy);
     }
 
     private static Object define(Class<?> template, VectorSpecies<Float> species) {
