@@ -3,6 +3,8 @@ package dev.dora4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dora4j.DoraException;
+import dev.dora4j.kernel.Parallel;
+import dev.dora4j.kernel.PeakFlops;
 import dev.dora4j.kernel.WeightStorage;
 import dev.dora4j.model.LinearStorage;
 import dev.dora4j.model.LlamaConfig;
@@ -17,7 +19,7 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Training speed of a randomly initialised model (from an HF config.json) on random tokens.")
 final class BenchCommand implements Callable<Integer> {
-    @Option(names = "--config", required = true, paramLabel = "FILE", description = "Hugging Face config.json.")
+    @Option(names = "--config", paramLabel = "FILE", description = "Hugging Face config.json (required unless --peak).")
     Path config;
     @Option(names = "--method", defaultValue = "dora", description = "dora, lora or full (default: ${DEFAULT-VALUE}).")
     String method;
@@ -55,12 +57,17 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--double-quant", description = "With --quantize nf4|fp4: quantise the absmax values again.")
     boolean doubleQuant;
 
+    @Option(names = "--peak", description = "Measure this machine's FMA peak (1 thread and --threads) and GEMM ceiling instead.")
+    boolean peak;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
     @Override
     public Integer call() {
-        dev.dora4j.kernel.Parallel.setThreads(threads);
+        Parallel.setThreads(threads);
+        if (peak) return peak();
+        if (config == null) throw new DoraException("bench needs --config FILE (or --peak)");
         LlamaConfig c = LlamaConfig.read(config);
         WeightStorage tables;
         LinearStorage linears;
@@ -92,6 +99,9 @@ final class BenchCommand implements Callable<Integer> {
             o.put("train_flops", r.trainFlops());
             o.put("gflops_per_s", r.gflopsPerSecond());
             o.put("fraction_of_345_gflops_peak", r.gflopsPerSecond() / 345.0);
+            double measuredPeak = PeakFlops.fma(threads, 500);
+            o.put("fma_peak_gflops", measuredPeak);
+            o.put("fraction_of_peak", r.gflopsPerSecond() / measuredPeak);
             o.put("peak_rss_mb", rss);
             o.put("peak_heap_mb", r.peakHeapMb());
             putOrNull(o, "peak_live_heap_mb", r.peakLiveHeapMb());
@@ -117,6 +127,29 @@ final class BenchCommand implements Callable<Integer> {
                         .forEach(e -> System.out.printf("  %-26s %8.3f s/step  %5.1f %%  %6.0f calls/step%n", e.getKey(),
                                 e.getValue()[0] / steps, 100 * e.getValue()[0] / total, e.getValue()[1] / steps));
             }
+        }
+        return 0;
+    }
+
+    private int peak() {
+        double one = PeakFlops.fma(1, 1000), all = PeakFlops.fma(threads, 1000);
+        Parallel.setThreads(1);
+        double gemmOne = PeakFlops.gemm(1024, 5);
+        Parallel.setThreads(threads);
+        double gemmAll = PeakFlops.gemm(1024, 5);
+        if (json) {
+            ObjectNode o = new ObjectMapper().createObjectNode();
+            o.put("threads", threads);
+            o.put("vector_bits", jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize());
+            o.put("fma_peak_gflops_1_thread", one);
+            o.put("fma_peak_gflops", all);
+            o.put("gemm_gflops_1_thread", gemmOne);
+            o.put("gemm_gflops", gemmAll);
+            System.out.println(o);
+        } else {
+            System.out.printf("FMA peak: %.1f GFLOP/s on 1 thread, %.1f on %d; GEMM 1024³: %.1f GFLOP/s on 1 thread "
+                    + "(%.0f %% of peak), %.1f on %d (%.0f %%)%n", one, all, threads, gemmOne, 100 * gemmOne / one, gemmAll,
+                    threads, 100 * gemmAll / all);
         }
         return 0;
     }

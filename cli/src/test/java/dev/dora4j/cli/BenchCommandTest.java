@@ -56,6 +56,8 @@ class BenchCommandTest {
         assertThat(o.get("gflops_per_s").asDouble()).isPositive();
         assertThat(o.get("peak_rss_mb").asDouble()).isPositive();
         assertThat(o.get("peak_heap_mb").asDouble()).isPositive();
+        assertThat(o.get("fraction_of_peak").asDouble()).isCloseTo(o.get("gflops_per_s").asDouble()
+                / o.get("fma_peak_gflops").asDouble(), within(1e-9));
         for (String key : new String[] {"train_flops", "fraction_of_345_gflops_peak", "peak_live_heap_mb",
                 "soft_max_heap_mb"}) {
             assertThat(o.has(key)).as(key).isTrue();
@@ -103,5 +105,19 @@ class BenchCommandTest {
         assertThat(r.err()).contains("not enough memory: the weights of huge.json as F32 need")
                 .contains("--quantize nf4").contains("DORA4J_JAVA_OPTS=-Xmx");
         assertThat(r.err().strip().lines().count()).isEqualTo(1);
+    }
+
+    @Test
+    void peakMeasuresFmaAndGemmRates() throws Exception {
+        CliRun r = CliRun.of("bench", "--peak", "--threads", "1", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        double fma = o.get("fma_peak_gflops_1_thread").asDouble(), gemm = o.get("gemm_gflops_1_thread").asDouble();
+        assertThat(fma).isPositive();
+        assertThat(gemm).isPositive();
+        assertThat(o.get("vector_bits").asInt()).isIn(64, 128, 256, 512);
+        CliRun missing = CliRun.of("bench");
+        assertThat(missing.code()).isEqualTo(1);
+        assertThat(missing.err()).contains("bench needs --config FILE (or --peak)");
     }
 }
