@@ -11,7 +11,8 @@ import java.lang.management.ManagementFactory;
  * starts freeing them. At that point, the first time and again whenever a batch has at least 10 % more tokens than any
  * measured before, a full collection is run and the heap in use after it (the live set: weights, optimizer state,
  * activations) is read; the soft limit becomes {@code 1.25 × live + 384 MB}, which leaves the concurrent collector
- * room for a step's short-lived temporaries (never more than the maximum heap). On a Llama model of 134M parameters
+ * room for a step's short-lived temporaries, but at most {@code live + 2 GB} (a large live set is mostly frozen
+ * weights, which make no garbage: an 8B model in BF16 holds 16 GB of them) and never more than the maximum heap. On a Llama model of 134M parameters
  * ('base' in bench/performance.md, live set 1.17 GB) this trains as fast as a 2 GB limit with 200 MB less resident
  * memory; with 256 MB instead of 384 MB over 1.25 × live, DoRA trained about 20 % slower there, the collector running
  * all the time. Measuring costs one full collection.
@@ -24,6 +25,7 @@ public final class HeapBudget {
     public static final String PROPERTY = "dora4j.heap";
     private static final double LIVE_FACTOR = 1.25;
     private static final long MARGIN_BYTES = 384L << 20;
+    private static final long MAX_HEADROOM_BYTES = 2048L << 20;
 
     private static long measuredTokens;
     private static long softMaxBytes = -1;
@@ -47,9 +49,10 @@ public final class HeapBudget {
         }
     }
 
-    /** The soft heap limit for a live set of {@code liveBytes}: 1.25 × live + 384 MB, at most {@code maxBytes}. */
+    /** The soft heap limit for a live set of {@code liveBytes}: 1.25 × live + 384 MB, at most live + 2 GB and max. */
     static long target(long liveBytes, long maxBytes) {
-        return Math.min(maxBytes, (long) (liveBytes * LIVE_FACTOR) + MARGIN_BYTES);
+        long fitted = Math.min((long) (liveBytes * LIVE_FACTOR) + MARGIN_BYTES, liveBytes + MAX_HEADROOM_BYTES);
+        return Math.min(maxBytes, fitted);
     }
 
     /** The soft heap limit set last, in MB, or NaN when none has been set. */

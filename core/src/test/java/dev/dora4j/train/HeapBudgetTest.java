@@ -14,6 +14,9 @@ class HeapBudgetTest {
         assertThat(HeapBudget.target(1000 * MB, 8192 * MB)).isEqualTo(1634 * MB);
         assertThat(HeapBudget.target(0, 8192 * MB)).isEqualTo(384 * MB);
         assertThat(HeapBudget.target(7000 * MB, 8192 * MB)).isEqualTo(8192 * MB);
+        // past about 6.6 GB live the headroom stops growing: 2 GB over the live set (mostly frozen weights)
+        assertThat(HeapBudget.target(6000 * MB, 32768 * MB)).isEqualTo(7884 * MB);
+        assertThat(HeapBudget.target(17000 * MB, 32768 * MB)).isEqualTo(19048 * MB);
     }
 
     @Test
