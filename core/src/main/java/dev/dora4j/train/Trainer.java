@@ -45,6 +45,7 @@ public final class Trainer {
     private final TrainCheckpoints.TensorWriter tensorWriter;
     private long step;
     private Path lastCheckpoint;
+    private DataParallel parallel = DataParallel.SINGLE;
 
     public Trainer(TrainConfig config, LlamaModel model, List<Example> train, List<Example> eval, Optimizer optimizer,
             TrainCheckpoints checkpoints, TrainCheckpoints.TensorWriter tensorWriter) {
@@ -61,6 +62,16 @@ public final class Trainer {
         this.schedule = new LrSchedule(config.schedule(), config.lr(), config.warmupSteps(), (int) totalSteps);
         this.checkpoints = checkpoints;
         this.tensorWriter = tensorWriter;
+    }
+
+    /**
+     * Makes this trainer one rank of a data-parallel gang: each step it reads its shard of the global batch
+     * ({@code --batch}), in micro-batches of {@code --micro-batch}, and sums gradients, loss and tokens with the other
+     * ranks through the gang's reducer before clipping and the optimizer step. Dropout streams are then positioned
+     * per (step, rank) by {@link DataParallel#dropoutPosition}.
+     */
+    public void dataParallel(DataParallel parallel) {
+        this.parallel = parallel;
     }
 
     public long totalSteps() {
@@ -126,14 +137,17 @@ public final class Trainer {
 
     private StepMetrics oneStep() {
         long start = System.nanoTime();
-        int[] indices = plan.batch(step);
+        int[] global = plan.batch(step);
         int totalTargets = 0;
+        for (int i : global) totalTargets += objective.targets(i);
+        int[] indices = parallel.shard(global);
         long tokens = 0;
-        for (int i : indices) {
-            totalTargets += objective.targets(i);
-            tokens += objective.tokens(i);
-        }
+        for (int i : indices) tokens += objective.tokens(i);
         for (Parameter p : optimizer.parameters()) p.tensor().zeroGrad();
+        if (!parallel.isSingle()) {
+            long position = parallel.dropoutPosition(step);
+            dropouts().values().forEach(d -> d.rewind(position));
+        }
         double loss = 0;
         if (totalTargets > 0) {
             for (int s = 0; s < indices.length; s += config.microBatch()) {
@@ -142,6 +156,12 @@ public final class Trainer {
             }
         }
         long stepNumber = step + 1;
+        if (parallel.reducer() != null) {
+            GradientReducer.Totals sum = parallel.reducer().allReduce(stepNumber, optimizer.parameters(),
+                    new GradientReducer.Totals(loss, tokens));
+            loss = sum.loss();
+            tokens = sum.tokens();
+        }
         if (!Double.isFinite(loss)) {
             throw new DoraException("step " + stepNumber + ": the loss is " + loss + "; training stopped" + lastGood());
         }
