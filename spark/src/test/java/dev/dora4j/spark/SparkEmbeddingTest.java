@@ -1,0 +1,164 @@
+package dev.dora4j.spark;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.dora4j.DoraException;
+import dev.dora4j.eval.SentenceEmbeddings;
+import dev.dora4j.kernel.Parallel;
+import dev.dora4j.model.BertLoader;
+import dev.dora4j.model.BertModel;
+import dev.dora4j.model.OnnxBertImporter;
+import dev.dora4j.peft.AdapterConfig;
+import dev.dora4j.peft.AdapterFiles;
+import dev.dora4j.peft.AdapterInjector;
+import dev.dora4j.peft.LoraAdapter;
+import dev.dora4j.tokenizer.Tokenizers;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** all-MiniLM-L6-v2 with a DoRA adapter on local[2] against the same embeddings computed in one process. */
+class SparkEmbeddingTest {
+    static final int SENTENCES = Integer.getInteger("dora4j.embed.sentences", 300);
+    static JavaSparkContext sc;
+    @TempDir
+    static Path tmp;
+    static Path model, adapter, data;
+    static List<String> texts = new ArrayList<>();
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        Parallel.setThreads(2);
+        Path onnx = tmp.resolve("minilm.onnx"), tokenizer = tmp.resolve("tokenizer.json");
+        copy("all-minilm-l6-v2.onnx", onnx);
+        copy("all-minilm-l6-v2-tokenizer.json", tokenizer);
+        model = tmp.resolve("minilm");
+        OnnxBertImporter.convert(onnx, tokenizer, model);
+        adapter = trainedLookingDoraAdapter(tmp.resolve("adapter"));
+        String[] subjects = {"The lighthouse keeper", "A small robot", "My neighbour's cat", "The old ship", "Every child"};
+        String[] verbs = {"watched", "painted", "remembered", "followed", "sang about"};
+        String[] objects = {"the stormy sea", "a red kite", "the morning train", "three silver fish", "the quiet harbour"};
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < SENTENCES; i++) {
+            String t = subjects[i % 5] + " " + verbs[(i / 5) % 5] + " " + objects[(i / 25) % 5] + " (" + i + ")";
+            texts.add(t);
+            lines.add(new ObjectMapper().createObjectNode().put("text", t).toString());
+            if (i % 97 == 0) lines.add("");
+        }
+        data = tmp.resolve("sentences.jsonl");
+        Files.write(data, lines);
+        sc = SparkContexts.open("local[2]", "dora4j-embed-test", false);
+    }
+
+    @AfterAll
+    static void stop() {
+        sc.stop();
+    }
+
+    private static void copy(String resource, Path target) throws Exception {
+        try (InputStream in = SparkEmbeddingTest.class.getClassLoader().getResourceAsStream(resource)) {
+            assertThat(in).as(resource + " on the test class path (langchain4j's all-MiniLM-L6-v2 jar)").isNotNull();
+            Files.copy(in, target);
+        }
+    }
+
+    /** A DoRA adapter on query and value with random non-zero B and magnitudes moved off the row norms. */
+    static Path trainedLookingDoraAdapter(Path dir) {
+        BertModel bert = BertLoader.load(model);
+        AdapterConfig config = AdapterConfig.create(4, 8, 0f, List.of("query", "value"), true, false, "FEATURE_EXTRACTION", "minilm");
+        Map<String, LoraAdapter> adapters = AdapterInjector.inject(bert.linears(), config, BertModel.CLASSIFIER, 5);
+        SplittableRandom rng = new SplittableRandom(3);
+        for (LoraAdapter a : adapters.values()) {
+            float[] b = a.loraB().data(), m = a.magnitude().data();
+            for (int i = 0; i < b.length; i++) b[i] = (float) (rng.nextGaussian() * 0.05);
+            for (int i = 0; i < m.length; i++) m[i] *= (float) (1 + 0.1 * rng.nextGaussian());
+        }
+        AdapterFiles.writeFiles(dir, config, adapters);
+        return dir;
+    }
+
+    /** The embeddings {@code ./dora4j embed --adapter} computes for the texts, in one process. */
+    static float[][] expected() {
+        BertModel bert = BertLoader.load(model);
+        AdapterInjector.attach(bert.linears(), AdapterFiles.read(adapter), BertModel.CLASSIFIER, false, 0);
+        return new SentenceEmbeddings(bert, Tokenizers.load(model, null), "mean").embed(texts, SentenceEmbeddings.DEFAULT_BATCH);
+    }
+
+    static float[][] read(Path out, int records) throws Exception {
+        float[][] got = new float[records][];
+        ObjectMapper json = new ObjectMapper();
+        List<Path> parts;
+        try (Stream<Path> s = Files.list(out)) {
+            parts = s.sorted().toList();
+        }
+        for (Path p : parts) {
+            String name = p.getFileName().toString();
+            if (name.equals(SparkEmbedding.SUCCESS)) continue;
+            assertThat(name).as("only part files and _SUCCESS").matches("part-\\d{5}\\.jsonl");
+            for (String line : Files.readAllLines(p)) {
+                JsonNode n = json.readTree(line);
+                int index = n.get("index").asInt();
+                assertThat(got[index]).as("record " + index + " written once").isNull();
+                float[] v = new float[n.get("embedding").size()];
+                for (int i = 0; i < v.length; i++) v[i] = n.get("embedding").get(i).floatValue();
+                got[index] = v;
+            }
+        }
+        return got;
+    }
+
+    @Test
+    void miniLmWithADoraAdapterOnTwoExecutorsGivesTheEmbedCommandsVectors() throws Exception {
+        Path out = tmp.resolve("out");
+        EmbeddingJob job = new EmbeddingJob(model.toString(), null, adapter.toString(), "mean", 32, -1);
+        SparkEmbedding.Result r = SparkEmbedding.embed(sc, job, data, out, 4);
+        assertThat(r.records()).isEqualTo(SENTENCES);
+        float[][] want = expected(), got = read(out, SENTENCES);
+        double worst = 0;
+        for (int i = 0; i < SENTENCES; i++) {
+            assertThat(got[i]).as("record " + i).hasSize(want[i].length);
+            for (int j = 0; j < want[i].length; j++) worst = Math.max(worst, Math.abs(got[i][j] - want[i][j]));
+        }
+        System.out.printf("%d sentences on local[2], 4 partitions, %.1f s: largest difference from one process %.3g%n", SENTENCES,
+                r.seconds(), worst);
+        assertThat(worst).isLessThan(1e-6);
+    }
+
+    @Test
+    void aRetriedPartitionLeavesNoDuplicateOrPartialOutput() throws Exception {
+        Path out = tmp.resolve("retried");
+        EmbeddingJob job = new EmbeddingJob(model.toString(), null, adapter.toString(), "mean", 32, 1);
+        List<String> few = texts.subList(0, 40);
+        Path small = tmp.resolve("few.jsonl");
+        Files.write(small, few.stream().map(t -> new ObjectMapper().createObjectNode().put("text", t).toString()).toList());
+        SparkEmbedding.Result r = SparkEmbedding.embed(sc, job, small, out, 3);
+        assertThat(r.records()).isEqualTo(40);
+        float[][] got = read(out, 40);
+        for (int i = 0; i < 40; i++) assertThat(got[i]).as("record " + i).isNotNull();
+        try (Stream<Path> s = Files.list(out)) {
+            assertThat(s.map(p -> p.getFileName().toString())).noneMatch(n -> n.contains("tmp"));
+        }
+    }
+
+    @Test
+    void aNonEmptyOutputDirectoryIsRefused() throws Exception {
+        Path out = Files.createDirectories(tmp.resolve("busy"));
+        Files.writeString(out.resolve("part-00000.jsonl"), "{}\n");
+        EmbeddingJob job = new EmbeddingJob(model.toString(), null, null, "mean", 32, -1);
+        assertThatThrownBy(() -> SparkEmbedding.embed(sc, job, data, out, 2)).isInstanceOf(DoraException.class)
+                .hasMessage(out + ": is not empty; choose a new --out (part files would mix)");
+    }
+}
