@@ -36,8 +36,20 @@ final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT LoRA/DoRA adapter, applied unmerged.")
     Path adapter;
 
-    @Option(names = "--text", required = true, paramLabel = "TEXT", description = "A text to embed; repeat for more.")
+    @Option(names = "--text", paramLabel = "TEXT", description = "A text to embed; repeat for more.")
     List<String> texts;
+
+    @Option(names = "--spark", paramLabel = "MASTER", description = "Embed --data on Spark (local[N], spark://HOST:PORT, ...) into --out.")
+    String spark;
+
+    @Option(names = "--data", paramLabel = "FILE", description = "--spark: JSONL {\"text\"} records (a path every executor can read).")
+    Path data;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "--spark: new directory for part-NNNNN.jsonl files of {\"index\", \"embedding\"} lines.")
+    Path out;
+
+    @Option(names = "--partitions", defaultValue = "0", paramLabel = "N", description = "--spark: input partitions (default: Spark's parallelism).")
+    int partitions;
 
     @Option(names = "--pooling", defaultValue = "mean", paramLabel = "mean|cls",
             description = "mean (over the tokens) or cls (the first token's hidden state); default: ${DEFAULT-VALUE}.")
@@ -62,6 +74,8 @@ final class EmbedCommand implements Callable<Integer> {
             throw new DoraException("--pooling '" + pooling + "' is not one of mean, cls");
         }
         if (batch < 1) throw new DoraException("--batch must be at least 1, got " + batch);
+        if (spark != null) return onSpark(start);
+        if (texts == null || texts.isEmpty()) throw new DoraException("give --text (or --spark with --data and --out)");
         if (threads != null) dev.dora4j.kernel.Parallel.setThreads(threads);
         String type = ModelTypes.modelType(model);
         if (!type.equals("bert")) {
@@ -100,6 +114,15 @@ final class EmbedCommand implements Callable<Integer> {
         System.err.printf(Locale.ROOT, "embedded %d text(s) (%s pooling, %d dimensions%s) in %.2f s%n", vectors.length,
                 pooling, vectors.length == 0 ? 0 : vectors[0].length, adapter != null ? ", adapter " + adapter : "",
                 (System.nanoTime() - start) / 1e9);
+        return 0;
+    }
+
+    private int onSpark(long start) {
+        if (data == null || out == null) throw new DoraException("--spark needs --data FILE and --out DIR");
+        if (texts != null) throw new DoraException("--text and --spark do not go together; put the texts in --data");
+        long records = SparkBackend.load().embed(spark, model, tokenizer, adapter, pooling, batch, data, out, partitions, Main.debug);
+        System.err.printf(Locale.ROOT, "embedded %d record(s) on Spark in %.1f s; wrote %s%n", records, (System.nanoTime() - start) / 1e9, out);
+        System.out.println(out);
         return 0;
     }
 

@@ -55,9 +55,9 @@ final class TrainCommand implements Callable<Integer> {
     int epochs;
     @Option(names = "--steps", defaultValue = "0", description = "Optimizer steps; overrides --epochs.")
     int steps;
-    @Option(names = "--batch", defaultValue = "16", description = "Sequences per optimizer step (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch", defaultValue = "16", description = "Sequences per optimizer step (with --spark: over all workers; default: ${DEFAULT-VALUE}).")
     int batch;
-    @Option(names = "--micro-batch", defaultValue = "4", description = "Sequences per forward pass (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--micro-batch", defaultValue = "4", description = "Sequences per forward pass (per worker with --spark; default: ${DEFAULT-VALUE}).")
     int microBatch;
     @Option(names = "--seq-len", defaultValue = "256", description = "Default: ${DEFAULT-VALUE}.")
     int seqLen;
@@ -104,6 +104,15 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--coarse-labels", description = "classify: read a label A:b as A (TREC's coarse classes).")
     boolean coarseLabels;
 
+    @Option(names = "--spark", paramLabel = "MASTER", description = "Train data-parallel on Spark: local[N], spark://HOST:PORT, yarn, k8s://... "
+            + "(model, data and --out must be the same paths on every worker).")
+    String spark;
+    @Option(names = "--workers", defaultValue = "2", paramLabel = "N", description = "--spark: ranks, one barrier task each (default: ${DEFAULT-VALUE}).")
+    int workers;
+    @Option(names = "--peer-timeout", defaultValue = "300", paramLabel = "SECONDS",
+            description = "--spark: a rank fails when a peer is silent this long (default: ${DEFAULT-VALUE}).")
+    int peerTimeout;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -115,6 +124,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new DoraException("--task classify needs --model (a BERT model directory)");
         }
         boolean demo = model == null && data == null && resume == null;
+        if (spark != null) return onSpark(demo);
         TrainingRun run;
         if (resume != null) {
             run = TrainingRun.resume(resume, BundledModel.checkpoint());
@@ -163,6 +173,20 @@ final class TrainCommand implements Callable<Integer> {
             System.out.println("sample before: " + sampleBefore);
             System.out.println("sample after:  " + sample(run));
         }
+        System.out.println(outDir);
+        return 0;
+    }
+
+    /** {@code --spark}: the same run spread over Spark workers; progress from rank 0's metrics, the output directory on stdout. */
+    private int onSpark(boolean demo) {
+        if (demo) applyDemoDefaults();
+        if (resume == null && data == null) throw new DoraException("--data is required when --model is given");
+        if (resume == null && out == null) throw new DoraException("--out is required");
+        Path outDir = resume != null ? resume : out;
+        long start = System.nanoTime();
+        long steps = SparkBackend.load().train(spark, workers, resume != null ? null : config(), outDir, resume != null,
+                threads == null ? 0 : threads, peerTimeout, Main.debug, System.err::println);
+        System.err.printf("finished %d steps on %d workers in %.1f s; wrote %s%n", steps, workers, (System.nanoTime() - start) / 1e9, outDir);
         System.out.println(outDir);
         return 0;
     }

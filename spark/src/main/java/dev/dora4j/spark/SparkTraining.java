@@ -1,6 +1,8 @@
 package dev.dora4j.spark;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.dora4j.DoraException;
 import dev.dora4j.io.AtomicFiles;
@@ -51,7 +53,7 @@ public final class SparkTraining {
         boolean created = !Files.exists(out);
         try {
             Files.createDirectories(out);
-            AtomicFiles.writeString(out.resolve(TrainingRun.RUN_FILE), JSON.writeValueAsString(absolute(config)));
+            AtomicFiles.writeString(out.resolve(TrainingRun.RUN_FILE), absolute(config));
             return runGang(sc, out, options, progress);
         } catch (IOException e) {
             throw new DoraException(out + ": cannot create the output directory: " + e.getMessage(), e);
@@ -118,17 +120,14 @@ public final class SparkTraining {
         }
     }
 
-    /** The settings with every path absolute, as the executors, in other working directories, must see them. */
-    private static TrainConfig absolute(TrainConfig c) {
-        return new TrainConfig(abs(c.model()), abs(c.tokenizer()), abs(c.data()), abs(c.evalData()), c.method(), c.rank(), c.alpha(),
-                c.dropout(), c.targets(), c.rslora(), c.lr(), c.optimizer(), c.weightDecay(), c.epochs(), c.steps(), c.batch(),
-                c.microBatch(), c.seqLen(), c.warmupSteps(), c.schedule(), c.maxGradNorm(), c.seed(), c.shuffle(), c.trainOnInputs(),
-                abs(c.initAdapter()), c.evalEvery(), c.saveEvery(), c.keepCheckpoints(), c.magnitudeLrRatio(),
-                c.activationCheckpointing(), c.pack(), c.task(), c.pooling(), c.coarseLabels());
-    }
-
-    private static String abs(String path) {
-        return path == null ? null : Path.of(path).toAbsolutePath().normalize().toString();
+    /** The settings as {@code run.json} holds them, with every path absolute, as executors in other directories must see them. */
+    private static String absolute(TrainConfig config) {
+        ObjectNode settings = JSON.valueToTree(config);
+        for (String field : List.of("model", "tokenizer", "data", "evalData", "initAdapter")) {
+            JsonNode path = settings.get(field);
+            if (path != null && path.isTextual()) settings.put(field, Path.of(path.asText()).toAbsolutePath().normalize().toString());
+        }
+        return settings.toPrettyString();
     }
 
     static boolean isEmptyOrMissing(Path dir) {
