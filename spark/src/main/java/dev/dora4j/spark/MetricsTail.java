@@ -23,7 +23,7 @@ final class MetricsTail implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running = true;
     private long offset;
-    private long lastLine;
+    private long lastLine, shownStep;
     private String pending;
 
     MetricsTail(Path file, Consumer<String> progress) {
@@ -46,7 +46,11 @@ final class MetricsTail implements AutoCloseable {
     private void poll() {
         if (!Files.isRegularFile(file)) return;
         try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "r")) {
-            if (f.length() < offset) offset = 0;
+            if (f.length() < offset) {
+                // rank 0 of a relaunched gang cut the steps after its checkpoint
+                progress.accept("the gang was relaunched; it resumes from the last checkpoint");
+                offset = 0;
+            }
             f.seek(offset);
             byte[] bytes = new byte[(int) (f.length() - offset)];
             f.readFully(bytes);
@@ -71,6 +75,8 @@ final class MetricsTail implements AutoCloseable {
             progress.accept(String.format(Locale.ROOT, "step %d  held-out loss %.4f", n.path("step").asLong(), n.path("eval_loss").asDouble()));
             return;
         }
+        if (n.path("step").asLong() <= shownStep) return;
+        shownStep = n.path("step").asLong();
         String text = String.format(Locale.ROOT, "step %d  epoch %d  loss %.4f  lr %.3g  grad-norm %.3f  %.0f tok/s",
                 n.path("step").asLong(), n.path("epoch").asInt(), n.path("loss").asDouble(), n.path("lr").asDouble(),
                 n.path("grad_norm").asDouble(), n.path("tokens_per_s").asDouble());

@@ -33,6 +33,7 @@ public final class SparkContexts {
         String url = local.matches() ? "local[" + local.group(1) + "," + STAGE_ATTEMPTS + "]" : master;
         SparkConf conf = new SparkConf().setMaster(url).setAppName(appName)
                 .set("spark.ui.enabled", "false")
+                .set("spark.executor.extraJavaOptions", "--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED")
                 .set("spark.stage.maxConsecutiveAttempts", Integer.toString(STAGE_ATTEMPTS))
                 .set("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "5s")
                 .set("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "12")
