@@ -64,6 +64,9 @@ final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--json", description = "Print one JSON object: {\"embeddings\": [[...], ...]}.")
     boolean json;
 
@@ -75,7 +78,10 @@ final class EmbedCommand implements Callable<Integer> {
         }
         if (batch < 1) throw new DoraException("--batch must be at least 1, got " + batch);
         if (spark != null) return onSpark(start);
-        if (texts == null || texts.isEmpty()) throw new DoraException("give --text (or --spark with --data and --out)");
+        if (texts == null || texts.isEmpty()) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "Missing required option: '--text=TEXT' (or --spark with --data and --out)");
+        }
         if (threads != null) dev.dora4j.kernel.Parallel.setThreads(threads);
         String type = ModelTypes.modelType(model);
         if (!type.equals("bert")) {
