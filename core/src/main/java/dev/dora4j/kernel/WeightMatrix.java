@@ -11,7 +11,7 @@ package dev.dora4j.kernel;
  * <p>A new storage is one class here: it says how one stretch of a row widens to floats ({@link #dequantizeRow},
  * which is also the scalar twin its products are tested against) and how floats are stored ({@link #encode}).
  */
-public sealed interface WeightMatrix permits F32Matrix, HalfMatrix {
+public sealed interface WeightMatrix permits F32Matrix, HalfMatrix, Int8Matrix, FourBitMatrix {
     /** Output features: the number of rows. */
     int rows();
 
