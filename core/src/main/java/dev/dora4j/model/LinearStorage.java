@@ -3,6 +3,8 @@ package dev.dora4j.model;
 import dev.dora4j.kernel.Bf16Matrix;
 import dev.dora4j.kernel.F16Matrix;
 import dev.dora4j.kernel.F32Matrix;
+import dev.dora4j.kernel.FourBitMatrix;
+import dev.dora4j.kernel.Int8Matrix;
 import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.kernel.WeightStorage;
 import dev.dora4j.tensor.Tensor;
@@ -23,7 +25,9 @@ public record LinearStorage(WeightStorage storage, int blockSize, boolean double
     public static final LinearStorage AS_STORED = new LinearStorage(null, 64, false);
 
     public LinearStorage {
-        if (blockSize <= 0) throw new IllegalArgumentException("block size must be positive, got " + blockSize);
+        if (!FourBitMatrix.BLOCK_SIZES.contains(blockSize)) {
+            throw new IllegalArgumentException("block size " + blockSize + " is not one bitsandbytes allows " + FourBitMatrix.BLOCK_SIZES);
+        }
         if (doubleQuant && (storage == null || !storage.quantized() || storage == WeightStorage.INT8)) {
             throw new IllegalArgumentException("double quantisation applies to the 4-bit storages (nf4, fp4) only");
         }
@@ -75,8 +79,8 @@ public record LinearStorage(WeightStorage storage, int blockSize, boolean double
             case F32 -> new F32Matrix(values, w.rows(), w.cols());
             case BF16 -> Bf16Matrix.of(values, w.rows(), w.cols());
             case F16 -> F16Matrix.of(values, w.rows(), w.cols());
-            case INT8, NF4, FP4 -> throw new UnsupportedOperationException(
-                    "quantisation to " + storage + " is not available in this build");
+            case INT8 -> Int8Matrix.quantize(values, w.rows(), w.cols());
+            case NF4, FP4 -> FourBitMatrix.quantize(values, w.rows(), w.cols(), storage, blockSize, doubleQuant);
         };
     }
 }

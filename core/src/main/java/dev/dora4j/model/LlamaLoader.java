@@ -75,8 +75,10 @@ public final class LlamaLoader {
         private final ShardedSafetensors st;
         private final Set<String> used = new HashSet<>();
 
+        /** Refuses a model quantised by a method other than bitsandbytes (its config.json's quantization_config). */
         SafetensorsSource(ShardedSafetensors st) {
             this.st = st;
+            BnbConfig.read(dir());
         }
 
         @Override
@@ -107,6 +109,11 @@ public final class LlamaLoader {
 
         @Override
         public Tensor readLinearWeight(String name, int... shape) {
+            if (BnbWeights.isQuantized(st, name)) {
+                if (!st.contains(name)) check(name, shape);
+                used.add(name);
+                return Tensor.of(BnbWeights.read(st, name, shape[0], shape[1], used)).named(name);
+            }
             check(name, shape);
             TensorInfo info = st.info(name);
             if (info.dtype() != DType.BF16 && info.dtype() != DType.F16) return Tensor.of(finite(name), shape).named(name);

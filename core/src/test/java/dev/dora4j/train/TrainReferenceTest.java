@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.dora4j.data.Example;
 import dev.dora4j.io.SafetensorsFile;
 import dev.dora4j.io.TensorInfo;
+import dev.dora4j.kernel.WeightStorage;
 import dev.dora4j.model.HfReferenceTest;
+import dev.dora4j.model.LinearStorage;
 import dev.dora4j.model.LlamaLoader;
 import dev.dora4j.model.LlamaModel;
 import dev.dora4j.peft.AdapterFiles;
@@ -14,6 +16,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -36,13 +39,24 @@ class TrainReferenceTest {
         "adamw_lora, 1e-5", "adamw_dora, 1e-5", "adamw_full, 1e-4",
         "adamw_dora_clip, 1e-4", "adamw_dora_magratio, 1e-5", "accum_dora, 1e-5"})
     void updatedTensorsMatchPyTorch(String name, double tolerance) throws Exception {
+        checkRun(name, fixture(name), LlamaLoader.load(HfReferenceTest.dir("llama_gqa")), tolerance);
+    }
+
+    /** QDoRA: the sgd_dora step on llama_gqa quantised to NF4 (blocks of 64, double quantisation) at load. */
+    @Test
+    void qdoraStepOnAnNf4BaseMatchesPyTorch() throws Exception {
+        Path fixture = Path.of(TrainReferenceTest.class.getResource("/fixtures/bnb/qdora_sgd.safetensors").toURI());
+        LlamaModel nf4 = LlamaLoader.load(HfReferenceTest.dir("llama_gqa"), new LinearStorage(WeightStorage.NF4, 64, true));
+        checkRun("qdora_sgd", fixture, nf4, 1e-5);
+    }
+
+    private static void checkRun(String name, Path fixture, LlamaModel model, double tolerance) throws Exception {
         Path gqa = HfReferenceTest.dir("llama_gqa");
-        try (SafetensorsFile ref = SafetensorsFile.open(fixture(name));
+        try (SafetensorsFile ref = SafetensorsFile.open(fixture);
                 SafetensorsFile batch = SafetensorsFile.open(name.startsWith("accum") ? fixture(name) : gqa.resolve("reference.safetensors"))) {
             Map<String, String> meta = ref.metadata();
             String method = meta.get("method");
             int steps = Integer.parseInt(meta.get("steps"));
-            LlamaModel model = LlamaLoader.load(gqa);
             List<Parameter> params;
             if (method.equals("full")) {
                 model.trainAll(true);
