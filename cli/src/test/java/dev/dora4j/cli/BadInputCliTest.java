@@ -88,7 +88,7 @@ class BadInputCliTest {
     }
 
     static Stream<Case> cases() {
-        return Stream.of(
+        return Stream.concat(Stream.of(
                 // safetensors
                 safetensors("truncated body: the last tensor's bytes are cut off",
                         header("{\"model.norm.weight\":{\"dtype\":\"F32\",\"shape\":[64],\"data_offsets\":[0,256]}}"),
@@ -318,7 +318,8 @@ class BadInputCliTest {
                         pokeFloat(adapter.resolve(AdapterFiles.WEIGHTS_FILE), b, i, 3e38f);
                     }
                     return "train --init-adapter {case}/adapter --data {root}/data.jsonl --out {case}/out " + TRAIN_FLAGS;
-                }, "step 1: the loss is NaN; training stopped (no checkpoint was written yet)"));
+                }, "step 1: the loss is NaN; training stopped (no checkpoint was written yet)")),
+                BnbBadInputCases.cases());
     }
 
     @ParameterizedTest(name = "{0}")

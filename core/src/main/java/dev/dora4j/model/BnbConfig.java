@@ -50,11 +50,18 @@ public record BnbConfig(WeightStorage storage, boolean doubleQuant, WeightStorag
 
     /** A torch dtype name ("float32", "torch.bfloat16", ...) as a float storage. */
     static WeightStorage dtype(String name, String where) {
+        WeightStorage s = floatType(name);
+        if (s == null) throw new DoraException(where + " '" + name + "' is not float32, float16 or bfloat16");
+        return s;
+    }
+
+    /** A torch float dtype name as a storage, or null for any other name. */
+    static WeightStorage floatType(String name) {
         return switch (name.startsWith("torch.") ? name.substring(6) : name) {
             case "float32", "float" -> WeightStorage.F32;
             case "bfloat16" -> WeightStorage.BF16;
             case "float16", "half" -> WeightStorage.F16;
-            default -> throw new DoraException(where + " '" + name + "' is not float32, float16 or bfloat16");
+            default -> null;
         };
     }
 }

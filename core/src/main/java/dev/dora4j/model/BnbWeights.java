@@ -80,7 +80,9 @@ final class BnbWeights {
             throw bad(st, stateName, "says blocksize " + state.get("blocksize") + ", which bitsandbytes does not allow "
                     + FourBitMatrix.BLOCK_SIZES);
         }
-        BnbConfig.dtype(state.path("dtype").asText(""), st.fileOf(stateName).path() + ": tensor '" + stateName + "' dtype");
+        if (BnbConfig.floatType(state.path("dtype").asText("")) == null) {
+            throw bad(st, stateName, "says dtype " + state.get("dtype") + ", which is not float32, float16 or bfloat16");
+        }
         long[] shape = longs(state.get("shape"));
         if (!Arrays.equals(shape, new long[] {rows, cols})) {
             throw bad(st, stateName, "says shape " + state.get("shape") + " but config.json implies [" + rows + ", " + cols + "]");
