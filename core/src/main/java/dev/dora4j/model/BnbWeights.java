@@ -40,6 +40,28 @@ final class BnbWeights {
                 || (st.contains(name) && st.info(name).dtypeName().equals("I8"));
     }
 
+    /** The [rows, cols] of a quantised weight: the int8 tensor's own, or the one its 4-bit quant_state records. */
+    static long[] shape(ShardedSafetensors st, String name) {
+        if (st.info(name).dtypeName().equals("I8")) return st.info(name).shape();
+        List<String> states = quantStates(st, name);
+        if (states.size() != 1) throw bad(st, name, "has " + states.size() + " quant_state tensors; bitsandbytes writes one");
+        long[] shape = longs(stateJson(st, states.getFirst()).get("shape"));
+        if (shape.length != 2 || shape[0] <= 0 || shape[1] <= 0 || shape[0] * shape[1] > Integer.MAX_VALUE) {
+            throw bad(st, states.getFirst(), "does not record a 2-D shape");
+        }
+        return shape;
+    }
+
+    /** The tensors that describe the quantisation of {@code name} (absmax, maps, quant_state, SCB, weight_format). */
+    static List<String> stateTensors(ShardedSafetensors st, String name) {
+        String module = name.substring(0, name.length() - ".weight".length());
+        List<String> out = new ArrayList<>();
+        for (String n : st.names()) {
+            if (n.startsWith(name + ".") || n.equals(module + ".SCB") || n.equals(module + ".weight_format")) out.add(n);
+        }
+        return out;
+    }
+
     /** The matrix of {@code name} ([rows, cols] as config.json implies); every tensor it reads is added to {@code used}. */
     static WeightMatrix read(ShardedSafetensors st, String name, int rows, int cols, Set<String> used) {
         if (st.info(name).dtypeName().equals("I8")) return readInt8(st, name, rows, cols, used);

@@ -6,6 +6,9 @@ import dev.dora4j.io.SafetensorsFile;
 import dev.dora4j.io.SafetensorsWriter;
 import dev.dora4j.io.ShardedSafetensors;
 import dev.dora4j.io.TensorInfo;
+import dev.dora4j.kernel.F32Matrix;
+import dev.dora4j.kernel.WeightMatrix;
+import dev.dora4j.kernel.WeightStorage;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
@@ -19,9 +22,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 
 /**
@@ -31,6 +36,12 @@ import java.util.stream.Stream;
  * back in the weight's own dtype; every other tensor and file is copied unchanged, shard layout
  * included. Everything is checked before anything is written, and the output directory appears
  * whole or not at all.
+ *
+ * <p>A quantised base is merged as PEFT's {@code merge_and_unload} followed by dequantisation does for a bitsandbytes
+ * model: a bitsandbytes checkpoint's quantised linear weights are dequantised, merged where targeted, and written as
+ * floats of the requested dtype (default {@code bnb_4bit_compute_dtype}); their quant-state tensors and
+ * {@code quantization_config} are dropped. An adapter trained on a float model quantised at load ({@code --quantize})
+ * is merged into the weights it saw: every block linear is quantised and dequantised first.
  */
 public final class ModelMerge {
     /** What a merge did. */
@@ -41,6 +52,15 @@ public final class ModelMerge {
     private ModelMerge() {}
 
     public static Summary merge(Path modelDir, Path adapterDir, Path outDir) {
+        return merge(modelDir, adapterDir, outDir, LinearStorage.AS_STORED, null);
+    }
+
+    /**
+     * @param base  the storage the adapter was trained on (quantised at load), or {@link LinearStorage#AS_STORED}
+     * @param dtype the dtype of the merged and dequantised linear weights (F32, BF16, F16), or null for each weight's
+     *              own dtype (a bitsandbytes checkpoint's compute dtype for its quantised weights)
+     */
+    public static Summary merge(Path modelDir, Path adapterDir, Path outDir, LinearStorage base, WeightStorage dtype) {
         Path config = modelDir.resolve("config.json");
         if (!Files.isRegularFile(config)) throw new DoraException(config + ": model config not found");
         if (outDir.toAbsolutePath().normalize().equals(modelDir.toAbsolutePath().normalize())) {
@@ -48,12 +68,20 @@ public final class ModelMerge {
         }
         LlamaWriter.checkReplaceable(outDir);
         AdapterFiles.Loaded adapter = AdapterFiles.read(adapterDir);
+        BnbConfig bnb = BnbConfig.read(modelDir);
         try (ShardedSafetensors model = ShardedSafetensors.open(modelDir)) {
-            Map<String, TensorInfo> linearWeights = new LinkedHashMap<>();
+            Map<String, long[]> linearWeights = new LinkedHashMap<>();
+            Set<String> quantized = new HashSet<>(), quantState = new HashSet<>();
             for (String name : model.names()) {
                 TensorInfo info = model.info(name);
-                if (name.endsWith(".weight") && info.shape().length == 2 && info.dtype() != null) {
-                    linearWeights.put(name.substring(0, name.length() - ".weight".length()), info);
+                if (!name.endsWith(".weight")) continue;
+                String path = name.substring(0, name.length() - ".weight".length());
+                if (BnbWeights.isQuantized(model, name)) {
+                    linearWeights.put(path, BnbWeights.shape(model, name));
+                    quantized.add(name);
+                    quantState.addAll(BnbWeights.stateTensors(model, name));
+                } else if (info.shape().length == 2 && info.dtype() != null) {
+                    linearWeights.put(path, info.shape());
                 }
             }
             List<String> targets = AdapterInjector.targetPaths(adapter.config(), linearWeights.keySet(), OUTPUT_HEAD,
@@ -63,41 +91,54 @@ public final class ModelMerge {
             for (String path : targets) weightToPath.put(path + ".weight", path);
 
             int[] counts = new int[3];
+            WeightStorage computeDtype = bnb != null ? bnb.computeDtype() : null;
             AtomicFiles.writeDirectory(outDir, tmp -> {
                 for (SafetensorsFile shard : model.files()) {
                     SafetensorsWriter writer = new SafetensorsWriter();
                     writer.metadata(shard.metadata());
                     for (TensorInfo t : shard.tensors()) {
                         String path = weightToPath.get(t.name());
-                        if (path == null) {
+                        if (quantState.contains(t.name())) continue;
+                        boolean dequantize = quantized.contains(t.name());
+                        boolean requantize = !dequantize && base.storage() != null && isBlockLinear(t);
+                        if (path == null && !dequantize && !requantize) {
                             writer.addRaw(t.name(), t.dtypeName(), t.shape(), shard.data(t.name()));
                             counts[1]++;
-                        } else {
-                            float[] merged = mergeOne(shard, t, path, adapter);
-                            writer.add(t.name(), merged, t.shape(), t.dtype());
-                            counts[0]++;
+                            continue;
                         }
+                        long[] shape = linearWeights.get(t.name().substring(0, t.name().length() - ".weight".length()));
+                        WeightMatrix w = dequantize ? BnbWeights.read(model, t.name(), (int) shape[0], (int) shape[1], new HashSet<>())
+                                : new F32Matrix(shard.readFloats(t.name()), (int) shape[0], (int) shape[1]);
+                        if (requantize) w = base.convert(w);
+                        DType out = dtype != null ? DType.valueOf(dtype.name())
+                                : dequantize ? DType.valueOf(computeDtype.name()) : t.dtype();
+                        float[] values = path == null ? w.toFloatArray() : mergeOne(w, path, adapter);
+                        checkRange(values, t.name(), out, shard.path());
+                        writer.add(t.name(), values, shape, out);
+                        if (path != null) counts[0]++;
+                        else counts[1]++;
                     }
                     writer.write(tmp.resolve(shard.path().getFileName().toString()));
                 }
                 counts[2] = copyOtherFiles(modelDir, tmp, model);
+                if (bnb != null) DequantizedFiles.rewrite(tmp, quantState);
             });
             return new Summary(counts[0], counts[1], counts[2], adapter.config().useDora());
         }
     }
 
-    private static void check(AdapterFiles.Loaded adapter, Map<String, TensorInfo> linearWeights, List<String> targets) {
+    private static void check(AdapterFiles.Loaded adapter, Map<String, long[]> linearWeights, List<String> targets) {
         Path file = adapter.dir().resolve(AdapterFiles.WEIGHTS_FILE);
         for (AdapterWeights w : adapter.modules().values()) {
-            TensorInfo info = linearWeights.get(w.path());
-            if (info == null) {
+            long[] shape = linearWeights.get(w.path());
+            if (shape == null) {
                 throw new DoraException(file + ": tensor '" + PeftKeys.loraA(w.path()) + "' names module '" + w.path()
                         + "', which has no 2-D weight in the model");
             }
-            if (info.shape()[0] != w.out() || info.shape()[1] != w.in()) {
+            if (shape[0] != w.out() || shape[1] != w.in()) {
                 throw new DoraException(file + ": tensor '" + PeftKeys.loraA(w.path()) + "' is [" + w.rank() + ", " + w.in()
-                        + "] and lora_B [" + w.out() + ", " + w.rank() + "], but the model's '" + info.name() + "' is "
-                        + Arrays.toString(info.shape()));
+                        + "] and lora_B [" + w.out() + ", " + w.rank() + "], but the model's '" + w.path() + ".weight' is "
+                        + Arrays.toString(shape));
             }
             if (!targets.contains(w.path())) {
                 throw new DoraException(file + ": tensor '" + PeftKeys.loraA(w.path())
@@ -111,26 +152,31 @@ public final class ModelMerge {
         }
     }
 
-    private static float[] mergeOne(SafetensorsFile shard, TensorInfo t, String path, AdapterFiles.Loaded adapter) {
+    /** A linear weight of the decoder/encoder blocks, which --quantize quantises: not an embedding or a head. */
+    private static boolean isBlockLinear(TensorInfo t) {
+        String n = t.name();
+        return n.endsWith(".weight") && t.shape().length == 2 && t.dtype() != null && !n.contains("embed")
+                && !n.startsWith("lm_head") && !n.startsWith("classifier") && !n.contains(".classifier.");
+    }
+
+    private static float[] mergeOne(WeightMatrix weight, String path, AdapterFiles.Loaded adapter) {
         AdapterWeights w = adapter.modules().get(path);
-        Linear layer = new Linear(path, Tensor.of(shard.readFloats(t.name()), w.out(), w.in()), null);
+        Linear layer = new Linear(path, Tensor.of(weight.toFloatArray(), w.out(), w.in()), null);
         Tensor m = w.isDora() ? Tensor.of(w.magnitude(), w.out()) : null;
         LoraAdapter lora = new LoraAdapter(Tensor.of(w.loraA(), w.rank(), w.in()), Tensor.of(w.loraB(), w.out(), w.rank()),
                 m, adapter.config().scalingFor(path), null);
         layer.adapter(lora);
         layer.merge();
-        float[] merged = layer.weight().data();
-        checkRange(merged, t, shard.path());
-        return merged;
+        return layer.weight().data();
     }
 
     /** Merged values must be finite and representable in the weight's dtype: no silent overflow to infinity. */
-    private static void checkRange(float[] values, TensorInfo t, Path file) {
-        float max = t.dtype() == DType.F16 ? 65504f : Float.MAX_VALUE;
+    private static void checkRange(float[] values, String name, DType dtype, Path file) {
+        float max = dtype == DType.F16 ? 65504f : Float.MAX_VALUE;
         for (int i = 0; i < values.length; i++) {
             if (!(Math.abs(values[i]) <= max)) {
-                throw new DoraException(file + ": tensor '" + t.name() + "': merged value " + values[i] + " at index " + i
-                        + " is not finite in " + t.dtypeName());
+                throw new DoraException(file + ": tensor '" + name + "': merged value " + values[i] + " at index " + i
+                        + " is not finite in " + dtype);
             }
         }
     }

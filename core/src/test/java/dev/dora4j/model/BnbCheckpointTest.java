@@ -14,6 +14,7 @@ import dev.dora4j.tensor.Tensor;
 import dev.dora4j.testing.Approx;
 import java.nio.file.Path;
 import java.util.Map;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -108,5 +109,43 @@ class BnbCheckpointTest {
             compared++;
         }
         assertThat(compared).isEqualTo(14);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama_nf4_dq", "llama_fp4_sharded", "llama_int8"})
+    void mergeWritesTheDequantisedModelWithTheAdapterFolded(String name, @TempDir Path tmp) throws Exception {
+        Path adapter = HfReferenceTest.dir("llama_gqa").resolve("adapter_dora");
+        Path merged = tmp.resolve("f32");
+        ModelMerge.Summary s = ModelMerge.merge(dir(name), adapter, merged, LinearStorage.AS_STORED, WeightStorage.F32);
+        assertThat(s.mergedWeights()).isEqualTo(8);
+        assertThat(BnbConfig.read(merged)).as("quantization_config dropped").isNull();
+        LlamaModel model = LlamaLoader.load(merged);
+        for (var e : model.linears().entrySet()) {
+            assertThat(e.getValue().weight().storage()).as(e.getKey()).isEqualTo(WeightStorage.F32);
+        }
+        try (SafetensorsFile ref = SafetensorsFile.open(dir(name).resolve("reference.safetensors"))) {
+            int[] ids = HfReferenceTest.ints(ref, "input_ids");
+            int batch = (int) ref.info("input_ids").shape()[0], seq = (int) ref.info("input_ids").shape()[1];
+            Approx.assertClose(name + " merged logits", model.logits(ids, batch, seq), ref.readFloats("logits_dora"), 1e-4);
+        }
+        // by default the compute dtype of quantization_config: bfloat16 for llama_nf4_dq, float32 for the others
+        Path byDefault = tmp.resolve("default");
+        ModelMerge.merge(dir(name), adapter, byDefault, LinearStorage.AS_STORED, null);
+        WeightStorage want = name.equals("llama_nf4_dq") ? WeightStorage.BF16 : WeightStorage.F32;
+        for (var e : LlamaLoader.load(byDefault).linears().entrySet()) {
+            assertThat(e.getValue().weight().storage()).as(e.getKey()).isEqualTo(want);
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void mergeOntoAFloatModelQuantisedAsInTrainingUsesTheDequantisedBase(@TempDir Path tmp) throws Exception {
+        Path adapter = HfReferenceTest.dir("llama_gqa").resolve("adapter_dora");
+        Path merged = tmp.resolve("merged");
+        ModelMerge.merge(HfReferenceTest.dir("llama_gqa"), adapter, merged, new LinearStorage(WeightStorage.NF4, 64, true), null);
+        try (SafetensorsFile ref = SafetensorsFile.open(dir("llama_nf4_dq").resolve("reference.safetensors"))) {
+            int[] ids = HfReferenceTest.ints(ref, "input_ids");
+            int batch = (int) ref.info("input_ids").shape()[0], seq = (int) ref.info("input_ids").shape()[1];
+            Approx.assertClose("merged onto NF4", LlamaLoader.load(merged).logits(ids, batch, seq), ref.readFloats("logits_dora"), 1e-4);
+        }
     }
 }
