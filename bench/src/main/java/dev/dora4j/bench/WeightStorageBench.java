@@ -3,9 +3,12 @@ package dev.dora4j.bench;
 import dev.dora4j.kernel.Bf16Matrix;
 import dev.dora4j.kernel.F16Matrix;
 import dev.dora4j.kernel.F32Matrix;
+import dev.dora4j.kernel.FourBitMatrix;
 import dev.dora4j.kernel.Gemm;
+import dev.dora4j.kernel.Int8Matrix;
 import dev.dora4j.kernel.Parallel;
 import dev.dora4j.kernel.WeightMatrix;
+import dev.dora4j.kernel.WeightStorage;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -34,7 +37,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Threads(1)
 @State(Scope.Benchmark)
 public class WeightStorageBench {
-    @Param({"F32", "BF16", "F16"})
+    @Param({"F32", "BF16", "F16", "INT8", "NF4"})
     public String storage;
 
     /** tokens x in x out. */
@@ -58,6 +61,8 @@ public class WeightStorageBench {
         w = switch (storage) {
             case "BF16" -> Bf16Matrix.of(values, out, in);
             case "F16" -> F16Matrix.of(values, out, in);
+            case "INT8" -> Int8Matrix.quantize(values, out, in);
+            case "NF4" -> FourBitMatrix.quantize(values, out, in, WeightStorage.NF4, 64, false);
             default -> new F32Matrix(values, out, in);
         };
         x = random(m * in, rnd);

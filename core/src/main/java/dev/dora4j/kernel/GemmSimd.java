@@ -43,6 +43,9 @@ final class GemmSimd implements GemmKernel {
     /** Few-row products with a bf16 weight, widened in registers. */
     private static final Bf16Dots BF16 = Specialize.copy(Bf16DotsSimd.class, Bf16Dots.class, S);
 
+    /** Few-row products with an int8 or 4-bit weight, decoded in registers. */
+    private static final QuantDots QUANT = Specialize.copy(QuantDotsSimd.class, QuantDots.class, S);
+
     private static final ThreadLocal<float[][]> PACK = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
 
     GemmSimd() {}
@@ -94,6 +97,11 @@ final class GemmSimd implements GemmKernel {
             short[] bits = h.bits();
             int blocks = (n + 63) / 64;
             run((long) m * n * k >= PARALLEL_MACS, blocks, (b0, b1) -> BF16.rows(x, xOff, bits, k, n, m, 64 * b0,
+                    Math.min(n, 64 * b1), y, yOff, acc, colScale, colBias));
+        } else if (k > 0 && m <= SMALL_M && QUANT.supports(w)) {
+            float[] pairs = w instanceof FourBitMatrix ? evenOdd(x, xOff, m, k) : null;
+            int blocks = (n + 63) / 64;
+            run((long) m * n * k >= PARALLEL_MACS, blocks, (b0, b1) -> QUANT.rows(x, xOff, pairs, w, m, 64 * b0,
                     Math.min(n, 64 * b1), y, yOff, acc, colScale, colBias));
         } else if (k > 0 && m <= SMALL_M) {
             widenedDotProducts(x, xOff, w, m, y, yOff, acc, colScale, colBias);
@@ -501,6 +509,19 @@ final class GemmSimd implements GemmKernel {
                 }
             }
         });
+    }
+
+    // x: [m, k] (k even) -> [m, 2, k/2]: each row's even-indexed values, then its odd-indexed ones
+    private static float[] evenOdd(float[] x, int xOff, int m, int k) {
+        float[] out = new float[m * k];
+        int half = k / 2;
+        for (int i = 0; i < m; i++) {
+            for (int t = 0; t < half; t++) {
+                out[i * k + t] = x[xOff + i * k + 2 * t];
+                out[i * k + half + t] = x[xOff + i * k + 2 * t + 1];
+            }
+        }
+        return out;
     }
 
     private static void run(boolean parallel, int n, Parallel.RangeBody body) {

@@ -26,7 +26,7 @@ class WeightMatrixTest {
     /** (m, in, out): m ≤ 5 takes the dot-product path; the rest pack panels. */
     private static final int[][] SHAPES = {
         {1, 1, 1}, {2, 7, 17}, {5, 129, 33}, {1, 257, 257}, {3, 64, 300}, {7, 2, 1}, {17, 63, 7}, {65, 63, 65},
-        {13, 16, 257}, {130, 257, 200}, {31, 300, 9}, {6, 4097, 20},
+        {13, 16, 257}, {130, 257, 200}, {31, 300, 9}, {6, 4097, 20}, {2, 256, 70},
     };
 
     /** A storage under test: its name and how it encodes random floats of a [rows, cols] matrix. */
