@@ -9,6 +9,7 @@ import dev.dora4j.DoraException;
 import dev.dora4j.io.SafetensorsFile;
 import dev.dora4j.io.ShardedSafetensors;
 import dev.dora4j.io.TensorInfo;
+import dev.dora4j.model.QuantizedWeights;
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
 import java.io.IOException;
@@ -16,7 +17,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -38,6 +43,7 @@ final class InspectCommand implements Callable<Integer> {
         ObjectNode report = JSON.createObjectNode();
         report.put("path", path.toString());
         List<TensorInfo> tensors = new ArrayList<>();
+        List<QuantizedWeights.Entry> quantized = List.of();
         if (Files.isRegularFile(path)) {
             report.put("kind", "safetensors");
             try (SafetensorsFile f = SafetensorsFile.open(path)) {
@@ -57,14 +63,22 @@ final class InspectCommand implements Callable<Integer> {
             try (ShardedSafetensors model = ShardedSafetensors.open(path)) {
                 for (String name : model.names()) tensors.add(model.info(name));
                 report.put("shards", model.files().size());
+                quantized = QuantizedWeights.of(model);
             }
         } else {
             throw new DoraException(path + ": neither a .safetensors file nor a directory with config.json or adapter_config.json");
         }
         long params = 0, bytes = 0;
+        Map<String, QuantizedWeights.Entry> byWeight = new HashMap<>();
+        Set<String> stateTensors = new HashSet<>();
+        for (QuantizedWeights.Entry q : quantized) {
+            byWeight.put(q.name(), q);
+            stateTensors.addAll(q.stateTensors());
+        }
         ArrayNode list = report.putArray("tensors");
         for (TensorInfo t : tensors) {
-            params += t.numel();
+            QuantizedWeights.Entry q = byWeight.get(t.name());
+            params += q != null ? q.shape()[0] * q.shape()[1] : stateTensors.contains(t.name()) ? 0 : t.numel();
             bytes += t.byteSize();
             ObjectNode o = list.addObject();
             o.put("name", t.name());
@@ -72,6 +86,19 @@ final class InspectCommand implements Callable<Integer> {
             ArrayNode shape = o.putArray("shape");
             for (long d : t.shape()) shape.add(d);
             o.put("bytes", t.byteSize());
+        }
+        if (!quantized.isEmpty()) {
+            ArrayNode qs = report.putArray("quantized");
+            for (QuantizedWeights.Entry q : quantized) {
+                ObjectNode o = qs.addObject();
+                o.put("name", q.name());
+                o.put("storage", q.storage().name());
+                o.putArray("shape").add(q.shape()[0]).add(q.shape()[1]);
+                o.put("block_size", q.blockSize());
+                o.put("double_quant", q.doubleQuant());
+                o.put("bytes", q.bytes());
+                o.put("bits_per_weight", q.bitsPerWeight());
+            }
         }
         report.put("tensor_count", tensors.size());
         report.put("parameters", params);
@@ -96,6 +123,16 @@ final class InspectCommand implements Callable<Integer> {
         for (TensorInfo t : tensors) {
             System.out.printf("  %-" + width + "s  %-4s  %-16s %,14d bytes%n", t.name(), t.dtypeName(),
                     Arrays.toString(t.shape()), t.byteSize());
+        }
+        if (report.has("quantized")) {
+            System.out.println("quantized weights (codes and quant state together):");
+            for (JsonNode q : report.get("quantized")) {
+                String block = q.get("block_size").asInt() > 0 ? "blocks of " + q.get("block_size").asInt()
+                        + (q.get("double_quant").asBoolean() ? ", double quant" : "") : "per row";
+                System.out.printf("  %-" + width + "s  %-4s  %-16s %,14d bytes  %5.2f bits per weight (%s)%n",
+                        q.get("name").asText(), q.get("storage").asText(), q.get("shape").toString().replace(",", ", "),
+                        q.get("bytes").asLong(), q.get("bits_per_weight").asDouble(), block);
+            }
         }
         System.out.printf("%d tensors, %,d parameters, %,d bytes (%.2f bits per parameter)%n", tensors.size(), params,
                 report.get("bytes").asLong(), report.get("bits_per_parameter").asDouble());

@@ -40,14 +40,19 @@ final class BnbWeights {
                 || (st.contains(name) && st.info(name).dtypeName().equals("I8"));
     }
 
+    /** The JSON of a 4-bit weight's quant_state tensor. */
+    static JsonNode quantState(ShardedSafetensors st, String name) {
+        List<String> states = quantStates(st, name);
+        if (states.size() != 1) throw bad(st, name, "has " + states.size() + " quant_state tensors; bitsandbytes writes one");
+        return stateJson(st, states.getFirst());
+    }
+
     /** The [rows, cols] of a quantised weight: the int8 tensor's own, or the one its 4-bit quant_state records. */
     static long[] shape(ShardedSafetensors st, String name) {
         if (st.info(name).dtypeName().equals("I8")) return st.info(name).shape();
-        List<String> states = quantStates(st, name);
-        if (states.size() != 1) throw bad(st, name, "has " + states.size() + " quant_state tensors; bitsandbytes writes one");
-        long[] shape = longs(stateJson(st, states.getFirst()).get("shape"));
+        long[] shape = longs(quantState(st, name).get("shape"));
         if (shape.length != 2 || shape[0] <= 0 || shape[1] <= 0 || shape[0] * shape[1] > Integer.MAX_VALUE) {
-            throw bad(st, states.getFirst(), "does not record a 2-D shape");
+            throw bad(st, name, "has a quant_state that does not record a 2-D shape");
         }
         return shape;
     }
