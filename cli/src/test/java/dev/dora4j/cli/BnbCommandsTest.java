@@ -56,4 +56,20 @@ class BnbCommandsTest {
         assertThat(bad.err()).contains("--dtype must be f32, bf16 or f16, got nf4");
         assertThat(Files.exists(tmp.resolve("bad"))).isFalse();
     }
+
+    @Test
+    void trainAndGenerateQuantiseTheBaseAtLoad(@TempDir Path tmp) {
+        Path out = tmp.resolve("qdora");
+        CliRun train = CliRun.of("train", "--quantize", "nf4", "--double-quant", "--out", out.toString(), "--steps", "1",
+                "--batch", "2", "--micro-batch", "2", "--seq-len", "32");
+        assertThat(train.code()).as(train.err()).isZero();
+        assertThat(Files.exists(out.resolve("adapter_model.safetensors"))).isTrue();
+        CliRun generate = CliRun.of("generate", "--quantize", "int8", "--adapter", out.toString(), "--prompt", "Pip",
+                "--max-new-tokens", "3", "--json");
+        assertThat(generate.code()).as(generate.err()).isZero();
+        CliRun full = CliRun.of("train", "--method", "full", "--quantize", "nf4", "--out", tmp.resolve("full").toString());
+        assertThat(full.code()).isEqualTo(1);
+        assertThat(full.err()).contains("--method full trains every weight in float32");
+        assertThat(Files.exists(tmp.resolve("full"))).isFalse();
+    }
 }

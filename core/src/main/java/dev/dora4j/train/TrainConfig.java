@@ -76,6 +76,10 @@ public record TrainConfig(
             throw new IllegalArgumentException("--pooling must be mean or cls, got " + pooling);
         }
         LinearStorage.parse(dtype, quantize, doubleQuant);
+        if (quantize != null && method.equals("full")) {
+            throw new IllegalArgumentException("--quantize keeps the frozen base weights quantised under a LoRA/DoRA adapter;"
+                    + " --method full trains every weight in float32");
+        }
     }
 
     /** A causal language-model run (the settings before {@code task} existed). */
