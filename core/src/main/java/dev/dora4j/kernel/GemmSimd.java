@@ -172,7 +172,8 @@ final class GemmSimd implements GemmKernel {
                     pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, q0, q1, bp);
                     block(0, bigM, q0, q1, wide, cols, bigK, a, aOff, aRs, aCs, bp, c, cOff, ldc, j0, acc, cs, cb);
                 });
-            } else if (packed <= PRIVATE_PACK_FLOATS) {
+            } else if (packed <= PRIVATE_PACK_FLOATS && bw == null) {
+                // each thread copies the float block itself; a widened weight (bw) is widened once, in parallel, below
                 Parallel.range(tiles, 1, (t0, t1) -> {
                     float[] bp = packBuffer(packed);
                     pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, 0, panels, bp);
