@@ -91,7 +91,7 @@ public final class ModelMerge {
             for (String path : targets) weightToPath.put(path + ".weight", path);
 
             int[] counts = new int[3];
-            WeightStorage computeDtype = bnb != null ? bnb.computeDtype() : null;
+            WeightStorage computeDtype = bnb != null ? bnb.computeDtype() : WeightStorage.F32;
             AtomicFiles.writeDirectory(outDir, tmp -> {
                 for (SafetensorsFile shard : model.files()) {
                     SafetensorsWriter writer = new SafetensorsWriter();
@@ -121,7 +121,7 @@ public final class ModelMerge {
                     writer.write(tmp.resolve(shard.path().getFileName().toString()));
                 }
                 counts[2] = copyOtherFiles(modelDir, tmp, model);
-                if (bnb != null) DequantizedFiles.rewrite(tmp, quantState);
+                if (!quantized.isEmpty()) DequantizedFiles.rewrite(tmp, quantState);
             });
             return new Summary(counts[0], counts[1], counts[2], adapter.config().useDora());
         }

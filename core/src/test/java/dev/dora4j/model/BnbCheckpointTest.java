@@ -14,6 +14,7 @@ import dev.dora4j.tensor.Tensor;
 import dev.dora4j.testing.Approx;
 import java.nio.file.Path;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -53,7 +54,7 @@ class BnbCheckpointTest {
         LlamaModel model = LlamaLoader.load(dir(name));
         try (SafetensorsFile ref = SafetensorsFile.open(dir(name).resolve("reference.safetensors"))) {
             assertDequantizedBitForBit(model.namedTensors(), ref, "");
-            int[] ids = dev.dora4j.model.HfReferenceTest.ints(ref, "input_ids");
+            int[] ids = HfReferenceTest.ints(ref, "input_ids");
             int batch = (int) ref.info("input_ids").shape()[0], seq = (int) ref.info("input_ids").shape()[1];
             Approx.assertClose(name + " logits", model.logits(ids, batch, seq), ref.readFloats("logits"), 1e-4);
             AdapterInjector.attach(model.linears(), AdapterFiles.read(HfReferenceTest.dir("llama_gqa").resolve("adapter_dora")),
@@ -137,7 +138,7 @@ class BnbCheckpointTest {
         }
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
     void mergeOntoAFloatModelQuantisedAsInTrainingUsesTheDequantisedBase(@TempDir Path tmp) throws Exception {
         Path adapter = HfReferenceTest.dir("llama_gqa").resolve("adapter_dora");
         Path merged = tmp.resolve("merged");
