@@ -201,6 +201,8 @@ final class TrainCommand implements Callable<Integer> {
         if (!parsed.hasMatchedOption("--lr")) lr = 1e-2f;
         if (!parsed.hasMatchedOption("--warmup-steps")) warmupSteps = 10;
         if (!parsed.hasMatchedOption("--epochs")) epochs = 4;
+        // stories260K's whole context: the bundled stories then fit without truncation
+        if (!parsed.hasMatchedOption("--seq-len")) seqLen = 512;
         data = BundledData.train();
         if (evalData == null) evalData = BundledData.eval();
         if (out == null) {
