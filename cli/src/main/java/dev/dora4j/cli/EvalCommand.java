@@ -12,7 +12,7 @@ import dev.dora4j.model.BertClassifier;
 import dev.dora4j.data.Example;
 import dev.dora4j.data.Examples;
 import dev.dora4j.eval.Evaluator;
-import dev.dora4j.model.LlamaModel;
+import dev.dora4j.model.CausalLM;
 import dev.dora4j.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.List;
@@ -57,11 +57,11 @@ final class EvalCommand implements Callable<Integer> {
         if (task.equals("classify")) return classify();
         if (!task.equals("causal-lm")) throw new DoraException("--task must be causal-lm or classify, got " + task);
         long start = System.nanoTime();
-        LlamaModel model = modelOptions.loadModel();
+        CausalLM model = modelOptions.loadModel();
         if (adapter != null) ModelOptions.attachAdapter(model, adapter);
         List<Example> examples;
         try (Tokenizer tok = modelOptions.loadTokenizer()) {
-            int context = model.config().maxPositionEmbeddings();
+            int context = model.contextLength();
             int len = Math.min(seqLen != null ? seqLen : context, context);
             Examples.Prepared prepared = Examples.prepare(DatasetReader.read(data), tok, len, false);
             TruncationNote.print(data, prepared, len, seqLen == null || seqLen > context);

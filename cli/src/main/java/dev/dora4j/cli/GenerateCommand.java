@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dora4j.DoraException;
 import dev.dora4j.generate.Generator;
 import dev.dora4j.generate.Sampler;
-import dev.dora4j.model.LlamaModel;
+import dev.dora4j.model.CausalLM;
 import dev.dora4j.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -43,7 +43,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (maxNewTokens < 0) throw new DoraException("--max-new-tokens must be >= 0");
-        LlamaModel model = modelOptions.loadModel();
+        CausalLM model = modelOptions.loadModel();
         if (adapter != null) ModelOptions.attachAdapter(model, adapter);
         try (Tokenizer tok = modelOptions.loadTokenizer()) {
             int[] promptIds = prompt == null || prompt.isEmpty() ? new int[] {tok.bosId()} : tok.encode(prompt, true, false);

@@ -1,8 +1,8 @@
 package dev.dora4j.cli;
 
 import dev.dora4j.model.BundledModel;
-import dev.dora4j.model.LlamaLoader;
-import dev.dora4j.model.LlamaModel;
+import dev.dora4j.model.CausalLM;
+import dev.dora4j.model.ModelRegistry;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.tokenizer.Tokenizer;
@@ -35,9 +35,9 @@ final class ModelOptions {
         if (threads != null) dev.dora4j.kernel.Parallel.setThreads(threads);
     }
 
-    LlamaModel loadModel() {
+    CausalLM loadModel() {
         applyThreads();
-        return LlamaLoader.load(modelPath(), storage.storage());
+        return ModelRegistry.causalLM(modelPath(), storage.storage());
     }
 
     Tokenizer loadTokenizer() {
@@ -45,7 +45,7 @@ final class ModelOptions {
     }
 
     /** Attaches a PEFT adapter for inference (frozen, no dropout), unmerged. */
-    static void attachAdapter(LlamaModel model, Path adapter) {
-        AdapterInjector.attach(model.linears(), AdapterFiles.read(adapter), LlamaModel.OUTPUT_HEAD, false, 0);
+    static void attachAdapter(CausalLM model, Path adapter) {
+        AdapterInjector.attach(model.linears(), AdapterFiles.read(adapter), model.outputHead(), false, 0);
     }
 }

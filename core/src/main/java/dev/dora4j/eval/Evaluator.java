@@ -2,7 +2,7 @@ package dev.dora4j.eval;
 
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.data.Example;
-import dev.dora4j.model.LlamaModel;
+import dev.dora4j.model.CausalLM;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -18,7 +18,7 @@ public final class Evaluator {
 
     private Evaluator() {}
 
-    public static Result evaluate(LlamaModel model, List<Example> examples, int batchSize) {
+    public static Result evaluate(CausalLM model, List<Example> examples, int batchSize) {
         List<Example> sorted = new ArrayList<>(examples);
         sorted.sort(Comparator.comparingInt(Example::length));
         double total = 0;
@@ -34,8 +34,8 @@ public final class Evaluator {
                 System.arraycopy(e.inputIds(), 0, ids, b * seqLen, e.length());
                 System.arraycopy(e.labels(), 0, labels, b * seqLen, e.length());
             }
-            int[] targets = LlamaModel.shiftLabels(labels, batch.size(), seqLen);
-            int n = LlamaModel.countTargets(targets);
+            int[] targets = CausalLM.shiftLabels(labels, batch.size(), seqLen);
+            int n = CausalLM.countTargets(targets);
             if (n == 0) continue;
             total += model.loss(Tape.inference(), ids, targets, batch.size(), seqLen, 1f).data()[0];
             tokens += n;

@@ -28,7 +28,7 @@ import java.util.Map;
  * {@code attention_probs_dropout_prob}) are not applied, in training either. Adapter dropout lives in the adapters
  * ({@code LoraAdapter}).
  */
-public final class BertModel implements NamedWeights {
+public final class BertModel implements EncoderModel {
     /** The module name of a sequence-classification head, as {@code BertForSequenceClassification} names it. */
     public static final String CLASSIFIER = "classifier";
 
@@ -54,6 +54,21 @@ public final class BertModel implements NamedWeights {
         this.pooler = pooler;
         this.classifierWeight = classifierWeight;
         this.classifierBias = classifierBias;
+    }
+
+    @Override
+    public String modelType() {
+        return BertConfig.MODEL_TYPE;
+    }
+
+    @Override
+    public int hiddenSize() {
+        return config.hiddenSize();
+    }
+
+    @Override
+    public int contextLength() {
+        return config.maxPositionEmbeddings();
     }
 
     public BertConfig config() {
@@ -89,6 +104,7 @@ public final class BertModel implements NamedWeights {
     }
 
     /** Recomputes each encoder layer in backward instead of keeping its activations. */
+    @Override
     public void activationCheckpointing(boolean on) {
         this.checkpointing = on;
     }
@@ -97,6 +113,7 @@ public final class BertModel implements NamedWeights {
      * Every linear layer by module path (e.g. {@code bert.encoder.layer.0.attention.self.query}), in model order, the
      * pooler's {@code dense} last when the model has one: PEFT's target {@code dense} adapts it too.
      */
+    @Override
     public Map<String, Linear> linears() {
         Map<String, Linear> map = new LinkedHashMap<>();
         for (BertLayer layer : layers) for (Linear l : layer.linears()) map.put(l.path(), l);
@@ -137,6 +154,7 @@ public final class BertModel implements NamedWeights {
      * ids packed end to end; offsets length batch+1; tokenTypes null = all 0 -> last hidden state [N, hidden].
      * A sequence longer than {@code max_position_embeddings} is an {@link IllegalArgumentException}.
      */
+    @Override
     public Tensor hidden(Tape tape, int[] ids, int[] tokenTypes, int[] offsets) {
         int batch = EncoderOps.checkOffsets(offsets, ids.length, "bert");
         int[] positions = new int[ids.length];
@@ -176,6 +194,7 @@ public final class BertModel implements NamedWeights {
      * "mean" (mean over each sequence) or "cls" (first token, then pooler dense+tanh when the model has one) ->
      * [batch, hidden].
      */
+    @Override
     public Tensor pool(Tape tape, Tensor hidden, int[] offsets, String pooling) {
         int batch = EncoderOps.checkOffsets(offsets, hidden.rows(), "pool");
         switch (pooling) {

@@ -24,6 +24,17 @@ public final class BertWriter {
     public static void writeClassifier(BertClassifier classifier, Path dir, DType dtype) {
         Map<String, Tensor> tensors = new LinkedHashMap<>(classifier.bert().namedTensors());
         tensors.putAll(classifier.headTensors());
+        writeTensors(tensors, dir, dtype);
+        AtomicFiles.writeString(dir.resolve("config.json"), config(classifier.bert().config(), classifier.labels(), dtype));
+    }
+
+    /** The encoder alone ({@code BertModel}): {@code config.json} and {@code model.safetensors} into an existing directory. */
+    public static void writeFiles(BertModel model, Path dir, DType dtype) {
+        writeTensors(model.namedTensors(), dir, dtype);
+        AtomicFiles.writeString(dir.resolve("config.json"), config(model.config(), List.of(), dtype));
+    }
+
+    private static void writeTensors(Map<String, Tensor> tensors, Path dir, DType dtype) {
         SafetensorsWriter writer = new SafetensorsWriter();
         writer.metadata(Map.of("format", "pt"));
         for (var e : tensors.entrySet()) {
@@ -33,12 +44,11 @@ public final class BertWriter {
             writer.add(e.getKey(), t.toFloatArray(), shape, dtype);
         }
         writer.write(dir.resolve("model.safetensors"));
-        AtomicFiles.writeString(dir.resolve("config.json"), config(classifier.bert().config(), classifier.labels(), dtype));
     }
 
     static String config(BertConfig c, List<String> labels, DType dtype) {
         ObjectNode o = JSON.createObjectNode();
-        o.putArray("architectures").add("BertForSequenceClassification");
+        o.putArray("architectures").add(labels.isEmpty() ? "BertModel" : "BertForSequenceClassification");
         o.put("model_type", "bert");
         o.put("vocab_size", c.vocabSize());
         o.put("hidden_size", c.hiddenSize());
@@ -53,7 +63,8 @@ public final class BertWriter {
         o.put("pad_token_id", c.padTokenId());
         o.put("position_embedding_type", "absolute");
         o.put("torch_dtype", dtype == DType.BF16 ? "bfloat16" : dtype == DType.F16 ? "float16" : "float32");
-        ObjectNode id2label = o.putObject("id2label"), label2id = o.putObject("label2id");
+        ObjectNode id2label = labels.isEmpty() ? null : o.putObject("id2label");
+        ObjectNode label2id = labels.isEmpty() ? null : o.putObject("label2id");
         for (int i = 0; i < labels.size(); i++) {
             id2label.put(Integer.toString(i), labels.get(i));
             label2id.put(labels.get(i), i);

@@ -6,6 +6,7 @@ import dev.dora4j.autograd.RopeTable;
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.autograd.TransformerOps;
 import dev.dora4j.nn.Linear;
+import dev.dora4j.nn.LinearForward;
 import dev.dora4j.tensor.Tensor;
 import java.util.List;
 
@@ -51,23 +52,26 @@ public final class LlamaBlock {
         dev.dora4j.nn.Dropout.rewind(linears(), positions);
     }
 
-    /** h: [batch·seqLen, hidden] -> [batch·seqLen, hidden]. */
-    Tensor forward(Tape tape, Tensor h, int batch, int seqLen, int[] positions, RopeTable rope) {
+    /**
+     * h: [rows, hidden] -> [rows, hidden], each row at {@code positions[row]}; {@code attention} relates the rows
+     * (whole sequences of a batch, or new rows against KV caches) and {@code linears} runs the linear layers.
+     */
+    Tensor forward(Tape tape, Tensor h, int layer, int[] positions, RopeTable rope, SelfAttention attention,
+            LinearForward linears) {
         LlamaConfig c = config;
         Tensor h0 = h;
         Tensor x = OpProfile.forward("rms_norm", () -> TransformerOps.rmsNorm(tape, h0, inputNorm, c.rmsNormEps()));
-        Tensor qLin = qProj.profiledForward(tape, x), kLin = kProj.profiledForward(tape, x);
-        Tensor v = vProj.profiledForward(tape, x);
+        Tensor qLin = linears.forward(tape, qProj, x), kLin = linears.forward(tape, kProj, x);
+        Tensor v = linears.forward(tape, vProj, x);
         Tensor q = OpProfile.forward("rope", () -> TransformerOps.rope(tape, qLin, c.numAttentionHeads(), rope, positions));
         Tensor k = OpProfile.forward("rope", () -> TransformerOps.rope(tape, kLin, c.numKeyValueHeads(), rope, positions));
-        Tensor a = OpProfile.forward("attention", () -> TransformerOps.causalAttention(tape, q, k, v, batch, seqLen,
-                c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim()));
-        Tensor o = oProj.profiledForward(tape, a);
+        Tensor a = OpProfile.forward("attention", () -> attention.attend(tape, layer, q, k, v));
+        Tensor o = linears.forward(tape, oProj, a);
         Tensor h1 = OpProfile.forward("add", () -> Ops.add(tape, h0, o));
         Tensor y = OpProfile.forward("rms_norm", () -> TransformerOps.rmsNorm(tape, h1, postAttentionNorm, c.rmsNormEps()));
-        Tensor gate = gateProj.profiledForward(tape, y), up = upProj.profiledForward(tape, y);
+        Tensor gate = linears.forward(tape, gateProj, y), up = linears.forward(tape, upProj, y);
         Tensor s = OpProfile.forward("swiglu", () -> TransformerOps.swiglu(tape, gate, up));
-        Tensor m = downProj.profiledForward(tape, s);
+        Tensor m = linears.forward(tape, downProj, s);
         return OpProfile.forward("add", () -> Ops.add(tape, h1, m));
     }
 }

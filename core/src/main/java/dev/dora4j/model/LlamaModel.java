@@ -5,6 +5,7 @@ import dev.dora4j.autograd.RopeTable;
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.autograd.TransformerOps;
 import dev.dora4j.nn.Linear;
+import dev.dora4j.nn.LinearForward;
 import dev.dora4j.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -16,7 +17,7 @@ import java.util.Map;
  * token embedding, decoder layers, final RMSNorm and an output head (tied to the embedding or not).
  * Tensor names and module paths are Hugging Face's.
  */
-public final class LlamaModel implements NamedWeights {
+public final class LlamaModel implements CausalLM {
     public static final String OUTPUT_HEAD = "lm_head";
 
     private final LlamaConfig config;
@@ -65,11 +66,13 @@ public final class LlamaModel implements NamedWeights {
     }
 
     /** Recomputes each decoder layer in backward instead of keeping its activations. */
+    @Override
     public void activationCheckpointing(boolean on) {
         this.checkpointing = on;
     }
 
     /** Every linear layer by module path ({@code model.layers.0.self_attn.q_proj}, ...), in model order. */
+    @Override
     public Map<String, Linear> linears() {
         Map<String, Linear> map = new LinkedHashMap<>();
         for (LlamaBlock b : layers) for (Linear l : b.linears()) map.put(l.path(), l);
@@ -96,7 +99,33 @@ public final class LlamaModel implements NamedWeights {
         return map;
     }
 
+    @Override
+    public String modelType() {
+        return config.modelType();
+    }
+
+    @Override
+    public int vocabSize() {
+        return config.vocabSize();
+    }
+
+    @Override
+    public int hiddenSize() {
+        return config.hiddenSize();
+    }
+
+    @Override
+    public int contextLength() {
+        return config.maxPositionEmbeddings();
+    }
+
+    @Override
+    public String outputHead() {
+        return OUTPUT_HEAD;
+    }
+
     /** ids: [batch·seqLen] -> final hidden states [batch·seqLen, hidden] (after the last RMSNorm). */
+    @Override
     public Tensor hidden(Tape tape, int[] ids, int batch, int seqLen) {
         if (ids.length != batch * seqLen) throw new IllegalArgumentException("ids length " + ids.length + " != " + batch + "·" + seqLen);
         if (seqLen > rope.maxPositions()) {
@@ -104,50 +133,81 @@ public final class LlamaModel implements NamedWeights {
         }
         int[] positions = new int[ids.length];
         for (int i = 0; i < ids.length; i++) positions[i] = i % seqLen;
+        LlamaConfig c = config;
+        SelfAttention causal = (t, layer, q, k, v) -> TransformerOps.causalAttention(t, q, k, v, batch, seqLen,
+                c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim());
         Tensor h = TransformerOps.embedding(tape, ids, embedTokens);
-        for (LlamaBlock block : layers) {
+        for (int l = 0; l < layers.size(); l++) {
+            LlamaBlock block = layers.get(l);
+            int layer = l;
             if (checkpointing && tape.recording()) {
                 long[] dropoutAt = block.dropoutPositions();
-                h = Checkpoint.apply(tape, h, (t, x) -> block.forward(t, x, batch, seqLen, positions, rope),
+                h = Checkpoint.apply(tape, h, (t, x) -> block.forward(t, x, layer, positions, rope, causal, LinearForward.OWN),
                         () -> block.rewindDropout(dropoutAt));
             } else {
-                h = block.forward(tape, h, batch, seqLen, positions, rope);
+                h = block.forward(tape, h, layer, positions, rope, causal, LinearForward.OWN);
             }
         }
         return TransformerOps.rmsNorm(tape, h, norm, config.rmsNormEps());
     }
 
     /** ids: [batch·seqLen] -> logits [batch·seqLen, vocab], without recording. */
+    @Override
     public float[] logits(int[] ids, int batch, int seqLen) {
         return TransformerOps.logits(hidden(Tape.inference(), ids, batch, seqLen), lmHead);
+    }
+
+    @Override
+    public KvCache newCache(int capacity) {
+        return new KvCache(layers.size(), config.kvDim(), Math.min(capacity, config.maxPositionEmbeddings()));
+    }
+
+    @Override
+    public long cacheBytes(int capacity) {
+        return KvCache.bytes(layers.size(), config.kvDim(), Math.min(capacity, config.maxPositionEmbeddings()));
+    }
+
+    @Override
+    public float[] decode(int[] ids, List<KvCache> caches, int[] rowCounts, LinearForward linears) {
+        CachedAttention attention = new CachedAttention(config, caches, rowCounts);
+        if (ids.length != attention.rows()) throw new IllegalArgumentException(ids.length + " ids for " + attention.rows() + " rows");
+        for (int id : ids) {
+            if (id < 0 || id >= config.vocabSize()) throw new IllegalArgumentException("token id " + id + " outside the vocabulary");
+        }
+        Tape tape = Tape.inference();
+        int[] positions = attention.positions();
+        Tensor h = TransformerOps.embedding(tape, ids, embedTokens);
+        for (int l = 0; l < layers.size(); l++) h = layers.get(l).forward(tape, h, l, positions, rope, attention, linears);
+        attention.commit();
+        int dim = config.hiddenSize();
+        float[] last = new float[rowCounts.length * dim], hd = h.data();
+        for (int s = 0, end = 0; s < rowCounts.length; s++) {
+            end += rowCounts[s];
+            System.arraycopy(hd, (end - 1) * dim, last, s * dim, dim);
+        }
+        Tensor out = TransformerOps.rmsNorm(tape, Tensor.of(last, rowCounts.length, dim), norm, config.rmsNormEps());
+        return TransformerOps.logits(out, lmHead);
     }
 
     /**
      * The summed cross-entropy of next-token targets divided by {@code normalizer}. {@code targets}
      * is already shifted: {@code targets[i]} is the label the position {@code i} predicts, -100 for none.
      */
+    @Override
     public Tensor loss(Tape tape, int[] ids, int[] targets, int batch, int seqLen, float normalizer) {
         Tensor h = hidden(tape, ids, batch, seqLen);
         return dev.dora4j.autograd.OpProfile.forward("cross_entropy",
                 () -> TransformerOps.crossEntropyWithHead(tape, h, lmHead, targets, normalizer));
     }
 
-    /** Shifts labels as transformers does: position t of each sequence predicts label t+1; the last predicts nothing. */
+    /** {@link CausalLM#shiftLabels}. */
     public static int[] shiftLabels(int[] labels, int batch, int seqLen) {
-        int[] targets = new int[labels.length];
-        for (int b = 0; b < batch; b++) {
-            for (int t = 0; t < seqLen; t++) {
-                targets[b * seqLen + t] = t + 1 < seqLen ? labels[b * seqLen + t + 1] : -100;
-            }
-        }
-        return targets;
+        return CausalLM.shiftLabels(labels, batch, seqLen);
     }
 
-    /** Counts the positions that have a target. */
+    /** {@link CausalLM#countTargets}. */
     public static int countTargets(int[] targets) {
-        int n = 0;
-        for (int t : targets) if (t != -100) n++;
-        return n;
+        return CausalLM.countTargets(targets);
     }
 
     List<Tensor> allTensors() {

@@ -4,7 +4,7 @@ import dev.dora4j.autograd.Tape;
 import dev.dora4j.data.Example;
 import dev.dora4j.eval.Evaluator;
 import dev.dora4j.eval.Score;
-import dev.dora4j.model.LlamaModel;
+import dev.dora4j.model.CausalLM;
 import dev.dora4j.nn.Linear;
 import java.util.Arrays;
 import java.util.List;
@@ -12,10 +12,10 @@ import java.util.Map;
 
 /** Next-token cross-entropy of a causal language model over target tokens; micro-batches padded to their longest example. */
 public final class LanguageModelObjective implements Objective {
-    private final LlamaModel model;
+    private final CausalLM model;
     private final List<Example> train, eval;
 
-    public LanguageModelObjective(LlamaModel model, List<Example> train, List<Example> eval) {
+    public LanguageModelObjective(CausalLM model, List<Example> train, List<Example> eval) {
         this.model = model;
         this.train = train;
         this.eval = eval;
@@ -48,8 +48,8 @@ public final class LanguageModelObjective implements Objective {
             System.arraycopy(e.inputIds(), 0, ids, b * seqLen, e.length());
             System.arraycopy(e.labels(), 0, labels, b * seqLen, e.length());
         }
-        int[] targets = LlamaModel.shiftLabels(labels, micro.length, seqLen);
-        if (LlamaModel.countTargets(targets) == 0) return 0;
+        int[] targets = CausalLM.shiftLabels(labels, micro.length, seqLen);
+        if (CausalLM.countTargets(targets) == 0) return 0;
         Tape tape = Tape.training();
         var loss = model.loss(tape, ids, targets, micro.length, seqLen, normalizer);
         double value = loss.data()[0];

@@ -5,6 +5,7 @@ import dev.dora4j.autograd.Tape;
 import dev.dora4j.kernel.WeightStorage;
 import dev.dora4j.model.LinearStorage;
 import dev.dora4j.model.LlamaConfig;
+import dev.dora4j.model.CausalLM;
 import dev.dora4j.model.LlamaModel;
 import dev.dora4j.model.RandomModels;
 import dev.dora4j.peft.AdapterConfig;
@@ -67,11 +68,11 @@ public final class TrainBenchmark {
                 OpProfile.enable(true);
             }
             for (int j = 0; j < ids.length; j++) ids[j] = rng.nextInt(config.vocabSize());
-            int[] targets = LlamaModel.shiftLabels(ids, s.batch(), s.seqLen());
+            int[] targets = CausalLM.shiftLabels(ids, s.batch(), s.seqLen());
             long t0 = System.nanoTime();
             for (Parameter p : params) p.tensor().zeroGrad();
             Tape tape = Tape.training();
-            var loss = model.loss(tape, ids, targets, s.batch(), s.seqLen(), LlamaModel.countTargets(targets));
+            var loss = model.loss(tape, ids, targets, s.batch(), s.seqLen(), CausalLM.countTargets(targets));
             if (i < s.warmup()) HeapBudget.atForwardEnd(ids.length);
             tape.backward(loss);
             long o0 = System.nanoTime();

@@ -3,7 +3,7 @@ package dev.dora4j.train;
 import dev.dora4j.DoraException;
 import dev.dora4j.data.Example;
 import dev.dora4j.eval.Score;
-import dev.dora4j.model.LlamaModel;
+import dev.dora4j.model.CausalLM;
 import dev.dora4j.nn.Dropout;
 import dev.dora4j.nn.Linear;
 import java.nio.file.Path;
@@ -47,7 +47,7 @@ public final class Trainer {
     private Path lastCheckpoint;
     private DataParallel parallel = DataParallel.SINGLE;
 
-    public Trainer(TrainConfig config, LlamaModel model, List<Example> train, List<Example> eval, Optimizer optimizer,
+    public Trainer(TrainConfig config, CausalLM model, List<Example> train, List<Example> eval, Optimizer optimizer,
             TrainCheckpoints checkpoints, TrainCheckpoints.TensorWriter tensorWriter) {
         this(config, new LanguageModelObjective(model, train, eval), optimizer, checkpoints, tensorWriter);
     }
