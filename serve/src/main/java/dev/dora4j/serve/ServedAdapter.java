@@ -1,0 +1,90 @@
+package dev.dora4j.serve;
+
+import dev.dora4j.model.CausalLM;
+import dev.dora4j.nn.Linear;
+import dev.dora4j.peft.AdapterFiles;
+import dev.dora4j.peft.AdapterInjector;
+import dev.dora4j.peft.LoraAdapter;
+import java.nio.file.Path;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A LoRA or DoRA adapter loaded for serving, frozen: per adapted layer its A, B and scaling, and for DoRA the
+ * per-row scale {@code m / n} with {@code n = ‖W + s·B·A‖}, computed once here. It is never attached to the
+ * shared model; {@link MixedLinearForward} adds its delta to the rows of a batch that use it.
+ */
+public final class ServedAdapter {
+    /** One layer's frozen adapter. loraA: [r, in], loraB: [out, r], scale: [out] (m/n) for DoRA, null for LoRA. */
+    record Delta(float[] loraA, float[] loraB, int rank, float scaling, float[] scale) {}
+
+    private final String name;
+    private final Path dir;
+    private final String method;
+    private final int maxRank;
+    private final Map<Linear, Delta> deltas;
+
+    private ServedAdapter(String name, Path dir, String method, int maxRank, Map<Linear, Delta> deltas) {
+        this.name = name;
+        this.dir = dir;
+        this.method = method;
+        this.maxRank = maxRank;
+        this.deltas = deltas;
+    }
+
+    /**
+     * Reads the PEFT adapter in {@code dir} for {@code model}. The file is checked against the model as
+     * {@code generate --adapter} checks it; errors name the file and tensor.
+     */
+    public static ServedAdapter load(String name, Path dir, CausalLM model) {
+        // attach to stand-ins that share the frozen weights, so the served model's layers stay bare
+        Map<String, Linear> standIns = new LinkedHashMap<>();
+        Map<Linear, Linear> served = new IdentityHashMap<>();
+        for (var e : model.linears().entrySet()) {
+            Linear l = e.getValue(), standIn = new Linear(l.path(), l.weight(), l.bias());
+            standIns.put(e.getKey(), standIn);
+            served.put(standIn, l);
+        }
+        Map<String, LoraAdapter> adapters = AdapterInjector.attach(standIns, AdapterFiles.read(dir), model.outputHead(), false, 0);
+        Map<Linear, Delta> deltas = new IdentityHashMap<>();
+        boolean dora = false;
+        int maxRank = 0;
+        for (var e : adapters.entrySet()) {
+            LoraAdapter a = e.getValue();
+            Linear standIn = standIns.get(e.getKey());
+            float[] scale = null;
+            if (a.isDora()) {
+                dora = true;
+                float[] norm = a.weightNorm(standIn), m = a.magnitude().data();
+                scale = new float[norm.length];
+                for (int o = 0; o < norm.length; o++) scale[o] = norm[o] > 0f ? m[o] / norm[o] : 0f;
+            }
+            maxRank = Math.max(maxRank, a.rank());
+            deltas.put(served.get(standIn), new Delta(a.loraA().data(), a.loraB().data(), a.rank(), a.scaling(), scale));
+        }
+        return new ServedAdapter(name, dir, dora ? "dora" : "lora", maxRank, deltas);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** "lora" or "dora". */
+    public String method() {
+        return method;
+    }
+
+    public int maxRank() {
+        return maxRank;
+    }
+
+    /** This adapter's delta on {@code layer}, or null where it does not adapt that layer. */
+    Delta delta(Linear layer) {
+        return deltas.get(layer);
+    }
+}
