@@ -30,10 +30,11 @@ final class ChatTemplate {
     private final Jinjava jinja;
 
     ChatTemplate(String template, Map<String, Object> specialTokens) {
-        this.template = template;
+        // Jinja2 (keep_trailing_newline=False) drops one newline at the end of the template source
+        this.template = template.endsWith("\n") ? template.substring(0, template.length() - 1) : template;
         this.specialTokens = Map.copyOf(specialTokens);
         this.jinja = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true)
-                .withKeepTrailingNewline(false).withFailOnUnknownTokens(false).build());
+                .withKeepTrailingNewline(true).withFailOnUnknownTokens(false).build());
         jinja.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class,
                 "raiseException", String.class));
     }
@@ -75,6 +76,7 @@ final class ChatTemplate {
         RenderResult result = jinja.renderForResult(template, context);
         for (TemplateError e : result.getErrors()) {
             if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
+                for (Throwable c = e.getException(); c != null; c = c.getCause()) if (c instanceof ApiError raised) throw raised;
                 throw ApiError.invalid("messages", "the chat template cannot render these messages: " + e.getMessage());
             }
         }

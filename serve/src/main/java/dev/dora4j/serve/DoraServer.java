@@ -57,7 +57,7 @@ public final class DoraServer implements AutoCloseable {
         connector.setIdleTimeout(options.engine().requestTimeout().toMillis() + 30_000);
         jetty.addConnector(connector);
         jetty.setHandler(new ApiHandler(options, models, completions, encoder, metrics));
-        jetty.setStopTimeout(options.engine().requestTimeout().toMillis());
+        jetty.setStopTimeout(5_000);
     }
 
     /** Loads the model and adapters and starts listening. */

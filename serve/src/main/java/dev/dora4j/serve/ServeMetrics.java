@@ -33,8 +33,8 @@ public final class ServeMetrics {
     }
 
     void gauges(IntSupplier waiting, IntSupplier running) {
-        Gauge.builder("dora4j_requests_waiting", waiting, s -> s.getAsInt()).description("Requests in the queue").register(registry);
-        Gauge.builder("dora4j_requests_running", running, s -> s.getAsInt()).description("Sequences in the running batch").register(registry);
+        Gauge.builder("dora4j_requests_waiting", waiting, s -> s.getAsInt()).description("Requests in the queue").strongReference(true).register(registry);
+        Gauge.builder("dora4j_requests_running", running, s -> s.getAsInt()).description("Sequences in the running batch").strongReference(true).register(registry);
     }
 
     void step(int promptRows, int sampled, long nanos) {
