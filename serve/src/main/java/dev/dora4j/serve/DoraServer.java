@@ -23,18 +23,18 @@ public final class DoraServer implements AutoCloseable {
     private final ServerConnector connector;
     private final ServedModels models;
 
-    private DoraServer(ServeOptions options) throws Exception {
+    private DoraServer(ServeOptions options, CausalLM preloaded, Tokenizer preloadedTokenizer) throws Exception {
         this.options = options;
         Path dir = options.model();
         ServeMetrics metrics = new ServeMetrics();
-        this.tokenizer = Tokenizers.load(dir, options.tokenizer());
+        this.tokenizer = preloadedTokenizer != null ? preloadedTokenizer : Tokenizers.load(dir, options.tokenizer());
         EncoderService encoder = null;
         CompletionsEndpoint completions = null;
-        if (ModelRegistry.isCausalLM(dir)) {
-            CausalLM model = ModelRegistry.causalLM(dir);
+        if (preloaded != null || ModelRegistry.isCausalLM(dir)) {
+            CausalLM model = preloaded != null ? preloaded : ModelRegistry.causalLM(dir);
             this.engine = new Engine(model, options.engine(), metrics);
             this.models = new ServedModels(options.baseName(), model, null);
-            ChatTemplate template = Files.isDirectory(dir) ? ChatTemplate.read(dir) : null;
+            ChatTemplate template = preloaded == null && Files.isDirectory(dir) ? ChatTemplate.read(dir) : null;
             completions = new CompletionsEndpoint(engine, tokenizer, models, template);
         } else {
             this.engine = null;
@@ -62,7 +62,12 @@ public final class DoraServer implements AutoCloseable {
 
     /** Loads the model and adapters and starts listening. */
     public static DoraServer start(ServeOptions options) throws Exception {
-        DoraServer server = new DoraServer(options);
+        return start(options, null, null);
+    }
+
+    /** Serves {@code model} with {@code tokenizer} as given (benchmarks on random weights); {@code options.model()} only names it. */
+    public static DoraServer start(ServeOptions options, CausalLM model, Tokenizer tokenizer) throws Exception {
+        DoraServer server = new DoraServer(options, model, tokenizer);
         try {
             server.jetty.start();
         } catch (Exception e) {

@@ -2,6 +2,7 @@ package dev.dora4j.serve;
 
 import dev.dora4j.model.CausalLM;
 import dev.dora4j.nn.Linear;
+import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.peft.LoraAdapter;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.SplittableRandom;
 
 /**
  * A LoRA or DoRA adapter loaded for serving, frozen: per adapted layer its A, B and scaling, and for DoRA the
@@ -38,30 +40,57 @@ public final class ServedAdapter {
      * {@code generate --adapter} checks it; errors name the file and tensor.
      */
     public static ServedAdapter load(String name, Path dir, CausalLM model) {
-        // attach to stand-ins that share the frozen weights, so the served model's layers stay bare
-        Map<String, Linear> standIns = new LinkedHashMap<>();
-        Map<Linear, Linear> served = new IdentityHashMap<>();
-        for (var e : model.linears().entrySet()) {
-            Linear l = e.getValue(), standIn = new Linear(l.path(), l.weight(), l.bias());
-            standIns.put(e.getKey(), standIn);
-            served.put(standIn, l);
+        Map<String, Linear> standIns = standIns(model);
+        return of(name, dir, model, standIns,
+                AdapterInjector.attach(standIns, AdapterFiles.read(dir), model.outputHead(), false, 0));
+    }
+
+    /**
+     * A random adapter of {@code config}'s shape for benchmarks: A as PEFT initialises it, B and (for DoRA) the
+     * magnitude drawn around what training leaves.
+     */
+    public static ServedAdapter random(String name, CausalLM model, AdapterConfig config, long seed) {
+        Map<String, Linear> standIns = standIns(model);
+        Map<String, LoraAdapter> adapters = AdapterInjector.inject(standIns, config, model.outputHead(), seed);
+        SplittableRandom rng = new SplittableRandom(seed);
+        for (LoraAdapter a : adapters.values()) {
+            float[] b = a.loraB().data();
+            for (int i = 0; i < b.length; i++) b[i] = (float) (rng.nextDouble() - 0.5) * 0.02f;
+            if (a.isDora()) {
+                float[] m = a.magnitude().data();
+                for (int i = 0; i < m.length; i++) m[i] *= (float) (1 + (rng.nextDouble() - 0.5) * 0.1);
+            }
         }
-        Map<String, LoraAdapter> adapters = AdapterInjector.attach(standIns, AdapterFiles.read(dir), model.outputHead(), false, 0);
+        return of(name, null, model, standIns, adapters);
+    }
+
+    // stand-ins share the frozen weights, so the served model's layers stay bare
+    private static Map<String, Linear> standIns(CausalLM model) {
+        Map<String, Linear> standIns = new LinkedHashMap<>();
+        for (var e : model.linears().entrySet()) {
+            Linear l = e.getValue();
+            standIns.put(e.getKey(), new Linear(l.path(), l.weight(), l.bias()));
+        }
+        return standIns;
+    }
+
+    private static ServedAdapter of(String name, Path dir, CausalLM model, Map<String, Linear> standIns,
+            Map<String, LoraAdapter> adapters) {
+        Map<String, Linear> served = model.linears();
         Map<Linear, Delta> deltas = new IdentityHashMap<>();
         boolean dora = false;
         int maxRank = 0;
         for (var e : adapters.entrySet()) {
             LoraAdapter a = e.getValue();
-            Linear standIn = standIns.get(e.getKey());
             float[] scale = null;
             if (a.isDora()) {
                 dora = true;
-                float[] norm = a.weightNorm(standIn), m = a.magnitude().data();
+                float[] norm = a.weightNorm(standIns.get(e.getKey())), m = a.magnitude().data();
                 scale = new float[norm.length];
                 for (int o = 0; o < norm.length; o++) scale[o] = norm[o] > 0f ? m[o] / norm[o] : 0f;
             }
             maxRank = Math.max(maxRank, a.rank());
-            deltas.put(served.get(standIn), new Delta(a.loraA().data(), a.loraB().data(), a.rank(), a.scaling(), scale));
+            deltas.put(served.get(e.getKey()), new Delta(a.loraA().data(), a.loraB().data(), a.rank(), a.scaling(), scale));
         }
         return new ServedAdapter(name, dir, dora ? "dora" : "lora", maxRank, deltas);
     }
