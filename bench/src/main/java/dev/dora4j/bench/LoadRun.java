@@ -28,7 +28,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * by status (only 200 and 429 are clean), samples the resident set size every 100 ms, and reports latency
  * percentiles of the answered requests. Usage: {@code java --add-modules jdk.incubator.vector -cp
  * bench/target/benchmarks.jar dev.dora4j.bench.LoadRun [--model DIR|FILE] [--requests 5000] [--concurrency 64]
- * [--max-sequences 16] [--max-queue 16] [--max-tokens 16]}. Prints one JSON document.
+ * [--max-sequences 16] [--max-queue 16] [--max-tokens 16] [--honour-retry-after true|false]}: with false, rejected
+ * clients send their next request at once. Prints one JSON document.
  */
 public final class LoadRun {
     public static void main(String[] args) throws Exception {
@@ -39,6 +40,7 @@ public final class LoadRun {
         int maxSequences = Integer.parseInt(a.getOrDefault("--max-sequences", "16"));
         int maxQueue = Integer.parseInt(a.getOrDefault("--max-queue", "16"));
         int maxTokens = Integer.parseInt(a.getOrDefault("--max-tokens", "16"));
+        boolean honourRetry = Boolean.parseBoolean(a.getOrDefault("--honour-retry-after", "true"));
         EngineSettings engine = new EngineSettings(256, maxSequences, maxQueue, 256L << 20, Duration.ofMinutes(2));
         ObjectMapper json = new ObjectMapper();
         Map<Integer, AtomicInteger> byStatus = new ConcurrentHashMap<>();
@@ -75,6 +77,10 @@ public final class LoadRun {
                             HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString());
                             byStatus.computeIfAbsent(r.statusCode(), k -> new AtomicInteger()).incrementAndGet();
                             if (r.statusCode() == 200) latencyNanos[okCount.getAndIncrement()] = System.nanoTime() - t0;
+                            // a client that honours Retry-After, as the OpenAI SDKs do (with --honour-retry-after true)
+                            if (r.statusCode() == 429 && honourRetry) {
+                                Thread.sleep(1000L * Long.parseLong(r.headers().firstValue("Retry-After").orElse("1")));
+                            }
                         } catch (Exception e) {
                             failures.incrementAndGet();
                         }
@@ -92,7 +98,7 @@ public final class LoadRun {
         ObjectNode out = json.createObjectNode();
         out.put("model", model.toString()).put("requests", requests).put("concurrency", concurrency)
                 .put("max_sequences", maxSequences).put("max_queue", maxQueue).put("max_tokens", maxTokens)
-                .put("wall_seconds", seconds).put("connection_failures", failures.get());
+                .put("honour_retry_after", honourRetry).put("wall_seconds", seconds).put("connection_failures", failures.get());
         ObjectNode statuses = out.putObject("status_counts");
         Map<Integer, AtomicInteger> sorted = new java.util.TreeMap<>(byStatus);
         sorted.forEach((k, v) -> statuses.put(Integer.toString(k), v.get()));
@@ -102,6 +108,7 @@ public final class LoadRun {
         }
         out.put("rss_mb_at_start", rssStart >> 20).put("rss_mb_max", rssMax.get() >> 20);
         System.out.println(json.writerWithDefaultPrettyPrinter().writeValueAsString(out));
+        System.exit(0);
     }
 
     /** {@code --key value} pairs. */

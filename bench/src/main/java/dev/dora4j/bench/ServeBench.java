@@ -111,6 +111,7 @@ public final class ServeBench {
             }
         }
         System.out.println(json.writerWithDefaultPrettyPrinter().writeValueAsString(out));
+        System.exit(0);
     }
 
     static AdapterConfig config(int rank, boolean dora, List<String> targets) {

@@ -25,7 +25,7 @@ public final class ModelRegistry {
     public record Family<M extends NamedWeights>(String name, List<String> modelTypes, Class<M> kind,
             Function<Path, Record> config, BiFunction<Path, LinearStorage, M> loader, Writer<M> writer) {}
 
-    public static final Family<CausalLM> LLAMA = new Family<>("llama", List.copyOf(LlamaConfig.MODEL_TYPES), CausalLM.class,
+    public static final Family<CausalLM> LLAMA = new Family<>("llama", LlamaConfig.MODEL_TYPES.stream().sorted().toList(), CausalLM.class,
             dir -> LlamaConfig.read(dir.resolve("config.json")), LlamaLoader::load,
             (m, dir, dtype) -> LlamaWriter.writeFiles((LlamaModel) m, dir, dtype));
     public static final Family<EncoderModel> BERT = new Family<>("bert", List.of(BertConfig.MODEL_TYPE), EncoderModel.class,
@@ -58,12 +58,12 @@ public final class ModelRegistry {
 
     /** As {@link #causalLM(Path)}, the layers' linear weights kept as {@code storage} says. */
     public static CausalLM causalLM(Path path, LinearStorage storage) {
-        return load(path, storage, CausalLM.class, "a causal language model");
+        return load(path, storage, CausalLM.class);
     }
 
     /** Loads the encoder at {@code path}; a causal LM or unknown type is an error naming the file. */
     public static EncoderModel encoder(Path path, LinearStorage storage) {
-        return load(path, storage, EncoderModel.class, "an encoder (BERT family)");
+        return load(path, storage, EncoderModel.class);
     }
 
     /** True when {@code path} holds a causal language model. */
@@ -71,11 +71,25 @@ public final class ModelRegistry {
         return family(path).kind() == CausalLM.class;
     }
 
-    private static <M extends NamedWeights> M load(Path path, LinearStorage storage, Class<M> kind, String what) {
-        Family<?> f = family(path);
-        if (f.kind() != kind) {
-            throw new DoraException(path + ": a " + f.name() + " model (model_type '" + ModelTypes.modelType(path)
-                    + "'), not " + what);
+    /** Writes {@code model} with the writer of its {@code model_type}'s family. */
+    public static void writeCausalLM(CausalLM model, Path dir, DType dtype) {
+        Family<?> f = BY_TYPE.get(model.modelType());
+        if (f == null || f.kind() != CausalLM.class) throw new DoraException("no writer for model_type '" + model.modelType() + "'");
+        @SuppressWarnings("unchecked")
+        Family<CausalLM> causal = (Family<CausalLM>) f;
+        causal.writer().write(model, dir, dtype);
+    }
+
+    private static <M extends NamedWeights> M load(Path path, LinearStorage storage, Class<M> kind) {
+        String type = ModelTypes.modelType(path);
+        Family<?> f = BY_TYPE.get(type);
+        if (f == null || f.kind() != kind) {
+            String supported = BY_TYPE.entrySet().stream().filter(e -> e.getValue().kind() == kind).map(Map.Entry::getKey)
+                    .collect(java.util.stream.Collectors.joining(", "));
+            String hint = f != null && kind == CausalLM.class
+                    ? "; BERT encoders are trained with --task classify and embed with the embed command" : "";
+            throw new DoraException(path.resolve("config.json") + ": model_type '" + type + "' is not supported (supported: "
+                    + supported + ")" + hint);
         }
         return kind.cast(f.loader().apply(path, storage));
     }

@@ -4,36 +4,37 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.dora4j.DoraException;
 import dev.dora4j.data.ClassificationData;
-import dev.dora4j.data.ClassificationReader;
-import dev.dora4j.data.DatasetReader;
-import dev.dora4j.data.LabeledText;
+
+
+
 import dev.dora4j.data.Example;
 import dev.dora4j.data.Examples;
 import dev.dora4j.io.AtomicFiles;
 import dev.dora4j.io.SafetensorsFile;
 import dev.dora4j.model.BertClassifier;
-import dev.dora4j.model.BertLoader;
-import dev.dora4j.model.BertModel;
-import dev.dora4j.model.BertWriter;
-import dev.dora4j.model.ClassifierInfo;
-import dev.dora4j.model.LlamaLoader;
-import dev.dora4j.model.LlamaModel;
-import dev.dora4j.model.LlamaWriter;
+import dev.dora4j.model.CausalLM;
+
+
+
+
+
+
+
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.peft.AdapterWeights;
 import dev.dora4j.peft.LoraAdapter;
 import dev.dora4j.peft.PeftKeys;
-import dev.dora4j.tensor.DType;
+
 import dev.dora4j.tensor.Tensor;
 import dev.dora4j.tokenizer.Tokenizer;
-import dev.dora4j.tokenizer.Tokenizers;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+
 import java.util.List;
 import java.util.Map;
 
@@ -51,14 +52,9 @@ public final class TrainingRun {
 
     private final TrainConfig config;
     private final Path out;
-    private final LlamaModel model;
-    private final ClassifierSetup classifier;
-    private final Tokenizer tokenizer;
+    private final TrainingTask task;
     private final Map<String, LoraAdapter> adapters;
     private final AdapterConfig adapterConfig;
-    private final List<Example> train, eval;
-    private final Examples.Prepared trainData, evalData;
-    private final int seqLen;
     private final Trainer trainer;
     private final MetricsLog metrics;
     private final long totalParameters;
@@ -72,76 +68,27 @@ public final class TrainingRun {
         this.out = out;
         Path modelPath = config.model() != null ? Path.of(config.model()) : defaultModel;
         Path tokenizerPath = config.tokenizer() == null ? null : Path.of(config.tokenizer());
-        Map<String, dev.dora4j.nn.Linear> linears;
-        String head;
-        Map<String, Tensor> allTensors;
-        if (config.isClassification()) {
-            BertModel bert = BertLoader.load(modelPath, "bert.", config.linearStorage());
-            this.tokenizer = Tokenizers.load(modelPath, tokenizerPath);
-            this.model = null;
-            this.seqLen = Math.min(config.seqLen(), bert.config().maxPositionEmbeddings());
-            List<LabeledText> records = ClassificationReader.read(Path.of(config.data()), config.coarseLabels());
-            List<String> labels = ClassificationData.labelsOf(records);
-            if (labels.size() < 2) throw new DoraException(config.data() + ": a classifier needs at least two labels, found " + labels);
-            var trainSet = ClassificationData.prepare(records, tokenizer, seqLen, labels);
-            var evalSet = config.evalData() == null ? null : ClassificationData.prepare(
-                    ClassificationReader.read(Path.of(config.evalData()), config.coarseLabels()), tokenizer, seqLen, labels);
-            BertClassifier cls = BertClassifier.create(bert, labels, config.pooling(), config.seed());
-            this.classifier = new ClassifierSetup(cls, trainSet, evalSet);
-            this.trainData = null;
-            this.evalData = null;
-            this.train = null;
-            this.eval = null;
-            bert.activationCheckpointing(config.activationCheckpointing());
-            linears = bert.linears();
-            head = BertClassifier.HEAD;
-            allTensors = new LinkedHashMap<>(bert.namedTensors());
-            allTensors.putAll(cls.headTensors());
-        } else {
-            this.model = LlamaLoader.load(modelPath, config.linearStorage());
-            this.tokenizer = Tokenizers.load(modelPath, tokenizerPath);
-            this.classifier = null;
-            this.seqLen = Math.min(config.seqLen(), model.config().maxPositionEmbeddings());
-            var records = DatasetReader.read(Path.of(config.data()));
-            // Packed runs read whole texts and cut the token stream, so texts are not truncated before packing.
-            this.trainData = config.pack() ? packed(records, Examples.tokenize(records, tokenizer, Integer.MAX_VALUE,
-                    config.trainOnInputs()), seqLen) : Examples.prepare(records, tokenizer, seqLen, config.trainOnInputs());
-            this.train = trainData.examples();
-            this.evalData = config.evalData() == null ? null
-                    : Examples.prepare(DatasetReader.read(Path.of(config.evalData())), tokenizer, seqLen, config.trainOnInputs());
-            this.eval = evalData == null ? null : evalData.examples();
-            model.activationCheckpointing(config.activationCheckpointing());
-            linears = model.linears();
-            head = LlamaModel.OUTPUT_HEAD;
-            allTensors = model.namedTensors();
-        }
+        this.task = config.isClassification() ? ClassificationTask.load(config, modelPath, tokenizerPath)
+                : LanguageModelTask.load(config, modelPath, tokenizerPath);
+        Map<String, Tensor> allTensors = task.allTensors();
         long total = 0;
         for (Tensor t : allTensors.values()) total += t.numel();
         this.totalParameters = total;
         List<Parameter> params = new ArrayList<>();
         if (config.isAdapter()) {
-            String name = modelPath.getFileName().toString();
             if (config.initAdapter() != null) {
                 AdapterFiles.Loaded init = AdapterFiles.read(Path.of(config.initAdapter()));
                 adapterConfig = init.config();
-                adapters = AdapterInjector.attach(linears, init, head, true, config.seed());
-                if (classifier != null) copySaved(init, classifier.model().headTensors(), Path.of(config.initAdapter()));
-            } else if (classifier != null) {
-                adapterConfig = new AdapterConfig(config.rank(), config.alpha(), config.dropout(), config.targets(), null,
-                        config.method().equals("dora"), config.rslora(), null, null, "none", SEQ_CLS_MODULES, "SEQ_CLS",
-                        name, null);
-                adapters = AdapterInjector.inject(linears, adapterConfig, head, config.seed());
+                adapters = AdapterInjector.attach(task.linears(), init, task.outputHead(), true, config.seed());
+                copySaved(init, task.savedModules(), Path.of(config.initAdapter()));
             } else {
-                adapterConfig = AdapterConfig.create(config.rank(), config.alpha(), config.dropout(), config.targets(),
-                        config.method().equals("dora"), config.rslora(), "CAUSAL_LM", name);
-                adapters = AdapterInjector.inject(linears, adapterConfig, head, config.seed());
+                adapterConfig = task.adapterConfig(config, modelPath.getFileName().toString());
+                adapters = AdapterInjector.inject(task.linears(), adapterConfig, task.outputHead(), config.seed());
             }
             params.addAll(adapterParameters(adapters, config.magnitudeLrRatio()));
-            if (classifier != null) {
-                // the head is trained whole, as PEFT trains its modules_to_save
-                for (Tensor t : classifier.model().headTensors().values()) t.requiresGrad(true);
-                params.addAll(fullParameters(classifier.model().headTensors(), PeftKeys.PREFIX));
-            }
+            // a head is trained whole, as PEFT trains its modules_to_save
+            for (Tensor t : task.savedModules().values()) t.requiresGrad(true);
+            params.addAll(fullParameters(task.savedModules(), PeftKeys.PREFIX));
         } else {
             adapters = Map.of();
             adapterConfig = null;
@@ -149,16 +96,9 @@ public final class TrainingRun {
             params.addAll(fullParameters(allTensors, ""));
         }
         Optimizer optimizer = Optimizer.create(config.optimizer(), params, config.weightDecay());
-        Objective objective = classifier != null
-                ? new ClassificationObjective(classifier.model(), classifier.trainData().examples(),
-                        classifier.evalData() == null ? null : classifier.evalData().examples())
-                : new LanguageModelObjective(model, train, eval);
-        this.trainer = new Trainer(config, objective, optimizer, new TrainCheckpoints(out), this::writeTensors);
+        this.trainer = new Trainer(config, task.objective(), optimizer, new TrainCheckpoints(out), this::writeTensors);
         this.metrics = new MetricsLog(out.resolve(METRICS_FILE));
     }
-
-    /** PEFT's {@code modules_to_save} for {@code task_type: SEQ_CLS}: the head names of transformers' classifiers. */
-    static final List<String> SEQ_CLS_MODULES = List.of("classifier", "score");
 
     /**
      * The trainable tensors of adapters under their PEFT keys: A, B and the magnitude, all with weight
@@ -176,7 +116,7 @@ public final class TrainingRun {
     }
 
     /** Every weight of the model under its Hugging Face name; norm weights and biases without weight decay, as Trainer does. */
-    public static List<Parameter> fullParameters(LlamaModel model) {
+    public static List<Parameter> fullParameters(CausalLM model) {
         return fullParameters(model.namedTensors(), "");
     }
 
@@ -242,14 +182,19 @@ public final class TrainingRun {
         return config;
     }
 
+    /** What the run trains: a language model or a classifier. */
+    TrainingTask task() {
+        return task;
+    }
+
     /** The language model, or null for a classification run. */
-    public LlamaModel model() {
-        return model;
+    public CausalLM model() {
+        return task instanceof LanguageModelTask lm ? lm.model() : null;
     }
 
     /** The classifier with its labels and data, or null for a language-model run. */
     public ClassifierSetup classifier() {
-        return classifier;
+        return task instanceof ClassificationTask c ? new ClassifierSetup(c.classifier(), c.trainData(), c.evalData()) : null;
     }
 
     /** Every weight of the model (and classifier head). */
@@ -258,7 +203,7 @@ public final class TrainingRun {
     }
 
     public Tokenizer tokenizer() {
-        return tokenizer;
+        return task.tokenizer();
     }
 
     public Trainer trainer() {
@@ -269,27 +214,29 @@ public final class TrainingRun {
         return adapters;
     }
 
+    /** The language model's training examples, or null for a classification run. */
     public List<Example> trainExamples() {
-        return train;
+        return task instanceof LanguageModelTask lm ? lm.trainData().examples() : null;
     }
 
+    /** The language model's held-out examples, or null (none, or a classification run). */
     public List<Example> evalExamples() {
-        return eval;
+        return task instanceof LanguageModelTask lm && lm.evalData() != null ? lm.evalData().examples() : null;
     }
 
-    /** The training examples with the count of records that were cut to {@link #seqLen()}. */
+    /** The training examples with the count of records that were cut to {@link #seqLen()} (language models). */
     public Examples.Prepared trainData() {
-        return trainData;
+        return task instanceof LanguageModelTask lm ? lm.trainData() : null;
     }
 
-    /** The held-out examples with their truncation count, or null without held-out data. */
+    /** The held-out examples with their truncation count, or null without held-out data (language models). */
     public Examples.Prepared evalData() {
-        return evalData;
+        return task instanceof LanguageModelTask lm ? lm.evalData() : null;
     }
 
     /** The sequence length examples were cut to: --seq-len, or the model's context when that is shorter. */
     public int seqLen() {
-        return seqLen;
+        return task.seqLen();
     }
 
     public long trainableParameters() {
@@ -324,7 +271,7 @@ public final class TrainingRun {
     private void writeFinal() {
         writeTensors(out);
         if (!config.isAdapter()) {
-            Path tok = Path.of(tokenizer.source());
+            Path tok = Path.of(task.tokenizer().source());
             String name = tok.getFileName().toString().endsWith(".json") ? "tokenizer.json" : "tokenizer.bin";
             AtomicFiles.write(out.resolve(name), tmp -> Files.copy(tok, tmp));
             try {
@@ -340,16 +287,9 @@ public final class TrainingRun {
 
     /** The trained tensors as a PEFT adapter or a full model, into {@code dir}. */
     private void writeTensors(Path dir) {
-        if (classifier != null) {
-            BertClassifier c = classifier.model();
-            if (config.isAdapter()) AdapterFiles.writeFiles(dir, adapterConfig, adapters, c.headTensors());
-            else BertWriter.writeClassifier(c, dir, DType.F32);
-            ClassifierInfo.write(dir, c.labels(), c.pooling());
-        } else if (config.isAdapter()) {
-            AdapterFiles.writeFiles(dir, adapterConfig, adapters);
-        } else {
-            LlamaWriter.writeFiles(model, dir, DType.F32);
-        }
+        if (config.isAdapter()) AdapterFiles.writeFiles(dir, adapterConfig, adapters, task.savedModules());
+        else task.writeModel(dir);
+        task.writeExtras(dir);
     }
 
     /** The head tensors saved in an adapter's modules_to_save, copied into the run's head. */
@@ -364,7 +304,7 @@ public final class TrainingRun {
     private void loadTensors(Path checkpoint) {
         if (config.isAdapter()) {
             AdapterFiles.Loaded loaded = AdapterFiles.read(checkpoint);
-            if (classifier != null) copySaved(loaded, classifier.model().headTensors(), checkpoint);
+            copySaved(loaded, task.savedModules(), checkpoint);
             for (var e : adapters.entrySet()) {
                 AdapterWeights w = loaded.modules().get(e.getKey());
                 if (w == null) throw new DoraException(checkpoint + ": no tensors for module '" + e.getKey() + "'");
@@ -373,42 +313,10 @@ public final class TrainingRun {
                 if (w.isDora()) copy(w.magnitude(), e.getValue().magnitude(), checkpoint, PeftKeys.magnitude(e.getKey()));
             }
         } else {
-            Map<String, Tensor> tensors = new LinkedHashMap<>();
-            if (classifier != null) {
-                tensors.putAll(classifier.model().bert().namedTensors());
-                tensors.putAll(classifier.model().headTensors());
-            } else {
-                tensors.putAll(model.namedTensors());
-            }
             try (SafetensorsFile f = SafetensorsFile.open(checkpoint.resolve("model.safetensors"))) {
-                for (var e : tensors.entrySet()) copy(f.readFloats(e.getKey()), e.getValue(), checkpoint, e.getKey());
+                for (var e : task.allTensors().entrySet()) copy(f.readFloats(e.getKey()), e.getValue(), checkpoint, e.getKey());
             }
         }
-    }
-
-    /** Packed text, with the other records cut to {@code seqLen} and counted as {@link Examples#prepare} counts them. */
-    private static Examples.Prepared packed(List<dev.dora4j.data.Record> records, List<Example> whole, int seqLen) {
-        List<Example> others = truncateOthers(records, whole, seqLen);
-        int truncated = 0, withoutTargets = 0;
-        for (int i = 0; i < whole.size(); i++) {
-            if (whole.get(i).length() > others.get(i).length()) {
-                truncated++;
-                if (others.get(i).targetCount() == 0) withoutTargets++;
-            }
-        }
-        return new Examples.Prepared(Examples.pack(records, others, seqLen), records.size(), truncated, withoutTargets);
-    }
-
-    /** Non-text examples truncated to the sequence length (text examples are packed whole). */
-    private static List<Example> truncateOthers(List<dev.dora4j.data.Record> records, List<Example> examples, int seqLen) {
-        List<Example> out = new ArrayList<>(examples.size());
-        for (int i = 0; i < examples.size(); i++) {
-            Example e = examples.get(i);
-            boolean text = records.get(i) instanceof dev.dora4j.data.Record.Text;
-            out.add(text || e.length() <= seqLen ? e : new Example(e.source(), java.util.Arrays.copyOf(e.inputIds(), seqLen),
-                    java.util.Arrays.copyOf(e.labels(), seqLen)));
-        }
-        return out;
     }
 
     private static void copy(float[] from, Tensor into, Path file, String name) {

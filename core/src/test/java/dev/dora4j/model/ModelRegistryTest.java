@@ -24,11 +24,13 @@ class ModelRegistryTest {
     }
 
     @Test
-    void anUnknownModelTypeIsRefusedNamingTheFileAndTheKnownTypes() throws Exception {
+    void anUnknownModelTypeIsRefusedNamingTheFileAndTheSupportedTypes() throws Exception {
         Files.writeString(tmp.resolve("config.json"), "{\"model_type\": \"gpt2\"}");
         assertThatThrownBy(() -> ModelRegistry.causalLM(tmp)).isInstanceOf(DoraException.class)
                 .hasMessageContaining(tmp.resolve("config.json").toString()).hasMessageContaining("'gpt2'")
-                .hasMessageContaining("llama").hasMessageContaining("bert");
+                .hasMessageContaining("(supported: llama, mistral, qwen2)");
+        assertThatThrownBy(() -> ModelRegistry.encoder(tmp, dev.dora4j.model.LinearStorage.AS_STORED))
+                .isInstanceOf(DoraException.class).hasMessageContaining("(supported: bert)");
     }
 
     @Test
@@ -36,7 +38,8 @@ class ModelRegistryTest {
         Files.writeString(tmp.resolve("config.json"), "{\"model_type\": \"bert\"}");
         assertThat(ModelRegistry.family(tmp)).isSameAs(ModelRegistry.BERT);
         assertThatThrownBy(() -> ModelRegistry.causalLM(tmp)).isInstanceOf(DoraException.class)
-                .hasMessageContaining("not a causal language model");
+                .hasMessageContaining("model_type 'bert' is not supported (supported: llama, mistral, qwen2)")
+                .hasMessageContaining("--task classify");
     }
 
     @Test

@@ -99,7 +99,7 @@ class TrainRunTest {
         Path data = writeData(tmp);
         TrainingRun run = TrainingRun.start(config(data, "lora", 6, 4, 4, 0f, 2), tmp.resolve("run"), null);
         run.run(QUIET, 2);
-        run.model().norm().data()[0] = Float.NaN;
+        run.model().namedTensors().get("model.norm.weight").data()[0] = Float.NaN;
         assertThatThrownBy(() -> run.run(QUIET, Long.MAX_VALUE))
                 .isInstanceOf(DoraException.class)
                 .hasMessageContaining("step 3")
@@ -122,7 +122,7 @@ class TrainRunTest {
         TrainingRun run = TrainingRun.start(config(data, "full", 2, 4, 4, 0f, 0), out, null);
         run.run(QUIET, Long.MAX_VALUE);
         var loaded = dev.dora4j.model.LlamaLoader.load(out);
-        assertThat(loaded.embedTokens().data()).isEqualTo(run.model().embedTokens().data());
+        assertThat(loaded.embedTokens().data()).isEqualTo(run.model().namedTensors().get("model.embed_tokens.weight").data());
         assertThat(out.resolve("tokenizer.bin")).exists();
         assertThat(dev.dora4j.tokenizer.Tokenizers.load(out, null).vocabSize()).isEqualTo(512);
     }
