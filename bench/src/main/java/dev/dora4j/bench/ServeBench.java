@@ -41,7 +41,7 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * Usage: {@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar dev.dora4j.bench.ServeBench
  * --config FILE [--dtype f32|bf16] [--concurrency 1,4,16,64] [--max-tokens 8] [--prompt-tokens 8] [--mix-rows 16]
- * [--steps 5]}. Prints one JSON document.
+ * [--steps 5]} ({@code --concurrency none} for the step comparison alone). Prints one JSON document.
  */
 public final class ServeBench {
     static final List<String> ALL = List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
@@ -50,7 +50,8 @@ public final class ServeBench {
         Map<String, String> a = LoadRun.options(args);
         Path config = Path.of(a.getOrDefault("--config", "../shared/bench/configs/base.json"));
         WeightStorage dtype = WeightStorage.valueOf(a.getOrDefault("--dtype", "f32").toUpperCase());
-        int[] levels = Arrays.stream(a.getOrDefault("--concurrency", "1,4,16,64").split(",")).mapToInt(Integer::parseInt).toArray();
+        int[] levels = Arrays.stream(a.getOrDefault("--concurrency", "1,4,16,64").split(",")).filter(x -> !x.isBlank() && !x.equals("none"))
+                .mapToInt(Integer::parseInt).toArray();
         int maxTokens = Integer.parseInt(a.getOrDefault("--max-tokens", "8"));
         int promptTokens = Integer.parseInt(a.getOrDefault("--prompt-tokens", "8"));
         int mixRows = Integer.parseInt(a.getOrDefault("--mix-rows", "16"));
@@ -68,12 +69,13 @@ public final class ServeBench {
                 ServedAdapter.random("dora-r16", model, config(16, true, ALL), 3),
                 ServedAdapter.random("lora-r32", model, config(32, false, ALL), 4),
                 ServedAdapter.random("dora-r64", model, config(64, true, List.of("q_proj", "k_proj", "v_proj", "o_proj")), 5));
+        // the three compositions in turn, one step of each per round, after warm-up rounds that compile the code paths
+        List<ServeBenchmark.StepTimes> times = ServeBenchmark.interleavedSteps(model,
+                List.of(java.util.Collections.singletonList(null), List.of(one), four), mixRows, 2, steps, 7);
+        double base = times.get(0).median(), single = times.get(1).median(), mixed = times.get(2).median();
         ObjectNode mix = out.putObject("step_seconds_at_" + mixRows + "_rows");
-        double base = ServeBenchmark.decodeSteps(model, java.util.Collections.singletonList(null), mixRows, 2, steps, 7).median();
-        double single = ServeBenchmark.decodeSteps(model, List.of(one), mixRows, 2, steps, 7).median();
-        double mixed = ServeBenchmark.decodeSteps(model, four, mixRows, 2, steps, 7).median();
         mix.put("base", base).put("one_dora_r16_adapter", single).put("four_adapters_lora_dora_r8_to_r64", mixed)
-                .put("mixed_over_one", mixed / single).put("mixed_over_base", mixed / base);
+                .put("mixed_over_one", mixed / single).put("mixed_over_base", mixed / base).put("rounds", steps);
 
         ArrayNode rates = out.putArray("concurrency");
         try (DoraServer server = DoraServer.start(new ServeOptions(config, null, Map.of(), "127.0.0.1", 0, null, false, "random",

@@ -17,6 +17,8 @@ import java.util.concurrent.TimeUnit;
  * the engine; its tokens come back as one JSON response or as server-sent events.
  */
 final class CompletionsEndpoint {
+    /** The most tokens a chat request without max_tokens generates (its KV cache is reserved up front). */
+    static final int DEFAULT_CHAT_TOKENS = 4096;
     private final Engine engine;
     private final Tokenizer tokenizer;
     private final ServedModels models;
@@ -105,7 +107,8 @@ final class CompletionsEndpoint {
             throw ApiError.invalid(chat ? "messages" : "prompt", "This model's maximum context length is "
                     + context + " tokens; the prompt has " + prompt.length + " tokens, which leaves none to generate");
         }
-        int maxTokens = p.maxTokens() < 0 ? context - prompt.length : p.maxTokens();
+        // without max_tokens a chat may run to the end of the context, up to DEFAULT_CHAT_TOKENS
+        int maxTokens = p.maxTokens() < 0 ? Math.min(context - prompt.length, DEFAULT_CHAT_TOKENS) : p.maxTokens();
         if (prompt.length + maxTokens > context) {
             throw ApiError.invalid("max_tokens", "This model's maximum context length is " + context + " tokens. However, you requested "
                     + (prompt.length + maxTokens) + " tokens (" + prompt.length + " in the prompt, " + maxTokens
