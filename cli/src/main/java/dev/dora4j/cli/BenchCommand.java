@@ -3,6 +3,7 @@ package dev.dora4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dora4j.DoraException;
+import dev.dora4j.generate.DecodeBenchmark;
 import dev.dora4j.kernel.Parallel;
 import dev.dora4j.kernel.PeakFlops;
 import dev.dora4j.kernel.WeightStorage;
@@ -60,6 +61,18 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--peak", description = "Measure this machine's FMA peak (1 thread and --threads) and GEMM ceiling instead.")
     boolean peak;
 
+    @Option(names = "--decode", paramLabel = "TOKENS",
+            description = "Measure greedy decoding (batch 1, KV cache) of TOKENS tokens instead of training, in each of --storages.")
+    Integer decode;
+
+    @Option(names = "--storages", split = ",", defaultValue = "f32,bf16,nf4", paramLabel = "S,...",
+            description = "With --decode: f32, bf16, f16 (the whole model in that dtype) or nf4, fp4, int8 (BF16 model,"
+                    + " linear weights quantised), taken in turn each round (default: ${DEFAULT-VALUE}).")
+    List<String> storages;
+
+    @Option(names = "--rounds", defaultValue = "3", description = "With --decode: rounds (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -68,6 +81,7 @@ final class BenchCommand implements Callable<Integer> {
         Parallel.setThreads(threads);
         if (peak) return peak();
         if (config == null) throw new DoraException("bench needs --config FILE (or --peak)");
+        if (decode != null) return decode();
         LlamaConfig c = LlamaConfig.read(config);
         WeightStorage tables;
         LinearStorage linears;
@@ -127,6 +141,60 @@ final class BenchCommand implements Callable<Integer> {
                         .forEach(e -> System.out.printf("  %-26s %8.3f s/step  %5.1f %%  %6.0f calls/step%n", e.getKey(),
                                 e.getValue()[0] / steps, 100 * e.getValue()[0] / total, e.getValue()[1] / steps));
             }
+        }
+        return 0;
+    }
+
+    private int decode() {
+        LlamaConfig c = LlamaConfig.read(config);
+        List<DecodeBenchmark.Variant> variants = new java.util.ArrayList<>();
+        long largest = 0;
+        for (String name : storages) {
+            LinearStorage linears;
+            WeightStorage dtype;
+            try {
+                WeightStorage s = LinearStorage.parse(name, null, false).storage();
+                dtype = s;
+                linears = LinearStorage.AS_STORED;
+            } catch (IllegalArgumentException notDtype) {
+                try {
+                    linears = LinearStorage.parse(null, name, false);
+                } catch (IllegalArgumentException e) {
+                    throw new DoraException("--storages: '" + name + "' is none of f32, bf16, f16, nf4, fp4, int8");
+                }
+                dtype = WeightStorage.BF16;
+            }
+            variants.add(new DecodeBenchmark.Variant(name, dtype, linears));
+            largest += ModelMemory.weightBytes(c, dtype, linears);
+        }
+        MemoryCheck.weightsFit(largest, config.getFileName() + " in " + String.join(", ", storages));
+        var r = DecodeBenchmark.run(c, variants, decode, rounds, seed);
+        double[] base = r.tokensPerSecond().values().iterator().next();
+        if (json) {
+            ObjectNode o = new ObjectMapper().createObjectNode();
+            o.put("config", config.toString());
+            o.put("tokens", decode);
+            o.put("threads", threads);
+            ObjectNode each = o.putObject("storages");
+            r.tokensPerSecond().forEach((name, rates) -> {
+                ObjectNode v = each.putObject(name);
+                var arr = v.putArray("tokens_per_s");
+                var ratio = v.putArray("ratio_to_first");
+                for (int i = 0; i < rates.length; i++) {
+                    arr.add(rates[i]);
+                    ratio.add(rates[i] / base[i]);
+                }
+                v.put("weight_bytes", r.weightBytes().get(name));
+            });
+            System.out.println(o);
+        } else {
+            r.tokensPerSecond().forEach((name, rates) -> {
+                StringBuilder line = new StringBuilder(String.format("%-5s %,8d MB", name, r.weightBytes().get(name) >> 20));
+                for (int i = 0; i < rates.length; i++) {
+                    line.append(String.format("  round %d: %.2f tokens/s (%.2fx)", i + 1, rates[i], rates[i] / base[i]));
+                }
+                System.out.println(line);
+            });
         }
         return 0;
     }

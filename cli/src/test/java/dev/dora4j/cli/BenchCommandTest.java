@@ -120,4 +120,21 @@ class BenchCommandTest {
         assertThat(missing.code()).isEqualTo(1);
         assertThat(missing.err()).contains("bench needs --config FILE (or --peak)");
     }
+
+    @Test
+    void decodeMeasuresEveryStorageEachRound() throws Exception {
+        CliRun r = CliRun.of("bench", "--config", config().toString(), "--decode", "4", "--storages", "f32,bf16,int8",
+                "--rounds", "2", "--threads", "1", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode s = new ObjectMapper().readTree(r.out()).get("storages");
+        assertThat(s.size()).isEqualTo(3);
+        for (String name : new String[] {"f32", "bf16", "int8"}) {
+            assertThat(s.get(name).get("tokens_per_s").size()).isEqualTo(2);
+            for (JsonNode v : s.get(name).get("tokens_per_s")) assertThat(v.asDouble()).isPositive();
+        }
+        assertThat(s.get("f32").get("ratio_to_first").get(0).asDouble()).isEqualTo(1.0);
+        assertThat(s.get("bf16").get("weight_bytes").asLong()).isLessThan(s.get("f32").get("weight_bytes").asLong());
+        CliRun bad = CliRun.of("bench", "--config", config().toString(), "--decode", "4", "--storages", "q3");
+        assertThat(bad.err()).contains("--storages: 'q3' is none of");
+    }
 }
