@@ -53,6 +53,7 @@ final class InspectCommand implements Callable<Integer> {
             report.put("kind", "adapter");
             AdapterFiles.Loaded loaded = AdapterFiles.read(path);
             report.set("config", readJson(path.resolve(AdapterConfig.FILE_NAME)));
+            report.put("method", loaded.config().method().id());
             report.put("modules", loaded.modules().size());
             try (SafetensorsFile f = SafetensorsFile.open(path.resolve(AdapterFiles.WEIGHTS_FILE))) {
                 tensors.addAll(f.tensors());

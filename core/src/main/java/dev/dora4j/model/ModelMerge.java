@@ -13,9 +13,9 @@ import dev.dora4j.nn.Linear;
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
-import dev.dora4j.peft.AdapterWeights;
-import dev.dora4j.peft.LoraAdapter;
-import dev.dora4j.peft.PeftKeys;
+import dev.dora4j.peft.Adapter;
+import dev.dora4j.peft.ModuleWeights;
+import dev.dora4j.peft.PeftMethod;
 import dev.dora4j.tensor.DType;
 import dev.dora4j.tensor.Tensor;
 import java.io.IOException;
@@ -30,9 +30,9 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * Merges a PEFT LoRA/DoRA adapter into a Hugging Face model directory, architecture-agnostic:
- * every targeted module must have a 2-D {@code <path>.weight}. Each targeted weight becomes
- * {@code W + s·B·A} (LoRA) or {@code (m/n)·(W + s·B·A)} (DoRA), computed in float32 and stored
+ * Merges a PEFT adapter of any registered method into a Hugging Face model directory, architecture-agnostic:
+ * every targeted module must have a 2-D {@code <path>.weight}. Each targeted weight becomes what the
+ * method's merge makes of it (LoRA {@code W + s·B·A}, DoRA {@code (m/n)·(W + s·B·A)}), computed in float32 and stored
  * back in the weight's own dtype; every other tensor and file is copied unchanged, shard layout
  * included. Everything is checked before anything is written, and the output directory appears
  * whole or not at all.
@@ -123,49 +123,42 @@ public final class ModelMerge {
                 counts[2] = copyOtherFiles(modelDir, tmp, model);
                 if (!quantized.isEmpty()) DequantizedFiles.rewrite(tmp, quantState);
             });
-            return new Summary(counts[0], counts[1], counts[2], adapter.config().useDora());
+            return new Summary(counts[0], counts[1], counts[2], adapter.config().method().useDora());
         }
     }
 
     private static void check(AdapterFiles.Loaded adapter, Map<String, long[]> linearWeights, List<String> targets) {
         Path file = adapter.dir().resolve(AdapterFiles.WEIGHTS_FILE);
-        for (AdapterWeights w : adapter.modules().values()) {
-            long[] shape = linearWeights.get(w.path());
-            if (shape == null) {
-                throw new DoraException(file + ": tensor '" + PeftKeys.loraA(w.path()) + "' names module '" + w.path()
+        PeftMethod method = adapter.config().method();
+        for (ModuleWeights w : adapter.modules().values()) {
+            TensorInfo info = linearWeights.get(w.path());
+            if (info == null) {
+                throw new DoraException(file + ": tensor '" + method.moduleKey(w.path()) + "' names module '" + w.path()
                         + "', which has no 2-D weight in the model");
             }
-            if (shape[0] != w.out() || shape[1] != w.in()) {
-                throw new DoraException(file + ": tensor '" + PeftKeys.loraA(w.path()) + "' is [" + w.rank() + ", " + w.in()
-                        + "] and lora_B [" + w.out() + ", " + w.rank() + "], but the model's '" + w.path() + ".weight' is "
-                        + Arrays.toString(shape));
+            if (!w.fits((int) info.shape()[0], (int) info.shape()[1])) {
+                throw new DoraException(file + ": tensor '" + method.moduleKey(w.path()) + "' is " + w.shapes()
+                        + ", but the model's '" + info.name() + "' is "
+                        + Arrays.toString(info.shape()));
             }
             if (!targets.contains(w.path())) {
-                throw new DoraException(file + ": tensor '" + PeftKeys.loraA(w.path())
+                throw new DoraException(file + ": tensor '" + method.moduleKey(w.path())
                         + "' is for a module that target_modules does not select");
             }
         }
         for (String path : targets) {
             if (!adapter.modules().containsKey(path)) {
-                throw new DoraException(file + ": tensor '" + PeftKeys.loraA(path) + "' is missing for targeted module '" + path + "'");
+                throw new DoraException(file + ": tensor '" + method.moduleKey(path) + "' is missing for targeted module '" + path + "'");
             }
         }
     }
 
-    /** A linear weight of the decoder/encoder blocks, which --quantize quantises: not an embedding or a head. */
-    private static boolean isBlockLinear(TensorInfo t) {
-        String n = t.name();
-        return n.endsWith(".weight") && t.shape().length == 2 && t.dtype() != null && !n.contains("embed")
-                && !n.startsWith("lm_head") && !n.startsWith("classifier") && !n.contains(".classifier.");
-    }
-
-    private static float[] mergeOne(WeightMatrix weight, String path, AdapterFiles.Loaded adapter) {
-        AdapterWeights w = adapter.modules().get(path);
-        Linear layer = new Linear(path, Tensor.of(weight.toFloatArray(), w.out(), w.in()), null);
-        Tensor m = w.isDora() ? Tensor.of(w.magnitude(), w.out()) : null;
-        LoraAdapter lora = new LoraAdapter(Tensor.of(w.loraA(), w.rank(), w.in()), Tensor.of(w.loraB(), w.out(), w.rank()),
-                m, adapter.config().scalingFor(path), null);
-        layer.adapter(lora);
+    private static float[] mergeOne(SafetensorsFile shard, TensorInfo t, String path, AdapterFiles.Loaded adapter) {
+        ModuleWeights w = adapter.modules().get(path);
+        Linear layer = new Linear(path, Tensor.of(shard.readFloats(t.name()), t.intShape()), null);
+        Adapter merger = adapter.config().method().attach(adapter.config(), Map.of(path, w), Map.of(path, layer), false, 0)
+                .get(path);
+        layer.adapter(merger);
         layer.merge();
         return layer.weight().data();
     }

@@ -2,6 +2,7 @@ package dev.dora4j.train;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import dev.dora4j.model.LinearStorage;
+import dev.dora4j.peft.PeftMethods;
 import java.util.List;
 
 /**
@@ -48,13 +49,17 @@ public record TrainConfig(
         String quantize,
         boolean doubleQuant) {
 
+    /** The method that trains every weight instead of an adapter. */
+    public static final String FULL = "full";
     /** Causal language modelling (next-token loss on the response tokens). */
     public static final String CAUSAL_LM = "causal-lm";
     /** Sequence classification ({@code text}/{@code label} records, a classifier head on an encoder). */
     public static final String CLASSIFY = "classify";
 
     public TrainConfig {
-        if (!List.of("dora", "lora", "full").contains(method)) throw new IllegalArgumentException("--method must be dora, lora or full, got " + method);
+        if (!method.equals(FULL) && !PeftMethods.isMethod(method)) {
+            throw new IllegalArgumentException("--method must be " + PeftMethods.ids() + " or " + FULL + ", got " + method);
+        }
         if (rank <= 0) throw new IllegalArgumentException("--rank must be positive, got " + rank);
         if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException("--dropout must be in [0, 1), got " + dropout);
         if (!(lr > 0)) throw new IllegalArgumentException("--lr must be positive, got " + lr);
@@ -99,7 +104,7 @@ public record TrainConfig(
     }
 
     public boolean isAdapter() {
-        return !method.equals("full");
+        return !method.equals(FULL);
     }
 
     /** How the model's block linear weights are kept: --dtype, --quantize and --double-quant. */

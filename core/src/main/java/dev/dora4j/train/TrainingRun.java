@@ -19,12 +19,14 @@ import dev.dora4j.model.ClassifierInfo;
 import dev.dora4j.model.LlamaLoader;
 import dev.dora4j.model.LlamaModel;
 import dev.dora4j.model.LlamaWriter;
-import dev.dora4j.peft.AdapterConfig;
+import dev.dora4j.peft.Adapter;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
-import dev.dora4j.peft.AdapterWeights;
-import dev.dora4j.peft.LoraAdapter;
+import dev.dora4j.peft.AdapterSettings;
+import dev.dora4j.peft.AdapterTensor;
+import dev.dora4j.peft.PeftConfig;
 import dev.dora4j.peft.PeftKeys;
+import dev.dora4j.peft.PeftMethods;
 import dev.dora4j.tensor.DType;
 import dev.dora4j.tensor.Tensor;
 import dev.dora4j.tokenizer.Tokenizer;
@@ -54,8 +56,8 @@ public final class TrainingRun {
     private final LlamaModel model;
     private final ClassifierSetup classifier;
     private final Tokenizer tokenizer;
-    private final Map<String, LoraAdapter> adapters;
-    private final AdapterConfig adapterConfig;
+    private final Map<String, Adapter> adapters;
+    private final PeftConfig adapterConfig;
     private final List<Example> train, eval;
     private final Examples.Prepared trainData, evalData;
     private final int seqLen;
@@ -126,14 +128,10 @@ public final class TrainingRun {
                 adapterConfig = init.config();
                 adapters = AdapterInjector.attach(linears, init, head, true, config.seed());
                 if (classifier != null) copySaved(init, classifier.model().headTensors(), Path.of(config.initAdapter()));
-            } else if (classifier != null) {
-                adapterConfig = new AdapterConfig(config.rank(), config.alpha(), config.dropout(), config.targets(), null,
-                        config.method().equals("dora"), config.rslora(), null, null, "none", SEQ_CLS_MODULES, "SEQ_CLS",
-                        name, null);
-                adapters = AdapterInjector.inject(linears, adapterConfig, head, config.seed());
             } else {
-                adapterConfig = AdapterConfig.create(config.rank(), config.alpha(), config.dropout(), config.targets(),
-                        config.method().equals("dora"), config.rslora(), "CAUSAL_LM", name);
+                adapterConfig = PeftMethods.named(config.method()).newConfig(new AdapterSettings(config.rank(), config.alpha(),
+                        config.dropout(), config.targets(), config.rslora(), classifier != null ? SEQ_CLS_MODULES : null,
+                        classifier != null ? "SEQ_CLS" : "CAUSAL_LM", name, AdapterSettings.DEFAULT_VERA_D_INITIAL, 0L));
                 adapters = AdapterInjector.inject(linears, adapterConfig, head, config.seed());
             }
             params.addAll(adapterParameters(adapters, config.magnitudeLrRatio()));
@@ -161,16 +159,17 @@ public final class TrainingRun {
     static final List<String> SEQ_CLS_MODULES = List.of("classifier", "score");
 
     /**
-     * The trainable tensors of adapters under their PEFT keys: A, B and the magnitude, all with weight
-     * decay as transformers' Trainer applies it; the magnitude's learning rate scaled by {@code magnitudeLrRatio}.
+     * The trainable tensors of adapters under their PEFT keys, all with weight decay as transformers' Trainer
+     * applies it; the magnitude's learning rate scaled by {@code magnitudeLrRatio}.
      */
-    public static List<Parameter> adapterParameters(Map<String, LoraAdapter> adapters, float magnitudeLrRatio) {
+    public static List<Parameter> adapterParameters(Map<String, ? extends Adapter> adapters, float magnitudeLrRatio) {
         List<Parameter> params = new ArrayList<>();
-        for (var e : adapters.entrySet()) {
-            LoraAdapter a = e.getValue();
-            params.add(new Parameter(PeftKeys.loraA(e.getKey()), a.loraA(), true, 1f));
-            params.add(new Parameter(PeftKeys.loraB(e.getKey()), a.loraB(), true, 1f));
-            if (a.isDora()) params.add(new Parameter(PeftKeys.magnitude(e.getKey()), a.magnitude(), true, magnitudeLrRatio));
+        for (Adapter a : adapters.values()) {
+            for (AdapterTensor t : a.tensors()) {
+                if (!t.trainable()) continue;
+                float lrScale = t.group() == AdapterTensor.Group.MAGNITUDE ? magnitudeLrRatio : 1f;
+                params.add(new Parameter(t.key(), t.tensor(), true, lrScale));
+            }
         }
         return params;
     }
@@ -265,7 +264,7 @@ public final class TrainingRun {
         return trainer;
     }
 
-    public Map<String, LoraAdapter> adapters() {
+    public Map<String, Adapter> adapters() {
         return adapters;
     }
 
@@ -366,11 +365,15 @@ public final class TrainingRun {
             AdapterFiles.Loaded loaded = AdapterFiles.read(checkpoint);
             if (classifier != null) copySaved(loaded, classifier.model().headTensors(), checkpoint);
             for (var e : adapters.entrySet()) {
-                AdapterWeights w = loaded.modules().get(e.getKey());
-                if (w == null) throw new DoraException(checkpoint + ": no tensors for module '" + e.getKey() + "'");
-                copy(w.loraA(), e.getValue().loraA(), checkpoint, PeftKeys.loraA(e.getKey()));
-                copy(w.loraB(), e.getValue().loraB(), checkpoint, PeftKeys.loraB(e.getKey()));
-                if (w.isDora()) copy(w.magnitude(), e.getValue().magnitude(), checkpoint, PeftKeys.magnitude(e.getKey()));
+                if (!loaded.modules().containsKey(e.getKey())) {
+                    throw new DoraException(checkpoint + ": no tensors for module '" + e.getKey() + "'");
+                }
+                for (AdapterTensor t : e.getValue().tensors()) {
+                    if (!t.trainable()) continue;
+                    float[] values = loaded.tensors().get(t.key());
+                    if (values == null) throw new DoraException(checkpoint + ": no tensor '" + t.key() + "'");
+                    copy(values, t.tensor(), checkpoint, t.key());
+                }
             }
         } else {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
