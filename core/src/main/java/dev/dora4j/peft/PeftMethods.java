@@ -2,6 +2,7 @@ package dev.dora4j.peft;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.dora4j.DoraException;
+import dev.dora4j.peft.vera.VeraMethod;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -9,7 +10,8 @@ import java.util.stream.Collectors;
 /** The registry of PEFT methods: {@code peft_type} (+ {@code use_dora}) or a method's name to its {@link PeftMethod}. */
 public final class PeftMethods {
     private static final List<PeftMethod> ALL = List.of(
-            LoraMethod.LORA, LoraMethod.DORA);
+            LoraMethod.LORA, LoraMethod.DORA,
+            VeraMethod.VERA, VeraMethod.DVORA);
 
     private PeftMethods() {}
 
