@@ -129,16 +129,20 @@ public final class TrainingRun {
                 adapters = AdapterInjector.attach(linears, init, head, true, config.seed());
                 if (classifier != null) copySaved(init, classifier.model().headTensors(), Path.of(config.initAdapter()));
             } else {
+                AdapterOptions o = config.adapterOptions();
                 adapterConfig = PeftMethods.named(config.method()).newConfig(new AdapterSettings(config.rank(), config.alpha(),
                         config.dropout(), config.targets(), config.rslora(), classifier != null ? SEQ_CLS_MODULES : null,
-                        classifier != null ? "SEQ_CLS" : "CAUSAL_LM", name, AdapterSettings.DEFAULT_VERA_D_INITIAL, 0L));
+                        classifier != null ? "SEQ_CLS" : "CAUSAL_LM", name, o.veraDInitial(), o.projectionPrngKey()));
                 adapters = AdapterInjector.inject(linears, adapterConfig, head, config.seed());
             }
-            params.addAll(adapterParameters(adapters, config.magnitudeLrRatio()));
+            float loraplus = config.adapterOptions().loraplusLrRatio();
+            params.addAll(adapterParameters(adapters, config.magnitudeLrRatio(), loraplus));
             if (classifier != null) {
-                // the head is trained whole, as PEFT trains its modules_to_save
+                // the head is trained whole, as PEFT trains its modules_to_save; LoRA+ puts its 1-D bias in group B
                 for (Tensor t : classifier.model().headTensors().values()) t.requiresGrad(true);
-                params.addAll(fullParameters(classifier.model().headTensors(), PeftKeys.PREFIX));
+                for (Parameter p : fullParameters(classifier.model().headTensors(), PeftKeys.PREFIX)) {
+                    params.add(p.tensor().rank() == 1 ? new Parameter(p.name(), p.tensor(), p.decay(), loraplus) : p);
+                }
             }
         } else {
             adapters = Map.of();
@@ -163,12 +167,26 @@ public final class TrainingRun {
      * applies it; the magnitude's learning rate scaled by {@code magnitudeLrRatio}.
      */
     public static List<Parameter> adapterParameters(Map<String, ? extends Adapter> adapters, float magnitudeLrRatio) {
+        return adapterParameters(adapters, magnitudeLrRatio, 1f);
+    }
+
+    /**
+     * As {@link #adapterParameters(Map, float)}, with LoRA+ (PEFT's {@code create_loraplus_optimizer}): the up
+     * projections and the trained vectors (PEFT's group B: {@code lora_B} and every 1-D parameter) at
+     * {@code loraplusLrRatio} × lr, the magnitude at that times {@code magnitudeLrRatio}.
+     */
+    public static List<Parameter> adapterParameters(Map<String, ? extends Adapter> adapters, float magnitudeLrRatio,
+            float loraplusLrRatio) {
         List<Parameter> params = new ArrayList<>();
         for (Adapter a : adapters.values()) {
             for (AdapterTensor t : a.tensors()) {
-                if (!t.trainable()) continue;
-                float lrScale = t.group() == AdapterTensor.Group.MAGNITUDE ? magnitudeLrRatio : 1f;
-                params.add(new Parameter(t.key(), t.tensor(), true, lrScale));
+                float lrScale = switch (t.group()) {
+                    case FROZEN -> 0f;
+                    case DOWN -> 1f;
+                    case UP, VECTOR -> loraplusLrRatio;
+                    case MAGNITUDE -> loraplusLrRatio * magnitudeLrRatio;
+                };
+                if (t.trainable()) params.add(new Parameter(t.key(), t.tensor(), true, lrScale));
             }
         }
         return params;
