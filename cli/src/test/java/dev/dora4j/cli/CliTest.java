@@ -41,6 +41,29 @@ class CliTest {
     }
 
     @Test
+    void combineWritesOneAdapterAndMergeTakesSeveral(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("combined");
+        Run r = run("combine", "--adapter", FIXTURES.resolve("adapter") + ":0.7", "--adapter", FIXTURES.resolve("adapter") + ":0.3",
+                "--method", "svd", "--rank", "3", "--model", FIXTURES.resolve("model").toString(), "--out", out.toString(), "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        assertThat(json.get("rank").asInt()).isEqualTo(3);
+        assertThat(json.get("dora").asBoolean()).isTrue();
+        assertThat(json.get("relative_errors").size()).isPositive();
+        assertThat(out.resolve("adapter_config.json")).exists();
+
+        Run noModel = run("combine", "--adapter", FIXTURES.resolve("adapter").toString(), "--out", tmp.resolve("x").toString());
+        assertThat(noModel.code()).isEqualTo(1);
+        assertThat(noModel.err()).contains("--model is required");
+
+        Path merged = tmp.resolve("merged");
+        Run m = run("merge", "--model", FIXTURES.resolve("model").toString(), "--adapter", FIXTURES.resolve("adapter").toString(),
+                "--adapter", FIXTURES.resolve("adapter_lora").toString(), "--out", merged.toString());
+        assertThat(m.code()).as(m.err()).isZero();
+        assertThat(m.err()).contains("merged 2 adapters (DoRA among them)");
+    }
+
+    @Test
     void mergeErrorIsOneLineAndWritesNothing(@TempDir Path tmp) {
         Path out = tmp.resolve("merged");
         Run r = run("merge", "--model", FIXTURES.resolve("model").toString(), "--adapter",

@@ -52,23 +52,23 @@ public final class ModelMerge {
     private ModelMerge() {}
 
     public static Summary merge(Path modelDir, Path adapterDir, Path outDir) {
-        return merge(modelDir, adapterDir, outDir, LinearStorage.AS_STORED, null);
+        return merge(modelDir, List.of(adapterDir), outDir);
     }
 
     /**
-     * @param base  the storage the adapter was trained on (quantised at load), or {@link LinearStorage#AS_STORED}
-     * @param dtype the dtype of the merged and dequantised linear weights (F32, BF16, F16), or null for each weight's
-     *              own dtype (a bitsandbytes checkpoint's compute dtype for its quantised weights)
+     * Merges several adapters at once, as PEFT merges several active adapters since its #3608 fix: each adapter's
+     * change {@code mergeᵢ(W) − W} is taken from the base weight (every DoRA norm from W, not from the weight merged so
+     * far) and the changes are added, so the merged model computes what the unmerged one does with all of them active.
      */
-    public static Summary merge(Path modelDir, Path adapterDir, Path outDir, LinearStorage base, WeightStorage dtype) {
+    public static Summary merge(Path modelDir, List<Path> adapterDirs, Path outDir) {
+        if (adapterDirs.isEmpty()) throw new DoraException("give at least one --adapter");
         Path config = modelDir.resolve("config.json");
         if (!Files.isRegularFile(config)) throw new DoraException(config + ": model config not found");
         if (outDir.toAbsolutePath().normalize().equals(modelDir.toAbsolutePath().normalize())) {
             throw new DoraException(outDir + ": the output directory must differ from the model directory");
         }
         LlamaWriter.checkReplaceable(outDir);
-        AdapterFiles.Loaded adapter = AdapterFiles.read(adapterDir);
-        BnbConfig bnb = BnbConfig.read(modelDir);
+        List<AdapterFiles.Loaded> adapters = adapterDirs.stream().map(AdapterFiles::read).toList();
         try (ShardedSafetensors model = ShardedSafetensors.open(modelDir)) {
             Map<String, long[]> linearWeights = new LinkedHashMap<>();
             Set<String> quantized = new HashSet<>(), quantState = new HashSet<>();
@@ -84,11 +84,13 @@ public final class ModelMerge {
                     linearWeights.put(path, info.shape());
                 }
             }
-            List<String> targets = AdapterInjector.targetPaths(adapter.config(), linearWeights.keySet(), OUTPUT_HEAD,
-                    adapterDir.resolve(AdapterConfig.FILE_NAME).toString());
-            check(adapter, linearWeights, targets);
             Map<String, String> weightToPath = new LinkedHashMap<>();
-            for (String path : targets) weightToPath.put(path + ".weight", path);
+            for (AdapterFiles.Loaded adapter : adapters) {
+                List<String> targets = AdapterInjector.targetPaths(adapter.config(), linearWeights.keySet(), OUTPUT_HEAD,
+                        adapter.dir().resolve(AdapterConfig.FILE_NAME).toString());
+                check(adapter, linearWeights, targets);
+                for (String path : targets) weightToPath.put(path + ".weight", path);
+            }
 
             int[] counts = new int[3];
             WeightStorage computeDtype = bnb != null ? bnb.computeDtype() : WeightStorage.F32;
@@ -104,7 +106,10 @@ public final class ModelMerge {
                         if (path == null && !dequantize && !requantize) {
                             writer.addRaw(t.name(), t.dtypeName(), t.shape(), shard.data(t.name()));
                             counts[1]++;
-                            continue;
+                        } else {
+                            float[] merged = mergeAll(shard, t, path, adapters);
+                            writer.add(t.name(), merged, t.shape(), t.dtype());
+                            counts[0]++;
                         }
                         long[] shape = linearWeights.get(t.name().substring(0, t.name().length() - ".weight".length()));
                         WeightMatrix w = dequantize ? BnbWeights.read(model, t.name(), (int) shape[0], (int) shape[1], new HashSet<>())
@@ -123,7 +128,7 @@ public final class ModelMerge {
                 counts[2] = copyOtherFiles(modelDir, tmp, model);
                 if (!quantized.isEmpty()) DequantizedFiles.rewrite(tmp, quantState);
             });
-            return new Summary(counts[0], counts[1], counts[2], adapter.config().method().useDora());
+            return new Summary(counts[0], counts[1], counts[2], adapters.stream().anyMatch(a -> a.config().method().useDora()));
         }
     }
 
@@ -153,14 +158,31 @@ public final class ModelMerge {
         }
     }
 
-    private static float[] mergeOne(SafetensorsFile shard, TensorInfo t, String path, AdapterFiles.Loaded adapter) {
-        ModuleWeights w = adapter.modules().get(path);
-        Linear layer = new Linear(path, Tensor.of(shard.readFloats(t.name()), t.intShape()), null);
-        Adapter merger = adapter.config().method().attach(adapter.config(), Map.of(path, w), Map.of(path, layer), false, 0)
+    /** W + Σ (mergeᵢ(W) − W) over the adapters that target {@code path}, each merge from the base weight W. */
+    private static float[] mergeAll(SafetensorsFile shard, TensorInfo t, String path, List<AdapterFiles.Loaded> adapters) {
+        float[] w = shard.readFloats(t.name());
+        float[] merged = null;
+        for (AdapterFiles.Loaded adapter : adapters) {
+            ModuleWeights m = adapter.modules().get(path);
+            if (m == null) continue;
+            float[] one = mergeOne(w, t, path, adapter, m);
+            if (merged == null) {
+                merged = one;
+            } else {
+                for (int i = 0; i < merged.length; i++) merged[i] += one[i] - w[i];
+            }
+        }
+        checkRange(merged, t, shard.path());
+        return merged;
+    }
+
+    private static float[] mergeOne(float[] w, TensorInfo t, String path, AdapterFiles.Loaded adapter, ModuleWeights m) {
+        Linear layer = new Linear(path, Tensor.of(w.clone(), t.intShape()), null);
+        Adapter merger = adapter.config().method().attach(adapter.config(), Map.of(path, m), Map.of(path, layer), false, 0)
                 .get(path);
         layer.adapter(merger);
         layer.merge();
-        return layer.weight().data();
+        return layer.weight().toFloatArray();
     }
 
     /** Merged values must be finite and representable in the weight's dtype: no silent overflow to infinity. */
