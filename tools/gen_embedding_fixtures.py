@@ -22,7 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gen_peft_fixtures import FIXTURES, f32, read_safetensors, write_atomic, write_safetensors
+import json
+
+from gen_peft_fixtures import FIXTURES, MERGE_DIR, adapter_config, f32, read_safetensors, write_atomic, write_safetensors
 
 EMBEDDING_DIR = FIXTURES / "embedding"
 F64 = torch.float64
@@ -149,6 +151,37 @@ def run_case(c):
     return path
 
 
+def write_adapter_fixtures():
+    """Adapters on the merge fixture's tiny Llama targeting embed_tokens (and q_proj), as PEFT's save_pretrained writes
+    them with save_embedding_layers: lora_embedding_A/B (no .weight), the DoRA magnitude, and the base table's copy
+    `...embed_tokens.base_layer.weight`; and the merged tables merge_and_unload() computes."""
+    base, _ = read_safetensors(MERGE_DIR / "model" / "model.safetensors")
+    W = base["model.embed_tokens.weight"].to(F64)
+    vocab, hidden = W.shape
+    expected = []
+    for dora in (False, True):
+        rng = np.random.default_rng(77 if dora else 78)
+        r, alpha = 4, 8
+        s = alpha / r
+        A = torch.from_numpy(f32(rng.normal(0.0, 1.0, (r, vocab))))
+        B = torch.from_numpy(f32(rng.normal(0.0, 0.3, (hidden, r))))
+        m = None
+        if dora:
+            m = torch.from_numpy(f32(torch.linalg.norm(W.T + s * (B @ A), dim=1).numpy() * rng.uniform(0.7, 1.3, hidden)))
+        name = "adapter_dora" if dora else "adapter_lora"
+        p = "base_model.model.model.embed_tokens"
+        tensors = [(f"{p}.base_layer.weight", base["model.embed_tokens.weight"]),
+                   (f"{p}.lora_embedding_A", A.float()), (f"{p}.lora_embedding_B", B.float())]
+        tensors += [(f"{p}.lora_magnitude_vector", m.float())] if m is not None else []
+        cfg = adapter_config(r=r, lora_alpha=alpha, use_dora=dora, target_modules=["embed_tokens"])
+        write_atomic(EMBEDDING_DIR / name / "adapter_config.json", json.dumps(cfg, indent=2, sort_keys=True))
+        write_safetensors(EMBEDDING_DIR / name / "adapter_model.safetensors", tensors, {"format": "pt"})
+        with torch.no_grad():
+            merged = merged_table(W, A.to(F64), B.to(F64), s, None if m is None else m.to(F64))
+        expected.append((f"{'dora' if dora else 'lora'}.model.embed_tokens.weight", merged.float()))
+    write_safetensors(EMBEDDING_DIR / "adapter_expected.safetensors", expected)
+
+
 def main():
     torch.set_num_threads(1)
     EMBEDDING_DIR.mkdir(parents=True, exist_ok=True)
@@ -156,7 +189,8 @@ def main():
         stale.unlink()
     names = [run_case(c).name for c in CASES]
     write_atomic(EMBEDDING_DIR / "cases.txt", "".join(n + "\n" for n in names))
-    total = sum(f.stat().st_size for f in EMBEDDING_DIR.iterdir())
+    write_adapter_fixtures()
+    total = sum(f.stat().st_size for f in EMBEDDING_DIR.rglob("*") if f.is_file())
     print(f"{len(names)} embedding cases; fixtures total {total} bytes")
 
 

@@ -6,14 +6,9 @@ import dev.dora4j.io.SafetensorsFile;
 import dev.dora4j.io.SafetensorsWriter;
 import dev.dora4j.io.ShardedSafetensors;
 import dev.dora4j.io.TensorInfo;
-import dev.dora4j.kernel.F32Matrix;
-import dev.dora4j.kernel.WeightMatrix;
-import dev.dora4j.kernel.WeightStorage;
-import dev.dora4j.nn.Linear;
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
-import dev.dora4j.peft.Adapter;
 import dev.dora4j.peft.ModuleWeights;
 import dev.dora4j.peft.PeftMethod;
 import dev.dora4j.tensor.DType;
@@ -165,7 +160,7 @@ public final class ModelMerge {
         for (AdapterFiles.Loaded adapter : adapters) {
             ModuleWeights m = adapter.modules().get(path);
             if (m == null) continue;
-            float[] one = mergeOne(w, t, path, adapter, m);
+            float[] one = m.merge(w, t.intShape()[0], t.intShape()[1]);
             if (merged == null) {
                 merged = one;
             } else {
@@ -174,15 +169,6 @@ public final class ModelMerge {
         }
         checkRange(merged, t, shard.path());
         return merged;
-    }
-
-    private static float[] mergeOne(float[] w, TensorInfo t, String path, AdapterFiles.Loaded adapter, ModuleWeights m) {
-        Linear layer = new Linear(path, Tensor.of(w.clone(), t.intShape()), null);
-        Adapter merger = adapter.config().method().attach(adapter.config(), Map.of(path, m), Map.of(path, layer), false, 0)
-                .get(path);
-        layer.adapter(merger);
-        layer.merge();
-        return layer.weight().toFloatArray();
     }
 
     /** Merged values must be finite and representable in the weight's dtype: no silent overflow to infinity. */

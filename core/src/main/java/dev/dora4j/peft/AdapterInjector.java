@@ -60,13 +60,18 @@ public final class AdapterInjector {
         PeftConfig config = loaded.config();
         PeftMethod method = config.method();
         String file = loaded.dir().resolve(AdapterFiles.WEIGHTS_FILE).toString();
-        Map<String, Linear> targets = targets(config, linears, outputHead, loaded.dir().resolve(AdapterConfig.FILE_NAME).toString());
-        for (String path : loaded.modules().keySet()) {
+        for (var e : loaded.modules().entrySet()) {
+            String path = e.getKey();
+            if (e.getValue().kind() == ModuleWeights.Kind.EMBEDDING) {
+                throw new DoraException(file + ": the adapter's tensors for '" + path + "' adapt an embedding, which dora4j"
+                        + " merges (merge) but does not run unmerged");
+            }
             if (!linears.containsKey(path)) {
                 throw new DoraException(file + ": tensor '" + method.moduleKey(path) + "' names module '" + path
                         + "', which the model does not have");
             }
         }
+        Map<String, Linear> targets = targets(config, linears, outputHead, loaded.dir().resolve(AdapterConfig.FILE_NAME).toString());
         for (var e : targets.entrySet()) {
             String path = e.getKey();
             Linear layer = e.getValue();

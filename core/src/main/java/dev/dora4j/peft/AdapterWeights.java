@@ -1,5 +1,7 @@
 package dev.dora4j.peft;
 
+import dev.dora4j.nn.Linear;
+import dev.dora4j.tensor.Tensor;
 import java.util.Arrays;
 
 /**
@@ -52,5 +54,15 @@ public record AdapterWeights(String path, float[] loraA, float[] loraB, float[] 
         double norm = Math.sqrt(sq);
         double scale = norm > 0 ? magnitude / norm : 0.0;
         for (int i = 0; i < in; i++) row[i] *= scale;
+    }
+
+    /** The merged weight as {@link LoraAdapter#merge} forms it. */
+    @Override
+    public float[] merge(float[] w, int rows, int cols) {
+        Linear layer = new Linear(path, Tensor.of(w.clone(), rows, cols), null);
+        layer.adapter(new LoraAdapter(path, Tensor.of(loraA, rank, in), Tensor.of(loraB, out, rank),
+                magnitude == null ? null : Tensor.of(magnitude, out), (float) scaling, null));
+        layer.merge();
+        return layer.weight().toFloatArray();
     }
 }

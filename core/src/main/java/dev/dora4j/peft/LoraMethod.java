@@ -84,10 +84,17 @@ public enum LoraMethod implements PeftMethod {
     public Map<String, ModuleWeights> readModules(PeftConfig peftConfig, Map<String, FileTensor> tensors, Path file) {
         AdapterConfig config = (AdapterConfig) peftConfig;
         Map<String, FileTensor> a = new LinkedHashMap<>(), b = new LinkedHashMap<>(), m = new LinkedHashMap<>();
+        Map<String, FileTensor> ea = new LinkedHashMap<>(), eb = new LinkedHashMap<>(), baseCopies = new LinkedHashMap<>();
         for (FileTensor t : tensors.values()) {
             String name = t.name();
             String rest = name.substring(PeftKeys.PREFIX.length());
-            if (rest.endsWith(PeftKeys.LORA_A)) {
+            if (rest.endsWith(PeftKeys.EMBEDDING_A)) {
+                ea.put(strip(rest, PeftKeys.EMBEDDING_A), matrix(t, file));
+            } else if (rest.endsWith(PeftKeys.EMBEDDING_B)) {
+                eb.put(strip(rest, PeftKeys.EMBEDDING_B), matrix(t, file));
+            } else if (rest.endsWith(PeftKeys.BASE_LAYER_WEIGHT)) {
+                baseCopies.put(strip(rest, PeftKeys.BASE_LAYER_WEIGHT), matrix(t, file));
+            } else if (rest.endsWith(PeftKeys.LORA_A)) {
                 a.put(strip(rest, PeftKeys.LORA_A), matrix(t, file));
             } else if (rest.endsWith(PeftKeys.LORA_B)) {
                 b.put(strip(rest, PeftKeys.LORA_B), matrix(t, file));
@@ -132,11 +139,41 @@ public enum LoraMethod implements PeftMethod {
         for (String path : b.keySet()) {
             if (!a.containsKey(path)) throw new DoraException(file + ": tensor '" + PeftKeys.loraA(path) + "' is missing");
         }
+        embeddings(config, ea, eb, m, baseCopies, file, modules);
         if (!m.isEmpty()) {
             String path = m.keySet().iterator().next();
             throw new DoraException(file + ": tensor '" + PeftKeys.magnitude(path) + "' has no lora_A/lora_B beside it");
         }
         return modules;
+    }
+
+    /** Embedding modules: lora_embedding_A [r, vocab], lora_embedding_B [hidden, r], magnitude [hidden], base copy. */
+    private static void embeddings(AdapterConfig config, Map<String, FileTensor> ea, Map<String, FileTensor> eb,
+            Map<String, FileTensor> m, Map<String, FileTensor> baseCopies, Path file, Map<String, ModuleWeights> modules) {
+        for (String path : ea.keySet()) {
+            FileTensor a = ea.get(path), b = eb.remove(path), mag = m.remove(path), copy = baseCopies.remove(path);
+            if (b == null) throw new DoraException(file + ": tensor '" + PeftKeys.embeddingB(path) + "' is missing");
+            int rank = a.dim(0), vocab = a.dim(1), hidden = b.dim(0);
+            if (b.dim(1) != rank || rank != config.rankFor(path)) {
+                throw new DoraException(file + ": tensor '" + PeftKeys.embeddingB(path) + "' has shape " + Arrays.toString(b.shape())
+                        + " but lora_embedding_A has rank " + rank + " and adapter_config.json gives r = " + config.rankFor(path));
+            }
+            if (config.useDora() != (mag != null) || (mag != null && mag.dim(0) != hidden)) {
+                throw new DoraException(file + ": tensor '" + PeftKeys.magnitude(path) + "' must be [" + hidden + "] with use_dora true"
+                        + " and absent without it");
+            }
+            if (copy != null && (copy.dim(0) != vocab || copy.dim(1) != hidden)) {
+                throw new DoraException(file + ": tensor '" + PeftKeys.PREFIX + path + PeftKeys.BASE_LAYER_WEIGHT + "' has shape "
+                        + Arrays.toString(copy.shape()) + " but the adapter is for a table [" + vocab + ", " + hidden + "]");
+            }
+            modules.put(path, new EmbeddingWeights(path, a.values(), b.values(), mag == null ? null : mag.values(), rank, vocab, hidden,
+                    config.scalingFor(path), copy == null ? null : copy.values()));
+        }
+        if (!eb.isEmpty()) throw new DoraException(file + ": tensor '" + PeftKeys.embeddingA(eb.keySet().iterator().next()) + "' is missing");
+        if (!baseCopies.isEmpty()) {
+            throw new DoraException(file + ": tensor '" + PeftKeys.PREFIX + baseCopies.keySet().iterator().next()
+                    + PeftKeys.BASE_LAYER_WEIGHT + "' is a base-layer copy of a module without lora_embedding_A/B");
+        }
     }
 
     @Override

@@ -5,6 +5,16 @@ package dev.dora4j.peft;
  * form any row of the merged weight in double precision, which the weight-decomposition analysis reads.
  */
 public interface ModuleWeights {
+    /** What kind of base module the tensors adapt. */
+    enum Kind {
+        LINEAR, EMBEDDING
+    }
+
+    /** A linear layer unless said otherwise. */
+    default Kind kind() {
+        return Kind.LINEAR;
+    }
+
     /** The module path, e.g. {@code model.layers.0.self_attn.q_proj}. */
     String path();
 
@@ -24,4 +34,7 @@ public interface ModuleWeights {
      * becomes that row of the merged weight.
      */
     void mergeRow(int o, double[] row);
+
+    /** The base weight {@code w: [rows, cols]} (which these tensors fit) merged as the method merges it, in float32. */
+    float[] merge(float[] w, int rows, int cols);
 }

@@ -1,7 +1,9 @@
 package dev.dora4j.peft.vera;
 
+import dev.dora4j.nn.Linear;
 import dev.dora4j.peft.AdapterWeights;
 import dev.dora4j.peft.ModuleWeights;
+import dev.dora4j.tensor.Tensor;
 import java.util.Arrays;
 
 /**
@@ -46,5 +48,16 @@ record VeraWeights(String path, VeraProjections projections, float[] lambdaB, fl
             for (int i = 0; i < in; i++) row[i] += c * a[j * maxIn + i];
         }
         if (magnitude != null) AdapterWeights.scaleRow(row, in, magnitude[o]);
+    }
+
+    /** The merged weight as {@link VeraAdapter#merge} forms it. */
+    @Override
+    public float[] merge(float[] w, int rows, int cols) {
+        Linear layer = new Linear(path, Tensor.of(w.clone(), rows, cols), null);
+        VeraMethod method = magnitude == null ? VeraMethod.VERA : VeraMethod.DVORA;
+        layer.adapter(new VeraAdapter(method, path, projections, Tensor.of(lambdaB, lambdaB.length), Tensor.of(lambdaD, lambdaD.length),
+                magnitude == null ? null : Tensor.of(magnitude, magnitude.length), cols, null));
+        layer.merge();
+        return layer.weight().toFloatArray();
     }
 }
