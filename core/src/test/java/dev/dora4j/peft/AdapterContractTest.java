@@ -164,6 +164,25 @@ class AdapterContractTest {
         assertThat(PeftConfig.read(killed).method()).isEqualTo(method);
     }
 
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("methods")
+    void activationCheckpointingTrainsTheSameTensors(PeftMethod method, @TempDir Path tmp) throws Exception {
+        Path data = tmp.resolve("train.jsonl");
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 4; i++) lines.add("{\"text\": \"Sue had a small boat number " + i + " and sailed it.\"}");
+        Files.write(data, lines);
+        byte[][] written = new byte[2][];
+        for (int k = 0; k < 2; k++) {
+            TrainConfig cfg = new TrainConfig(BundledModel.checkpoint().toString(), null, data.toString(), null, method.id(), 4, 8,
+                    0.1f, List.of("q_proj", "down_proj"), false, 5e-3f, "adamw", 0.01f, 1, 2, 2, 2, 32, 0, "linear", 1.0f, 7,
+                    true, false, null, 0, 0, 0, 1f, k == 1, false);
+            Path out = tmp.resolve("run" + k);
+            TrainingRun.start(cfg, out, null).run(m -> {}, Long.MAX_VALUE);
+            written[k] = Files.readAllBytes(out.resolve(AdapterFiles.WEIGHTS_FILE));
+        }
+        assertThat(written[1]).as(method.id() + ": recomputed forward passes give the same gradients").isEqualTo(written[0]);
+    }
+
     /** Replaces the dropout's random masks by one fixed mask per size, so the function is deterministic. */
     static void fixMask(Dropout dropout, float p) {
         SplittableRandom maskRng = new SplittableRandom(99);
