@@ -39,7 +39,15 @@ final class MergeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         long start = System.nanoTime();
-        ModelMerge.Summary s = ModelMerge.merge(model, adapters, out);
+        LinearStorage base;
+        WeightStorage outDtype;
+        try {
+            base = LinearStorage.parse(null, quantize, doubleQuant);
+            outDtype = LinearStorage.parse(dtype, null, false).storage();
+        } catch (IllegalArgumentException e) {
+            throw new DoraException(e.getMessage());
+        }
+        ModelMerge.Summary s = ModelMerge.merge(model, adapters, out, base, outDtype);
         String what = adapters.size() == 1 ? (s.dora() ? "DoRA" : "LoRA") + " adapter"
                 : adapters.size() + " adapters" + (s.dora() ? " (DoRA among them)" : "");
         System.err.printf("merged %s into %d weights, copied %d tensors and %d files in %.1f s%n", what, s.mergedWeights(),

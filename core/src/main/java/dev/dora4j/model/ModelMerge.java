@@ -6,13 +6,15 @@ import dev.dora4j.io.SafetensorsFile;
 import dev.dora4j.io.SafetensorsWriter;
 import dev.dora4j.io.ShardedSafetensors;
 import dev.dora4j.io.TensorInfo;
+import dev.dora4j.kernel.F32Matrix;
+import dev.dora4j.kernel.WeightMatrix;
+import dev.dora4j.kernel.WeightStorage;
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.peft.ModuleWeights;
 import dev.dora4j.peft.PeftMethod;
 import dev.dora4j.tensor.DType;
-import dev.dora4j.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,9 +27,9 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * Merges a PEFT adapter of any registered method into a Hugging Face model directory, architecture-agnostic:
- * every targeted module must have a 2-D {@code <path>.weight}. Each targeted weight becomes what the
- * method's merge makes of it (LoRA {@code W + s·B·A}, DoRA {@code (m/n)·(W + s·B·A)}), computed in float32 and stored
+ * Merges PEFT adapters of any registered method into a Hugging Face model directory, architecture-agnostic:
+ * every targeted module must have a 2-D {@code <path>.weight}. Each targeted weight becomes what the method's merge
+ * makes of it (LoRA {@code W + s·B·A}, DoRA {@code (m/n)·(W + s·B·A)}), computed in float32 and stored
  * back in the weight's own dtype; every other tensor and file is copied unchanged, shard layout
  * included. Everything is checked before anything is written, and the output directory appears
  * whole or not at all.
@@ -47,7 +49,21 @@ public final class ModelMerge {
     private ModelMerge() {}
 
     public static Summary merge(Path modelDir, Path adapterDir, Path outDir) {
-        return merge(modelDir, List.of(adapterDir), outDir);
+        return merge(modelDir, adapterDir, outDir, LinearStorage.AS_STORED, null);
+    }
+
+    /**
+     * @param base  the storage the adapter was trained on (quantised at load), or {@link LinearStorage#AS_STORED}
+     * @param dtype the dtype of the merged and dequantised linear weights (F32, BF16, F16), or null for each weight's
+     *              own dtype (a bitsandbytes checkpoint's compute dtype for its quantised weights)
+     */
+    public static Summary merge(Path modelDir, Path adapterDir, Path outDir, LinearStorage base, WeightStorage dtype) {
+        return merge(modelDir, List.of(adapterDir), outDir, base, dtype);
+    }
+
+    /** Several adapters at once, with the model's own storage (see below). */
+    public static Summary merge(Path modelDir, List<Path> adapterDirs, Path outDir) {
+        return merge(modelDir, adapterDirs, outDir, LinearStorage.AS_STORED, null);
     }
 
     /**
@@ -55,7 +71,7 @@ public final class ModelMerge {
      * change {@code mergeᵢ(W) − W} is taken from the base weight (every DoRA norm from W, not from the weight merged so
      * far) and the changes are added, so the merged model computes what the unmerged one does with all of them active.
      */
-    public static Summary merge(Path modelDir, List<Path> adapterDirs, Path outDir) {
+    public static Summary merge(Path modelDir, List<Path> adapterDirs, Path outDir, LinearStorage base, WeightStorage dtype) {
         if (adapterDirs.isEmpty()) throw new DoraException("give at least one --adapter");
         Path config = modelDir.resolve("config.json");
         if (!Files.isRegularFile(config)) throw new DoraException(config + ": model config not found");
@@ -64,6 +80,7 @@ public final class ModelMerge {
         }
         LlamaWriter.checkReplaceable(outDir);
         List<AdapterFiles.Loaded> adapters = adapterDirs.stream().map(AdapterFiles::read).toList();
+        BnbConfig bnb = BnbConfig.read(modelDir);
         try (ShardedSafetensors model = ShardedSafetensors.open(modelDir)) {
             Map<String, long[]> linearWeights = new LinkedHashMap<>();
             Set<String> quantized = new HashSet<>(), quantState = new HashSet<>();
@@ -101,10 +118,7 @@ public final class ModelMerge {
                         if (path == null && !dequantize && !requantize) {
                             writer.addRaw(t.name(), t.dtypeName(), t.shape(), shard.data(t.name()));
                             counts[1]++;
-                        } else {
-                            float[] merged = mergeAll(shard, t, path, adapters);
-                            writer.add(t.name(), merged, t.shape(), t.dtype());
-                            counts[0]++;
+                            continue;
                         }
                         long[] shape = linearWeights.get(t.name().substring(0, t.name().length() - ".weight".length()));
                         WeightMatrix w = dequantize ? BnbWeights.read(model, t.name(), (int) shape[0], (int) shape[1], new HashSet<>())
@@ -112,7 +126,7 @@ public final class ModelMerge {
                         if (requantize) w = base.convert(w);
                         DType out = dtype != null ? DType.valueOf(dtype.name())
                                 : dequantize ? DType.valueOf(computeDtype.name()) : t.dtype();
-                        float[] values = path == null ? w.toFloatArray() : mergeOne(w, path, adapter);
+                        float[] values = path == null ? w.toFloatArray() : mergeAll(w, path, adapters);
                         checkRange(values, t.name(), out, shard.path());
                         writer.add(t.name(), values, shape, out);
                         if (path != null) counts[0]++;
@@ -131,15 +145,14 @@ public final class ModelMerge {
         Path file = adapter.dir().resolve(AdapterFiles.WEIGHTS_FILE);
         PeftMethod method = adapter.config().method();
         for (ModuleWeights w : adapter.modules().values()) {
-            TensorInfo info = linearWeights.get(w.path());
-            if (info == null) {
+            long[] shape = linearWeights.get(w.path());
+            if (shape == null) {
                 throw new DoraException(file + ": tensor '" + method.moduleKey(w.path()) + "' names module '" + w.path()
                         + "', which has no 2-D weight in the model");
             }
-            if (!w.fits((int) info.shape()[0], (int) info.shape()[1])) {
+            if (!w.fits((int) shape[0], (int) shape[1])) {
                 throw new DoraException(file + ": tensor '" + method.moduleKey(w.path()) + "' is " + w.shapes()
-                        + ", but the model's '" + info.name() + "' is "
-                        + Arrays.toString(info.shape()));
+                        + ", but the model's '" + w.path() + ".weight' is " + Arrays.toString(shape));
             }
             if (!targets.contains(w.path())) {
                 throw new DoraException(file + ": tensor '" + method.moduleKey(w.path())
@@ -153,21 +166,27 @@ public final class ModelMerge {
         }
     }
 
+    /** A linear weight of the decoder/encoder blocks, which --quantize quantises: not an embedding or a head. */
+    private static boolean isBlockLinear(TensorInfo t) {
+        String n = t.name();
+        return n.endsWith(".weight") && t.shape().length == 2 && t.dtype() != null && !n.contains("embed")
+                && !n.startsWith("lm_head") && !n.startsWith("classifier") && !n.contains(".classifier.");
+    }
+
     /** W + Σ (mergeᵢ(W) − W) over the adapters that target {@code path}, each merge from the base weight W. */
-    private static float[] mergeAll(SafetensorsFile shard, TensorInfo t, String path, List<AdapterFiles.Loaded> adapters) {
-        float[] w = shard.readFloats(t.name());
+    private static float[] mergeAll(WeightMatrix weight, String path, List<AdapterFiles.Loaded> adapters) {
+        float[] w = weight.toFloatArray();
         float[] merged = null;
         for (AdapterFiles.Loaded adapter : adapters) {
             ModuleWeights m = adapter.modules().get(path);
             if (m == null) continue;
-            float[] one = m.merge(w, t.intShape()[0], t.intShape()[1]);
+            float[] one = m.merge(w, weight.rows(), weight.cols());
             if (merged == null) {
                 merged = one;
             } else {
                 for (int i = 0; i < merged.length; i++) merged[i] += one[i] - w[i];
             }
         }
-        checkRange(merged, t, shard.path());
         return merged;
     }
 
