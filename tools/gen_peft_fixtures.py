@@ -192,6 +192,14 @@ def f32(a):
     return np.asarray(a, dtype=np.float32).astype(np.float64)
 
 
+def dropout_mask(rng, p, shape):
+    """nn.Dropout's mask as a fixed tensor: 0 with probability p, else 1 / (1 - p); None when p is 0."""
+    if not p:
+        return None
+    keep = np.float32(1.0) / np.float32(1.0 - p)
+    return f32(np.where(rng.random(shape) < 1.0 - p, keep, np.float32(0.0)))
+
+
 def make_inputs(c):
     rng = np.random.default_rng(zlib.crc32(c["name"].encode()))
     r, n_in, n_out, t = c["r"], c["n_in"], c["n_out"], c["tokens"]
@@ -206,10 +214,7 @@ def make_inputs(c):
         W[c["zero_row"]] = 0.0
         B[c["zero_row"]] = 0.0
     x = f32(rng.normal(0.0, 1.0, (t, n_in)))
-    mask = None
-    if c["p"]:
-        keep = np.float32(1.0) / np.float32(1.0 - c["p"])
-        mask = f32(np.where(rng.random((t, n_in)) < 1.0 - c["p"], keep, np.float32(0.0)))
+    mask = dropout_mask(rng, c["p"], (t, n_in))
     m = None
     if c["method"] == "dora":
         n = np.linalg.norm(W + s * B @ A, axis=1)

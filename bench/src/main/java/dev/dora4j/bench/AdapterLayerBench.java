@@ -3,9 +3,15 @@ package dev.dora4j.bench;
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.kernel.Parallel;
 import dev.dora4j.nn.Linear;
-import dev.dora4j.peft.LoraAdapter;
+import dev.dora4j.peft.Adapter;
+import dev.dora4j.peft.AdapterInjector;
+import dev.dora4j.peft.AdapterSettings;
+import dev.dora4j.peft.AdapterTensor;
+import dev.dora4j.peft.PeftConfig;
+import dev.dora4j.peft.PeftMethods;
 import dev.dora4j.tensor.Tensor;
-import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -32,8 +38,13 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xmx2g"})
 @State(Scope.Benchmark)
 public class AdapterLayerBench {
+    /** frozen, or a registered adapter method (lora, dora, vera, dvora). */
     @Param({"frozen", "lora", "dora"})
     public String method;
+
+    /** The adapter's rank (VeRA is usually run at 256: {@code -p rank=256}). */
+    @Param({"16"})
+    public int rank;
 
     /** in x out of the weight (base's: 768x768, 768x2048, 2048x768). */
     @Param({"512x512", "512x1376"})
@@ -53,14 +64,21 @@ public class AdapterLayerBench {
     public void setUp() {
         Parallel.setThreads(threads);
         String[] p = shape.split("x");
-        int in = Integer.parseInt(p[0]), out = Integer.parseInt(p[1]), r = 16;
+        int in = Integer.parseInt(p[0]), out = Integer.parseInt(p[1]), r = rank;
         SplittableRandom rng = new SplittableRandom(1);
         layer = new Linear("layer", Tensor.of(random(rng, out * in, 0.05), out, in), null);
         if (!method.equals("frozen")) {
-            float[] norms = new float[out];
-            Arrays.fill(norms, 1f);
-            layer.adapter(new LoraAdapter(Tensor.param(random(rng, r * in, 0.05), r, in), Tensor.param(random(rng, out * r, 0.01), out, r),
-                    method.equals("dora") ? Tensor.param(norms, out) : null, 2f, null));
+            PeftConfig config = PeftMethods.named(method).newConfig(AdapterSettings.of(r, 2f * r, 0f, List.of("layer"), false,
+                    "CAUSAL_LM", "bench"));
+            for (Adapter a : AdapterInjector.inject(Map.of("layer", layer), config, null, 1).values()) {
+                for (AdapterTensor t : a.tensors()) {
+                    // a trained state: the up projections (and VeRA's λ_b) away from their zero start
+                    if (t.group() == AdapterTensor.Group.UP || t.key().endsWith("lambda_b")) {
+                        float[] v = random(rng, t.tensor().numel(), 0.01);
+                        System.arraycopy(v, 0, t.tensor().data(), 0, v.length);
+                    }
+                }
+            }
         }
         x = random(rng, tokens * in, 1);
         upstream = random(rng, tokens * out, 1);

@@ -10,6 +10,7 @@ import dev.dora4j.eval.ClassificationEvaluator;
 import dev.dora4j.eval.ClassificationMetrics;
 import dev.dora4j.eval.Score;
 import dev.dora4j.kernel.Parallel;
+import dev.dora4j.peft.PeftMethods;
 import dev.dora4j.train.LiveHeap;
 import dev.dora4j.train.TrainConfig;
 import dev.dora4j.train.Trainer;
@@ -45,8 +46,13 @@ import java.util.Random;
 public final class ClassificationStudy {
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /**
+     * @param methods adapter methods in order, each with a fixed rank (e.g. vera:256) or 0 for "search at rank 8, then
+     *                every rank of {@code ranks}"
+     */
     record Options(Path model, String dataset, Path data, Path out, int[] ranks, int seeds, float[] adapterLrs,
-            float[] fullLrs, int epochs, int batch, int seqLen, float dropout, int threads, boolean full) {}
+            float[] fullLrs, int epochs, int batch, int seqLen, float dropout, int threads, boolean full,
+            Map<String, Integer> methods) {}
 
     private ClassificationStudy() {}
 
@@ -62,11 +68,11 @@ public final class ClassificationStudy {
         Map<String, JsonNode> done = readResults(results);
 
         Map<String, Float> chosen = new LinkedHashMap<>();
-        List<String> methods = new ArrayList<>(List.of("lora", "dora"));
+        List<String> methods = new ArrayList<>(o.methods().keySet());
         if (o.full()) methods.add("full");
         for (String method : methods) {
             float[] grid = method.equals("full") ? o.fullLrs() : o.adapterLrs();
-            int rank = method.equals("full") ? 0 : 8;
+            int rank = method.equals("full") ? 0 : o.methods().get(method) > 0 ? o.methods().get(method) : 8;
             float best = grid[0];
             double bestDev = -1;
             for (float lr : grid) {
@@ -81,7 +87,7 @@ public final class ClassificationStudy {
             System.err.printf(Locale.ROOT, "%s: learning rate %.0e chosen (dev accuracy %.4f)%n", method, best, bestDev);
         }
         for (String method : methods) {
-            int[] ranks = method.equals("full") ? new int[] {0} : o.ranks();
+            int[] ranks = ranks(o, method);
             for (int rank : ranks) {
                 for (int seed = 0; seed < o.seeds(); seed++) run(o, method, rank, chosen.get(method), seed, split, results, done);
             }
@@ -89,6 +95,13 @@ public final class ClassificationStudy {
         String table = table(o, chosen, readResults(results));
         Files.writeString(o.out().resolve("results.md"), table, StandardCharsets.UTF_8);
         System.out.print(table);
+    }
+
+    /** The ranks a method runs at with every seed: none for full, its fixed rank, or every --ranks value. */
+    private static int[] ranks(Options o, String method) {
+        if (method.equals("full")) return new int[] {0};
+        int fixed = o.methods().get(method);
+        return fixed > 0 ? new int[] {fixed} : o.ranks();
     }
 
     private static String key(String method, int rank, float lr, int seed) {
@@ -171,13 +184,13 @@ public final class ClassificationStudy {
 
     static String table(Options o, Map<String, Float> chosen, Map<String, JsonNode> results) {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "%s, %d epoch(s), batch %d, %d seeds; learning rate chosen on dev at rank 8: %s%n%n",
+        sb.append(String.format(Locale.ROOT, "%s, %d epoch(s), batch %d, %d seeds; learning rate chosen on dev (at rank 8, or at a method's fixed rank): %s%n%n",
                 o.dataset(), o.epochs(), o.batch(), o.seeds(), chosen));
         sb.append("| method | r | lr | test accuracy | test macro-F1 | dev accuracy | trainable params | train tokens/s | peak live heap MB |\n");
         sb.append("|---|---|---|---|---|---|---|---|---|\n");
         for (var e : chosen.entrySet()) {
             String method = e.getKey();
-            int[] ranks = method.equals("full") ? new int[] {0} : o.ranks();
+            int[] ranks = ranks(o, method);
             for (int rank : ranks) {
                 List<JsonNode> rows = new ArrayList<>();
                 for (int seed = 0; seed < o.seeds(); seed++) {
@@ -256,7 +269,8 @@ public final class ClassificationStudy {
         if (!a.containsKey("model") || !a.containsKey("dataset") || !a.containsKey("out")) {
             throw new IllegalArgumentException("usage: --model DIR --dataset sst2|trec --out DIR [--data ../shared/data/classification]"
                     + " [--ranks 4,8,16] [--seeds 3] [--adapter-lrs 5e-4,1e-3,2e-3] [--full-lrs 2e-5,5e-5,1e-4] [--epochs N]"
-                    + " [--batch 32] [--seq-len 128] [--dropout 0.1] [--threads N] [--no-full]");
+                    + " [--batch 32] [--seq-len 128] [--dropout 0.1] [--threads N] [--no-full]"
+                    + " [--methods lora,dora | lora:8,dora:8,vera:256,dvora:256]");
         }
         String dataset = a.get("dataset");
         if (!dataset.equals("sst2") && !dataset.equals("trec")) throw new IllegalArgumentException("--dataset must be sst2 or trec");
@@ -267,7 +281,18 @@ public final class ClassificationStudy {
                 Integer.parseInt(a.getOrDefault("batch", "32")), Integer.parseInt(a.getOrDefault("seq-len", "128")),
                 Float.parseFloat(a.getOrDefault("dropout", "0.1")),
                 Integer.parseInt(a.getOrDefault("threads", Integer.toString(Runtime.getRuntime().availableProcessors()))),
-                !a.containsKey("no-full"));
+                !a.containsKey("no-full"), methods(a.getOrDefault("methods", "lora,dora")));
+    }
+
+    /** method[:rank],... in order; a rank of 0 (none given) searches at rank 8 and runs every --ranks value. */
+    private static Map<String, Integer> methods(String s) {
+        Map<String, Integer> out = new LinkedHashMap<>();
+        for (String part : s.split(",")) {
+            String[] mr = part.split(":");
+            if (!PeftMethods.isMethod(mr[0])) throw new IllegalArgumentException("--methods: no adapter method '" + mr[0] + "'");
+            out.put(mr[0], mr.length > 1 ? Integer.parseInt(mr[1]) : 0);
+        }
+        return out;
     }
 
     private static int[] ints(String s) {

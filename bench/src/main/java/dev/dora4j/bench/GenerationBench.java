@@ -7,9 +7,10 @@ import dev.dora4j.model.BundledModel;
 import dev.dora4j.model.LlamaLoader;
 import dev.dora4j.model.LlamaModel;
 import dev.dora4j.nn.Linear;
+import dev.dora4j.peft.Adapter;
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterInjector;
-import dev.dora4j.peft.LoraAdapter;
+import dev.dora4j.peft.AdapterTensor;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -51,14 +52,16 @@ public class GenerationBench {
         if (variant.equals("base")) return;
         AdapterConfig cfg = AdapterConfig.create(8, 16, 0f,
                 List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"), true, false, "CAUSAL_LM", "s");
-        Map<String, LoraAdapter> adapters = AdapterInjector.inject(model.linears(), cfg, LlamaModel.OUTPUT_HEAD, 1);
+        Map<String, Adapter> adapters = AdapterInjector.inject(model.linears(), cfg, LlamaModel.OUTPUT_HEAD, 1);
         SplittableRandom rng = new SplittableRandom(2);
-        for (LoraAdapter a : adapters.values()) {
-            float[] b = a.loraB().data();
-            for (int i = 0; i < b.length; i++) b[i] = (float) (rng.nextDouble() - 0.5) * 0.02f;
-            a.loraA().requiresGrad(false);
-            a.loraB().requiresGrad(false);
-            a.magnitude().requiresGrad(false);
+        for (Adapter a : adapters.values()) {
+            for (AdapterTensor t : a.tensors()) {
+                float[] v = t.tensor().data();
+                if (t.group() == AdapterTensor.Group.UP) {
+                    for (int i = 0; i < v.length; i++) v[i] = (float) (rng.nextDouble() - 0.5) * 0.02f;
+                }
+                t.tensor().requiresGrad(false);
+            }
         }
         if (variant.equals("dora-merged")) model.linears().values().forEach(Linear::merge);
     }

@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
 final class BenchCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "Hugging Face config.json (required unless --peak).")
     Path config;
-    @Option(names = "--method", defaultValue = "dora", description = "dora, lora or full (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "dora", description = "dora, lora, vera, dvora or full (default: ${DEFAULT-VALUE}).")
     String method;
     @Option(names = "--rank", defaultValue = "16", description = "Default: ${DEFAULT-VALUE}.")
     int rank;

@@ -12,6 +12,7 @@ import dev.dora4j.io.TensorInfo;
 import dev.dora4j.model.QuantizedWeights;
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
+import dev.dora4j.peft.PeftKeys;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,10 +54,19 @@ final class InspectCommand implements Callable<Integer> {
             report.put("kind", "adapter");
             AdapterFiles.Loaded loaded = AdapterFiles.read(path);
             report.set("config", readJson(path.resolve(AdapterConfig.FILE_NAME)));
+            report.put("method", loaded.config().method().id());
             report.put("modules", loaded.modules().size());
+            long shared = 0, trained = 0;
             try (SafetensorsFile f = SafetensorsFile.open(path.resolve(AdapterFiles.WEIGHTS_FILE))) {
                 tensors.addAll(f.tensors());
+                for (TensorInfo t : f.tensors()) {
+                    if (loaded.config().method().sharedKeys().contains(t.name())) shared += t.numel();
+                    else if (!t.name().endsWith(PeftKeys.BASE_LAYER_WEIGHT)) trained += t.numel();
+                }
             }
+            // VeRA's projections are frozen and shared by every module; a saved base table is a copy, not trained
+            report.put("trained_parameters", trained);
+            report.put("shared_frozen_parameters", shared);
         } else if (Files.isRegularFile(path.resolve("config.json"))) {
             report.put("kind", "model");
             report.set("config", readJson(path.resolve("config.json")));
@@ -114,6 +124,11 @@ final class InspectCommand implements Callable<Integer> {
 
     private static void printText(ObjectNode report, List<TensorInfo> tensors, long params) throws IOException {
         System.out.println(report.get("kind").asText() + ": " + report.get("path").asText());
+        if (report.has("method")) {
+            System.out.printf("method: %s, %,d trained parameters%s%n", report.get("method").asText(),
+                    report.get("trained_parameters").asLong(), report.get("shared_frozen_parameters").asLong() == 0 ? ""
+                            : String.format(", %,d shared frozen", report.get("shared_frozen_parameters").asLong()));
+        }
         if (report.has("config")) {
             System.out.println("config:");
             System.out.println(JSON.writeValueAsString(report.get("config")).indent(2).stripTrailing());

@@ -12,8 +12,9 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "DoRA and LoRA fine-tuning on the JVM, with adapters in PEFT's format.",
-        subcommands = {TrainCommand.class, EvalCommand.class, BenchCommand.class, GenerateCommand.class, MergeCommand.class, ConvertCommand.class, EmbedCommand.class,
-                ServeCommand.class, InspectCommand.class, AnalyzeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainCommand.class, EvalCommand.class, BenchCommand.class, GenerateCommand.class, MergeCommand.class,
+                CombineCommand.class, ConvertCommand.class, EmbedCommand.class, ServeCommand.class, InspectCommand.class,
+                AnalyzeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces of errors.")
     static boolean debug;

@@ -5,18 +5,20 @@ import dev.dora4j.kernel.WeightStorage;
 import dev.dora4j.model.LinearStorage;
 import dev.dora4j.model.ModelMerge;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "merge", mixinStandardHelpOptions = true,
-        description = "Merge a LoRA/DoRA adapter (PEFT format) into a Hugging Face model directory.")
+        description = "Merge PEFT adapters into a Hugging Face model directory; several at once as PEFT merges several active adapters.")
 final class MergeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face model directory.")
     Path model;
 
-    @Option(names = "--adapter", required = true, paramLabel = "DIR", description = "PEFT adapter directory.")
-    Path adapter;
+    @Option(names = "--adapter", required = true, paramLabel = "DIR",
+            description = "PEFT adapter directory; repeat to merge several, each change taken from the base weights.")
+    List<Path> adapters;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output model directory (written atomically).")
     Path out;
@@ -45,10 +47,11 @@ final class MergeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new DoraException(e.getMessage());
         }
-        ModelMerge.Summary s = ModelMerge.merge(model, adapter, out, base, outDtype);
-        System.err.printf("merged %s adapter into %d weights, copied %d tensors and %d files in %.1f s%n",
-                s.dora() ? "DoRA" : "LoRA", s.mergedWeights(), s.copiedTensors(), s.copiedFiles(),
-                (System.nanoTime() - start) / 1e9);
+        ModelMerge.Summary s = ModelMerge.merge(model, adapters, out, base, outDtype);
+        String what = adapters.size() == 1 ? (s.dora() ? "DoRA" : "LoRA") + " adapter"
+                : adapters.size() + " adapters" + (s.dora() ? " (DoRA among them)" : "");
+        System.err.printf("merged %s into %d weights, copied %d tensors and %d files in %.1f s%n", what, s.mergedWeights(),
+                s.copiedTensors(), s.copiedFiles(), (System.nanoTime() - start) / 1e9);
         System.out.println(out);
         return 0;
     }

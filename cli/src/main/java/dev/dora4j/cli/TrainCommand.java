@@ -6,6 +6,7 @@ import dev.dora4j.eval.Evaluator;
 import dev.dora4j.generate.Generator;
 import dev.dora4j.generate.Sampler;
 import dev.dora4j.model.BundledModel;
+import dev.dora4j.train.AdapterOptions;
 import dev.dora4j.train.TrainConfig;
 import dev.dora4j.train.Trainer;
 import dev.dora4j.train.TrainingRun;
@@ -31,7 +32,7 @@ final class TrainCommand implements Callable<Integer> {
     Path data;
     @Option(names = "--out", paramLabel = "DIR", description = "Output directory: adapter, metrics.jsonl, checkpoints/.")
     Path out;
-    @Option(names = "--method", defaultValue = "dora", description = "dora, lora or full (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "dora", description = "dora, lora, vera, dvora or full (default: ${DEFAULT-VALUE}).")
     String method;
     @Option(names = "--rank", defaultValue = "16", description = "Default: ${DEFAULT-VALUE}.")
     int rank;
@@ -89,6 +90,14 @@ final class TrainCommand implements Callable<Integer> {
     float magnitudeLrRatio;
     @Option(names = "--activation-checkpointing", description = "Recompute each layer in backward instead of keeping activations.")
     boolean activationCheckpointing;
+    @Option(names = "--loraplus-lr-ratio", defaultValue = "1",
+            description = "LoRA+: B matrices and trained vectors (magnitude, VeRA's λ) learn at lr × ratio (default: ${DEFAULT-VALUE}, off).")
+    float loraplusLrRatio;
+    @Option(names = "--vera-d-initial", defaultValue = "0.1", description = "vera/dvora: initial λ_d, PEFT's d_initial (default: ${DEFAULT-VALUE}).")
+    float veraDInitial;
+    @Option(names = "--projection-prng-key", defaultValue = "0",
+            description = "vera/dvora: seed of the shared projections, saved with the adapter (default: ${DEFAULT-VALUE}).")
+    long projectionPrngKey;
     @Option(names = "--pack", description = "Concatenate the text records and cut them into --seq-len sequences.")
     boolean pack;
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
@@ -216,7 +225,8 @@ final class TrainCommand implements Callable<Integer> {
                 dropout, targetsOrDefault(), rslora, lr, optimizer, weightDecay, epochs, steps, batch, microBatch, seqLen, warmupSteps,
                 schedule, maxGradNorm, seed, !noShuffle, trainOnInputs, initAdapter == null ? null : initAdapter.toString(),
                 evalEvery, saveEvery, keepCheckpoints, magnitudeLrRatio, activationCheckpointing, pack, task, pooling,
-                coarseLabels, storage.dtype, storage.quantize, storage.doubleQuant);
+                coarseLabels, storage.dtype, storage.quantize, storage.doubleQuant,
+                new AdapterOptions(loraplusLrRatio, veraDInitial, projectionPrngKey));
     }
 
     /** The default targets: every linear layer of the attention and MLP blocks that PEFT users name. */

@@ -173,8 +173,8 @@ class BadInputCliTest {
 
                 // adapter_config.json and adapter tensors
                 adapterConfig("unknown peft_type", "\"peft_type\" : \"LORA\"", "\"peft_type\" : \"IA3\"",
-                        "{case}/adapter/adapter_config.json: peft_type 'IA3' is not supported (only LORA, with or without"
-                                + " use_dora)"),
+                        "{case}/adapter/adapter_config.json: peft_type 'IA3' is not supported (only LORA or VERA, with or"
+                                + " without use_dora)"),
                 adapterConfig("r = 0", "\"r\" : 2", "\"r\" : 0",
                         "{case}/adapter/adapter_config.json: key 'r' must be a positive rank, got 0"),
                 adapterConfig("target_modules that match nothing", "\"q_proj\", \"v_proj\"", "\"qkv_proj\"",

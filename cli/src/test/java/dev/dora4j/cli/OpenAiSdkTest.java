@@ -14,6 +14,7 @@ import com.openai.models.embeddings.CreateEmbeddingResponse;
 import com.openai.models.embeddings.EmbeddingCreateParams;
 import dev.dora4j.model.BertLoader;
 import dev.dora4j.model.BertModel;
+import dev.dora4j.peft.Adapter;
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
@@ -100,9 +101,10 @@ class OpenAiSdkTest {
         assertThat(converted.code()).as(converted.err()).isZero();
         BertModel bert = BertLoader.load(model);
         AdapterConfig config = AdapterConfig.create(8, 16, 0, List.of("query", "value"), true, false, "FEATURE_EXTRACTION", "minilm");
-        Map<String, LoraAdapter> adapters = AdapterInjector.inject(bert.linears(), config, null, 1);
+        Map<String, Adapter> adapters = AdapterInjector.inject(bert.linears(), config, null, 1);
         Random random = new Random(3);
-        for (LoraAdapter a : adapters.values()) {
+        for (Adapter adapter : adapters.values()) {
+            LoraAdapter a = (LoraAdapter) adapter;
             float[] b = a.loraB().data();
             for (int i = 0; i < b.length; i++) b[i] = (float) random.nextGaussian() * 0.05f;
         }

@@ -7,6 +7,7 @@ import dev.dora4j.model.LlamaWriter;
 import dev.dora4j.model.ModelRegistry;
 import dev.dora4j.model.RandomModels;
 import dev.dora4j.nn.Linear;
+import dev.dora4j.peft.Adapter;
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
@@ -81,9 +82,10 @@ final class ServeFixtures {
         CausalLM m = ModelRegistry.causalLM(model);
         AdapterConfig config = AdapterConfig.create(spec.rank(), 2f * spec.rank(), 0f, spec.targets(), spec.dora(), false,
                 "CAUSAL_LM", model.getFileName().toString());
-        Map<String, LoraAdapter> adapters = AdapterInjector.inject(m.linears(), config, m.outputHead(), seed);
+        Map<String, Adapter> adapters = AdapterInjector.inject(m.linears(), config, m.outputHead(), seed);
         Random r = new Random(seed);
-        for (LoraAdapter a : adapters.values()) {
+        for (Adapter adapter : adapters.values()) {
+            LoraAdapter a = (LoraAdapter) adapter;
             float[] b = a.loraB().data();
             for (int i = 0; i < b.length; i++) b[i] = (float) r.nextGaussian() * 0.05f;
             if (a.isDora()) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dora4j.DoraException;
 import dev.dora4j.peft.AdapterConfig;
+import dev.dora4j.peft.PeftMethods;
 import dev.dora4j.train.TrainCheckpoints;
 import dev.dora4j.train.TrainingRun;
 import java.io.IOException;
@@ -52,8 +53,9 @@ public record RunDirectory(String label, Path dir, String method, List<Snapshot>
         }
         snapshots.sort(Comparator.comparingLong(Snapshot::step));
         String method = runJson.path("method").isTextual() ? runJson.get("method").asText() : snapshots.getFirst().method();
-        if (!List.of("dora", "lora", "full").contains(method)) {
-            throw new DoraException(dir.resolve(TrainingRun.RUN_FILE) + ": method '" + method + "' is not dora, lora or full");
+        if (!method.equals(Snapshot.FULL) && !PeftMethods.isMethod(method)) {
+            throw new DoraException(dir.resolve(TrainingRun.RUN_FILE) + ": method '" + method + "' is not " + Snapshot.FULL
+                    + " nor an adapter method (" + PeftMethods.ids() + ")");
         }
         for (Snapshot s : snapshots) {
             if (!s.method().equals(method)) {
@@ -71,11 +73,7 @@ public record RunDirectory(String label, Path dir, String method, List<Snapshot>
     }
 
     private static String describe(String method) {
-        return switch (method) {
-            case "full" -> "a full model";
-            case "dora" -> "a DoRA adapter";
-            default -> "a LoRA adapter";
-        };
+        return method.equals(Snapshot.FULL) ? "a full model" : "a " + PeftMethods.named(method).displayName() + " adapter";
     }
 
     private static long finalStep(Path dir, JsonNode runJson) {

@@ -1,11 +1,12 @@
 package dev.dora4j.analysis;
 
 import dev.dora4j.DoraException;
-import dev.dora4j.io.SafetensorsFile;
 import dev.dora4j.io.ShardedSafetensors;
 import dev.dora4j.io.TensorInfo;
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
+import dev.dora4j.peft.ModuleWeights;
+import dev.dora4j.peft.PeftConfig;
 import dev.dora4j.peft.PeftKeys;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,11 +20,13 @@ import java.util.Arrays;
  * @param dir     a checkpoint directory or the run's output directory
  * @param adapter the adapter's config, or null for a full model
  */
-public record Snapshot(long step, Path dir, AdapterConfig adapter) {
+public record Snapshot(long step, Path dir, PeftConfig adapter) {
+    /** The method name of a full fine-tune. */
+    public static final String FULL = "full";
 
     /** An adapter when {@code dir} has {@code adapter_config.json}, a full model when it has model weights, else null. */
     static Snapshot at(long step, Path dir) {
-        if (Files.isRegularFile(dir.resolve(AdapterConfig.FILE_NAME))) return new Snapshot(step, dir, AdapterConfig.read(dir));
+        if (Files.isRegularFile(dir.resolve(AdapterConfig.FILE_NAME))) return new Snapshot(step, dir, PeftConfig.read(dir));
         if (Files.isRegularFile(dir.resolve(ShardedSafetensors.SINGLE_FILE))
                 || Files.isRegularFile(dir.resolve(ShardedSafetensors.INDEX_FILE))) {
             return new Snapshot(step, dir, null);
@@ -35,10 +38,9 @@ public record Snapshot(long step, Path dir, AdapterConfig adapter) {
         return adapter != null;
     }
 
-    /** dora, lora or full, as the files say. */
+    /** The adapter method's name (lora, dora, vera, dvora) or full, as the files say. */
     public String method() {
-        if (adapter == null) return "full";
-        return adapter.useDora() ? "dora" : "lora";
+        return adapter == null ? FULL : adapter.method().id();
     }
 
     /** The rows of the trained weight {@code weightName} ({@code <module path>.weight}), whose base is {@code w0}. */
@@ -60,50 +62,19 @@ public record Snapshot(long step, Path dir, AdapterConfig adapter) {
 
     private WeightDeltas.RowSource adapterRows(String weightName, Matrix w0) {
         String path = weightName.substring(0, weightName.length() - ".weight".length());
+        String modulePrefix = PeftKeys.PREFIX + path + ".";
+        AdapterFiles.Loaded loaded = AdapterFiles.read(dir, key -> key.startsWith(modulePrefix));
+        ModuleWeights module = loaded.modules().get(path);
         Path file = dir.resolve(AdapterFiles.WEIGHTS_FILE);
-        if (!Files.isRegularFile(file)) throw new DoraException(file + ": adapter weights not found");
-        try (SafetensorsFile st = SafetensorsFile.open(file)) {
-            String keyA = PeftKeys.loraA(path), keyB = PeftKeys.loraB(path);
-            if (!st.contains(keyA) || !st.contains(keyB)) {
-                throw new DoraException(file + ": no tensor '" + (st.contains(keyA) ? keyB : keyA)
-                        + "'; the module is not among the adapter's targets (choose --modules among them)");
-            }
-            int rank = adapter.rankFor(path);
-            float[] a = matrix(st, keyA, rank, w0.cols(), file);
-            float[] b = matrix(st, keyB, w0.rows(), rank, file);
-            String keyM = st.contains(PeftKeys.magnitude(path)) ? PeftKeys.magnitude(path)
-                    : PeftKeys.PREFIX + path + PeftKeys.MAGNITUDE_WITH_WEIGHT;
-            float[] m = null;
-            if (adapter.useDora()) {
-                if (!st.contains(keyM)) {
-                    throw new DoraException(file + ": tensor '" + PeftKeys.magnitude(path) + "' is missing (use_dora is true)");
-                }
-                long[] shape = st.info(keyM).shape();
-                if (shape.length != 1 || shape[0] != w0.rows()) {
-                    throw new DoraException(file + ": tensor '" + keyM + "' has shape " + Arrays.toString(shape) + " but the base weight '"
-                            + weightName + "' has " + w0.rows() + " rows");
-                }
-                m = st.readFloats(keyM);
-            } else if (st.contains(keyM)) {
-                throw new DoraException(file + ": tensor '" + keyM + "' present but use_dora is false");
-            }
-            return new MergedRows(w0, a, b, m, rank, scaling(path));
+        if (module == null) {
+            throw new DoraException(file + ": no tensor '" + adapter.method().moduleKey(path)
+                    + "'; the module is not among the adapter's targets (choose --modules among them)");
         }
-    }
-
-    /** s = alpha / r, or alpha / sqrt(r) with rsLoRA, in double precision. */
-    private double scaling(String path) {
-        double alpha = adapter.alphaFor(path);
-        int rank = adapter.rankFor(path);
-        return adapter.useRslora() ? alpha / Math.sqrt(rank) : alpha / rank;
-    }
-
-    private static float[] matrix(SafetensorsFile st, String key, long rows, long cols, Path file) {
-        long[] shape = st.info(key).shape();
-        if (!Arrays.equals(shape, new long[] {rows, cols})) {
-            throw new DoraException(file + ": tensor '" + key + "' has shape " + Arrays.toString(shape) + " but the base weight and"
-                    + " adapter_config.json imply " + Arrays.toString(new long[] {rows, cols}));
+        if (!module.fits(w0.rows(), w0.cols())) {
+            throw new DoraException(file + ": tensor '" + adapter.method().moduleKey(path) + "' is " + module.shapes()
+                    + " but the base weight '" + weightName + "' " + Arrays.toString(w0.shape()) + " needs "
+                    + module.shapesFitting(w0.rows(), w0.cols()));
         }
-        return st.readFloats(key);
+        return new MergedRows(w0, module);
     }
 }

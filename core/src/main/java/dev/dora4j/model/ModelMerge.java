@@ -9,15 +9,12 @@ import dev.dora4j.io.TensorInfo;
 import dev.dora4j.kernel.F32Matrix;
 import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.kernel.WeightStorage;
-import dev.dora4j.nn.Linear;
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
-import dev.dora4j.peft.AdapterWeights;
-import dev.dora4j.peft.LoraAdapter;
-import dev.dora4j.peft.PeftKeys;
+import dev.dora4j.peft.ModuleWeights;
+import dev.dora4j.peft.PeftMethod;
 import dev.dora4j.tensor.DType;
-import dev.dora4j.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,9 +27,9 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * Merges a PEFT LoRA/DoRA adapter into a Hugging Face model directory, architecture-agnostic:
- * every targeted module must have a 2-D {@code <path>.weight}. Each targeted weight becomes
- * {@code W + s·B·A} (LoRA) or {@code (m/n)·(W + s·B·A)} (DoRA), computed in float32 and stored
+ * Merges PEFT adapters of any registered method into a Hugging Face model directory, architecture-agnostic:
+ * every targeted module must have a 2-D {@code <path>.weight}. Each targeted weight becomes what the method's merge
+ * makes of it (LoRA {@code W + s·B·A}, DoRA {@code (m/n)·(W + s·B·A)}), computed in float32 and stored
  * back in the weight's own dtype; every other tensor and file is copied unchanged, shard layout
  * included. Everything is checked before anything is written, and the output directory appears
  * whole or not at all.
@@ -61,13 +58,28 @@ public final class ModelMerge {
      *              own dtype (a bitsandbytes checkpoint's compute dtype for its quantised weights)
      */
     public static Summary merge(Path modelDir, Path adapterDir, Path outDir, LinearStorage base, WeightStorage dtype) {
+        return merge(modelDir, List.of(adapterDir), outDir, base, dtype);
+    }
+
+    /** Several adapters at once, with the model's own storage (see below). */
+    public static Summary merge(Path modelDir, List<Path> adapterDirs, Path outDir) {
+        return merge(modelDir, adapterDirs, outDir, LinearStorage.AS_STORED, null);
+    }
+
+    /**
+     * Merges several adapters at once, as PEFT merges several active adapters since its #3608 fix: each adapter's
+     * change {@code mergeᵢ(W) − W} is taken from the base weight (every DoRA norm from W, not from the weight merged so
+     * far) and the changes are added, so the merged model computes what the unmerged one does with all of them active.
+     */
+    public static Summary merge(Path modelDir, List<Path> adapterDirs, Path outDir, LinearStorage base, WeightStorage dtype) {
+        if (adapterDirs.isEmpty()) throw new DoraException("give at least one --adapter");
         Path config = modelDir.resolve("config.json");
         if (!Files.isRegularFile(config)) throw new DoraException(config + ": model config not found");
         if (outDir.toAbsolutePath().normalize().equals(modelDir.toAbsolutePath().normalize())) {
             throw new DoraException(outDir + ": the output directory must differ from the model directory");
         }
         LlamaWriter.checkReplaceable(outDir);
-        AdapterFiles.Loaded adapter = AdapterFiles.read(adapterDir);
+        List<AdapterFiles.Loaded> adapters = adapterDirs.stream().map(AdapterFiles::read).toList();
         BnbConfig bnb = BnbConfig.read(modelDir);
         try (ShardedSafetensors model = ShardedSafetensors.open(modelDir)) {
             Map<String, long[]> linearWeights = new LinkedHashMap<>();
@@ -84,11 +96,13 @@ public final class ModelMerge {
                     linearWeights.put(path, info.shape());
                 }
             }
-            List<String> targets = AdapterInjector.targetPaths(adapter.config(), linearWeights.keySet(), OUTPUT_HEAD,
-                    adapterDir.resolve(AdapterConfig.FILE_NAME).toString());
-            check(adapter, linearWeights, targets);
             Map<String, String> weightToPath = new LinkedHashMap<>();
-            for (String path : targets) weightToPath.put(path + ".weight", path);
+            for (AdapterFiles.Loaded adapter : adapters) {
+                List<String> targets = AdapterInjector.targetPaths(adapter.config(), linearWeights.keySet(), OUTPUT_HEAD,
+                        adapter.dir().resolve(AdapterConfig.FILE_NAME).toString());
+                check(adapter, linearWeights, targets);
+                for (String path : targets) weightToPath.put(path + ".weight", path);
+            }
 
             int[] counts = new int[3];
             WeightStorage computeDtype = bnb != null ? bnb.computeDtype() : WeightStorage.F32;
@@ -112,7 +126,7 @@ public final class ModelMerge {
                         if (requantize) w = base.convert(w);
                         DType out = dtype != null ? DType.valueOf(dtype.name())
                                 : dequantize ? DType.valueOf(computeDtype.name()) : t.dtype();
-                        float[] values = path == null ? w.toFloatArray() : mergeOne(w, path, adapter);
+                        float[] values = path == null ? w.toFloatArray() : mergeAll(w, path, adapters);
                         checkRange(values, t.name(), out, shard.path());
                         writer.add(t.name(), values, shape, out);
                         if (path != null) counts[0]++;
@@ -123,31 +137,31 @@ public final class ModelMerge {
                 counts[2] = copyOtherFiles(modelDir, tmp, model);
                 if (!quantized.isEmpty()) DequantizedFiles.rewrite(tmp, quantState);
             });
-            return new Summary(counts[0], counts[1], counts[2], adapter.config().useDora());
+            return new Summary(counts[0], counts[1], counts[2], adapters.stream().anyMatch(a -> a.config().method().useDora()));
         }
     }
 
     private static void check(AdapterFiles.Loaded adapter, Map<String, long[]> linearWeights, List<String> targets) {
         Path file = adapter.dir().resolve(AdapterFiles.WEIGHTS_FILE);
-        for (AdapterWeights w : adapter.modules().values()) {
+        PeftMethod method = adapter.config().method();
+        for (ModuleWeights w : adapter.modules().values()) {
             long[] shape = linearWeights.get(w.path());
             if (shape == null) {
-                throw new DoraException(file + ": tensor '" + PeftKeys.loraA(w.path()) + "' names module '" + w.path()
+                throw new DoraException(file + ": tensor '" + method.moduleKey(w.path()) + "' names module '" + w.path()
                         + "', which has no 2-D weight in the model");
             }
-            if (shape[0] != w.out() || shape[1] != w.in()) {
-                throw new DoraException(file + ": tensor '" + PeftKeys.loraA(w.path()) + "' is [" + w.rank() + ", " + w.in()
-                        + "] and lora_B [" + w.out() + ", " + w.rank() + "], but the model's '" + w.path() + ".weight' is "
-                        + Arrays.toString(shape));
+            if (!w.fits((int) shape[0], (int) shape[1])) {
+                throw new DoraException(file + ": tensor '" + method.moduleKey(w.path()) + "' is " + w.shapes()
+                        + ", but the model's '" + w.path() + ".weight' is " + Arrays.toString(shape));
             }
             if (!targets.contains(w.path())) {
-                throw new DoraException(file + ": tensor '" + PeftKeys.loraA(w.path())
+                throw new DoraException(file + ": tensor '" + method.moduleKey(w.path())
                         + "' is for a module that target_modules does not select");
             }
         }
         for (String path : targets) {
             if (!adapter.modules().containsKey(path)) {
-                throw new DoraException(file + ": tensor '" + PeftKeys.loraA(path) + "' is missing for targeted module '" + path + "'");
+                throw new DoraException(file + ": tensor '" + method.moduleKey(path) + "' is missing for targeted module '" + path + "'");
             }
         }
     }
@@ -159,15 +173,21 @@ public final class ModelMerge {
                 && !n.startsWith("lm_head") && !n.startsWith("classifier") && !n.contains(".classifier.");
     }
 
-    private static float[] mergeOne(WeightMatrix weight, String path, AdapterFiles.Loaded adapter) {
-        AdapterWeights w = adapter.modules().get(path);
-        Linear layer = new Linear(path, Tensor.of(weight.toFloatArray(), w.out(), w.in()), null);
-        Tensor m = w.isDora() ? Tensor.of(w.magnitude(), w.out()) : null;
-        LoraAdapter lora = new LoraAdapter(Tensor.of(w.loraA(), w.rank(), w.in()), Tensor.of(w.loraB(), w.out(), w.rank()),
-                m, adapter.config().scalingFor(path), null);
-        layer.adapter(lora);
-        layer.merge();
-        return layer.weight().data();
+    /** W + Σ (mergeᵢ(W) − W) over the adapters that target {@code path}, each merge from the base weight W. */
+    private static float[] mergeAll(WeightMatrix weight, String path, List<AdapterFiles.Loaded> adapters) {
+        float[] w = weight.toFloatArray();
+        float[] merged = null;
+        for (AdapterFiles.Loaded adapter : adapters) {
+            ModuleWeights m = adapter.modules().get(path);
+            if (m == null) continue;
+            float[] one = m.merge(w, weight.rows(), weight.cols());
+            if (merged == null) {
+                merged = one;
+            } else {
+                for (int i = 0; i < merged.length; i++) merged[i] += one[i] - w[i];
+            }
+        }
+        return merged;
     }
 
     /** Merged values must be finite and representable in the weight's dtype: no silent overflow to infinity. */

@@ -1,26 +1,18 @@
 package dev.dora4j.peft;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dora4j.DoraException;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 /**
- * A PEFT LoRA/DoRA {@code adapter_config.json}: the fields that decide the adapter's shape and
+ * A PEFT LoRA/DoRA {@code adapter_config.json} ({@code peft_type: "LORA"}): the fields that decide the adapter's shape and
  * semantics, with PEFT's names and defaults. Fields it does not model are kept and written back.
  */
 public record AdapterConfig(
@@ -37,12 +29,10 @@ public record AdapterConfig(
         List<String> modulesToSave,
         String taskType,
         String baseModelNameOrPath,
-        ObjectNode extra) {
+        ObjectNode extra) implements PeftConfig {
 
     public static final String FILE_NAME = "adapter_config.json";
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = ConfigFields.JSON;
 
     public AdapterConfig {
         targetModules = targetModules == null ? List.of() : List.copyOf(targetModules);
@@ -60,7 +50,19 @@ public record AdapterConfig(
                 baseModel, null);
     }
 
+    /** LoRA, or DoRA with {@code use_dora}. */
+    @Override
+    public PeftMethod method() {
+        return useDora ? LoraMethod.DORA : LoraMethod.LORA;
+    }
+
+    @Override
+    public float dropout() {
+        return loraDropout;
+    }
+
     /** The rank of the module at {@code path}, honouring {@code rank_pattern}. */
+    @Override
     public int rankFor(String path) {
         return TargetMatcher.patternValue(rankPattern, path, r);
     }
@@ -77,16 +79,9 @@ public record AdapterConfig(
         return useRslora ? (float) (alpha / Math.sqrt(rank)) : alpha / rank;
     }
 
+    /** Reads a LoRA/DoRA config; use {@link PeftConfig#read} for any registered method. */
     public static AdapterConfig read(Path dir) {
-        Path file = dir.resolve(FILE_NAME);
-        if (!Files.isRegularFile(file)) throw new DoraException(file + ": adapter config not found");
-        JsonNode root;
-        try {
-            root = JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new DoraException(file + ": not valid JSON: " + firstLine(e.getMessage()));
-        }
-        return parse(root, file.toString());
+        return parse(ConfigFields.readTree(dir), dir.resolve(FILE_NAME).toString());
     }
 
     /** Parses a config object; {@code source} names it in errors. */
@@ -95,52 +90,33 @@ public record AdapterConfig(
         String peftType = text(root, "peft_type", source, null);
         if (peftType == null) throw new DoraException(source + ": missing key 'peft_type'");
         if (!peftType.equals("LORA")) {
-            throw new DoraException(source + ": peft_type '" + peftType + "' is not supported (only LORA, with or without use_dora)");
+            PeftMethods.of(peftType, bool(root, "use_dora", source), source); // names the supported types if unknown
+            throw new DoraException(source + ": peft_type '" + peftType + "' is not LORA");
         }
-        int r = integer(root, "r", source, 8);
-        if (r <= 0) throw new DoraException(source + ": key 'r' must be a positive rank, got " + r);
+        int r = ConfigFields.rank(root, "r", source, 8);
         float alpha = number(root, "lora_alpha", source, 8f);
-        float dropout = number(root, "lora_dropout", source, 0f);
-        if (!(dropout >= 0f && dropout < 1f)) throw new DoraException(source + ": key 'lora_dropout' must be in [0, 1), got " + dropout);
-        List<String> targets = new ArrayList<>();
-        String regex = null;
-        JsonNode t = root.get("target_modules");
-        if (t == null || t.isNull()) {
-            throw new DoraException(source + ": key 'target_modules' is missing or null; name the modules to adapt");
-        } else if (t.isTextual()) {
-            regex = t.asText();
-            if (!regex.equals(TargetMatcher.ALL_LINEAR)) checkRegex(regex, regex, source, "key 'target_modules'");
-        } else if (t.isArray()) {
-            for (JsonNode n : t) {
-                if (!n.isTextual()) throw new DoraException(source + ": key 'target_modules' must hold strings");
-                targets.add(n.asText());
-            }
-        } else {
-            throw new DoraException(source + ": key 'target_modules' must be a list or a string");
-        }
+        float dropout = ConfigFields.dropout(root, "lora_dropout", source);
+        ConfigFields.Targets targets = ConfigFields.targets(root, source);
         boolean dora = bool(root, "use_dora", source);
         boolean rslora = bool(root, "use_rslora", source);
         Map<String, Integer> ranks = new LinkedHashMap<>();
-        for (var e : entries(root, "rank_pattern", source)) {
+        for (var e : ConfigFields.entries(root, "rank_pattern", source)) {
             if (!e.getValue().canConvertToInt() || e.getValue().asInt() <= 0) {
                 throw new DoraException(source + ": rank_pattern['" + e.getKey() + "'] must be a positive integer");
             }
-            checkRegex(e.getKey(), TargetMatcher.patternRegex(e.getKey()), source, "rank_pattern key");
+            ConfigFields.checkRegex(e.getKey(), TargetMatcher.patternRegex(e.getKey()), source, "rank_pattern key");
             ranks.put(e.getKey(), e.getValue().asInt());
         }
         Map<String, Float> alphas = new LinkedHashMap<>();
-        for (var e : entries(root, "alpha_pattern", source)) {
+        for (var e : ConfigFields.entries(root, "alpha_pattern", source)) {
             if (!e.getValue().isNumber()) throw new DoraException(source + ": alpha_pattern['" + e.getKey() + "'] must be a number");
-            checkRegex(e.getKey(), TargetMatcher.patternRegex(e.getKey()), source, "alpha_pattern key");
+            ConfigFields.checkRegex(e.getKey(), TargetMatcher.patternRegex(e.getKey()), source, "alpha_pattern key");
             alphas.put(e.getKey(), (float) e.getValue().asDouble());
         }
         String bias = text(root, "bias", source, "none");
-        List<String> toSave = new ArrayList<>();
-        JsonNode m = root.get("modules_to_save");
-        if (m != null && m.isArray()) for (JsonNode n : m) toSave.add(n.asText());
-        return new AdapterConfig(r, alpha, dropout, targets, regex, dora, rslora, ranks, alphas, bias, toSave,
-                text(root, "task_type", source, null), text(root, "base_model_name_or_path", source, null),
-                (ObjectNode) root);
+        return new AdapterConfig(r, alpha, dropout, targets.names(), targets.regex(), dora, rslora, ranks, alphas, bias,
+                ConfigFields.strings(root, "modules_to_save"), text(root, "task_type", source, null),
+                text(root, "base_model_name_or_path", source, null), (ObjectNode) root);
     }
 
     /**
@@ -176,20 +152,12 @@ public record AdapterConfig(
         o.put("task_type", taskType);
         o.put("use_dora", useDora);
         o.put("use_rslora", useRslora);
-        ObjectNode merged = extra.deepCopy();
-        merged.setAll(o);
-        ObjectNode sorted = JSON.createObjectNode();
-        new java.util.TreeMap<>(merged.properties().stream()
-                .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue))).forEach(sorted::set);
-        return sorted;
+        return ConfigFields.sortedOver(extra, o);
     }
 
+    @Override
     public String toJsonString() {
-        try {
-            return JSON.writeValueAsString(toJson()) + "\n";
-        } catch (IOException e) {
-            throw new DoraException("cannot serialise adapter config: " + e.getMessage(), e);
-        }
+        return ConfigFields.toJsonString(toJson());
     }
 
     private static Map<String, JsonNode> numberMap(Map<String, ? extends Number> map) {
@@ -200,63 +168,22 @@ public record AdapterConfig(
     }
 
     private static double cleanNumber(float f) {
-        return Double.parseDouble(Float.toString(f));
+        return ConfigFields.cleanNumber(f);
     }
 
     private static void toStrings(ArrayNode array, List<String> values) {
         values.forEach(array::add);
     }
 
-    private static Iterable<Map.Entry<String, JsonNode>> entries(JsonNode root, String key, String source) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return List.of();
-        if (!n.isObject()) throw new DoraException(source + ": key '" + key + "' must be an object");
-        List<Map.Entry<String, JsonNode>> list = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) list.add(it.next());
-        return list;
-    }
-
-    /** PEFT reads target_modules strings and pattern keys as regular expressions; a broken one is refused here. */
-    private static void checkRegex(String value, String regex, String source, String what) {
-        try {
-            Pattern.compile(regex);
-        } catch (PatternSyntaxException e) {
-            throw new DoraException(source + ": " + what + " '" + value + "' is not a valid regular expression: "
-                    + e.getDescription() + " near index " + e.getIndex());
-        }
-    }
-
     private static String text(JsonNode root, String key, String source, String fallback) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return fallback;
-        if (!n.isTextual()) throw new DoraException(source + ": key '" + key + "' must be a string");
-        return n.asText();
-    }
-
-    private static int integer(JsonNode root, String key, String source, int fallback) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return fallback;
-        if (!n.canConvertToInt() || !n.isIntegralNumber()) throw new DoraException(source + ": key '" + key + "' must be an integer");
-        return n.asInt();
+        return ConfigFields.text(root, key, source, fallback);
     }
 
     private static float number(JsonNode root, String key, String source, float fallback) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return fallback;
-        if (!n.isNumber()) throw new DoraException(source + ": key '" + key + "' must be a number");
-        return (float) n.asDouble();
+        return ConfigFields.number(root, key, source, fallback);
     }
 
     private static boolean bool(JsonNode root, String key, String source) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return false;
-        if (!n.isBoolean()) throw new DoraException(source + ": key '" + key + "' must be true or false");
-        return n.asBoolean();
-    }
-
-    private static String firstLine(String s) {
-        if (s == null) return "";
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
+        return ConfigFields.bool(root, key, source);
     }
 }

@@ -9,26 +9,28 @@ import dev.dora4j.tensor.DType;
 import dev.dora4j.tensor.Tensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.TreeMap;
+import java.util.function.Predicate;
 
 /**
- * Reads and writes adapters in PEFT's format: {@code adapter_config.json} beside
- * {@code adapter_model.safetensors} whose keys are {@code base_model.model.<path>.lora_A.weight},
- * {@code .lora_B.weight} and {@code .lora_magnitude_vector}.
+ * Reads and writes adapters of any registered method in PEFT's format: {@code adapter_config.json}
+ * beside {@code adapter_model.safetensors}, whose keys each method names (LoRA:
+ * {@code base_model.model.<path>.lora_A.weight}, {@code .lora_B.weight}, {@code .lora_magnitude_vector}).
  */
 public final class AdapterFiles {
     public static final String WEIGHTS_FILE = "adapter_model.safetensors";
 
     /**
-     * An adapter as read from disk: its config, its LoRA/DoRA tensors per module path in file order, and the whole
-     * tensors of its {@code modules_to_save} (e.g. a classifier head) by module-relative name ({@code classifier.weight}).
+     * An adapter as read from disk: its config, its tensors grouped per module path in file order, the whole
+     * tensors of its {@code modules_to_save} (e.g. a classifier head) by module-relative name ({@code classifier.weight}),
+     * and every adapter tensor by its key.
      */
-    public record Loaded(Path dir, AdapterConfig config, Map<String, AdapterWeights> modules, Map<String, Saved> saved) {
-        public Loaded(Path dir, AdapterConfig config, Map<String, AdapterWeights> modules) {
-            this(dir, config, modules, Map.of());
+    public record Loaded(Path dir, PeftConfig config, Map<String, ModuleWeights> modules, Map<String, Saved> saved,
+            Map<String, float[]> tensors) {
+        public Loaded(Path dir, PeftConfig config, Map<String, ModuleWeights> modules) {
+            this(dir, config, modules, Map.of(), Map.of());
         }
     }
 
@@ -38,8 +40,19 @@ public final class AdapterFiles {
     private AdapterFiles() {}
 
     public static Loaded read(Path dir) {
+        Loaded loaded = read(dir, name -> true);
+        if (loaded.modules().isEmpty()) throw new DoraException(dir.resolve(WEIGHTS_FILE) + ": holds no adapter tensors");
+        return loaded;
+    }
+
+    /**
+     * The adapter in {@code dir} with only the adapter tensors whose keys {@code keep} accepts (and the shared ones)
+     * read, for a reader that needs a few modules; modules_to_save are always read.
+     */
+    public static Loaded read(Path dir, Predicate<String> keep) {
         if (!Files.isDirectory(dir)) throw new DoraException(dir + ": adapter directory not found");
-        AdapterConfig config = AdapterConfig.read(dir);
+        PeftConfig config = PeftConfig.read(dir);
+        PeftMethod method = config.method();
         Path file = dir.resolve(WEIGHTS_FILE);
         if (!Files.isRegularFile(file)) {
             String hint = Files.exists(dir.resolve("adapter_model.bin"))
@@ -48,99 +61,53 @@ public final class AdapterFiles {
             throw new DoraException(file + ": adapter weights not found" + hint);
         }
         try (SafetensorsFile st = SafetensorsFile.open(file)) {
-            Map<String, float[]> a = new LinkedHashMap<>(), b = new LinkedHashMap<>(), m = new LinkedHashMap<>();
-            Map<String, TensorInfo> aInfo = new TreeMap<>(), bInfo = new TreeMap<>();
+            Map<String, FileTensor> moduleTensors = new LinkedHashMap<>();
+            Map<String, float[]> byKey = new LinkedHashMap<>();
             Map<String, Saved> saved = new LinkedHashMap<>();
             for (TensorInfo t : st.tensors()) {
                 String name = t.name();
-                if (!name.startsWith(PeftKeys.PREFIX)) {
+                boolean shared = method.sharedKeys().contains(name);
+                if (!name.startsWith(PeftKeys.PREFIX) && !shared) {
                     throw new DoraException(file + ": tensor '" + name + "' does not start with '" + PeftKeys.PREFIX + "'");
                 }
-                String rest = name.substring(PeftKeys.PREFIX.length());
-                if (isSavedModule(rest, config)) {
+                String rest = shared ? name : name.substring(PeftKeys.PREFIX.length());
+                if (!shared && isSavedModule(rest, config)) {
                     saved.put(rest, new Saved(rest, finite(st.readFloats(name), file, t), t.shape()));
-                } else if (rest.endsWith(PeftKeys.LORA_A)) {
-                    String path = strip(rest, PeftKeys.LORA_A);
-                    a.put(path, readMatrix(st, t, file));
-                    aInfo.put(path, t);
-                } else if (rest.endsWith(PeftKeys.LORA_B)) {
-                    String path = strip(rest, PeftKeys.LORA_B);
-                    b.put(path, readMatrix(st, t, file));
-                    bInfo.put(path, t);
-                } else if (rest.endsWith(PeftKeys.MAGNITUDE) || rest.endsWith(PeftKeys.MAGNITUDE_WITH_WEIGHT)) {
-                    String path = strip(strip(rest, ".weight"), PeftKeys.MAGNITUDE);
-                    if (t.shape().length != 1) {
-                        throw new DoraException(file + ": tensor '" + name + "' must be 1-D, has shape " + Arrays.toString(t.shape()));
-                    }
-                    m.put(path, finite(st.readFloats(name), file, t));
-                } else {
-                    throw new DoraException(file + ": tensor '" + name + "' is not a LoRA/DoRA tensor (lora_A, lora_B, lora_magnitude_vector)"
-                            + " nor in a module of modules_to_save " + config.modulesToSave());
+                } else if (shared || keep.test(name)) {
+                    FileTensor ft = new FileTensor(name, finite(st.readFloats(name), file, t), t.shape());
+                    moduleTensors.put(name, ft);
+                    byKey.put(name, ft.values());
                 }
             }
-            Map<String, AdapterWeights> modules = new LinkedHashMap<>();
-            for (String path : a.keySet()) {
-                if (!b.containsKey(path)) throw new DoraException(file + ": tensor '" + PeftKeys.loraB(path) + "' is missing");
-                long[] as = aInfo.get(path).shape(), bs = bInfo.get(path).shape();
-                int rank = (int) as[0], in = (int) as[1], out = (int) bs[0];
-                if (bs[1] != rank) {
-                    throw new DoraException(file + ": tensor '" + PeftKeys.loraB(path) + "' has shape " + Arrays.toString(bs)
-                            + " but lora_A has rank " + rank);
-                }
-                int expectedRank = config.rankFor(path);
-                if (rank != expectedRank) {
-                    throw new DoraException(file + ": tensor '" + PeftKeys.loraA(path) + "' has rank " + rank
-                            + " but adapter_config.json gives r = " + expectedRank + " for this module");
-                }
-                float[] mag = m.remove(path);
-                if (config.useDora() && mag == null) {
-                    throw new DoraException(file + ": tensor '" + PeftKeys.magnitude(path) + "' is missing (use_dora is true)");
-                }
-                if (!config.useDora() && mag != null) {
-                    throw new DoraException(file + ": tensor '" + PeftKeys.magnitude(path) + "' present but use_dora is false");
-                }
-                if (mag != null && mag.length != out) {
-                    throw new DoraException(file + ": tensor '" + PeftKeys.magnitude(path) + "' has " + mag.length
-                            + " entries but lora_B has " + out + " rows");
-                }
-                modules.put(path, new AdapterWeights(path, a.get(path), b.get(path), mag, rank, in, out));
-            }
-            for (String path : b.keySet()) {
-                if (!a.containsKey(path)) throw new DoraException(file + ": tensor '" + PeftKeys.loraA(path) + "' is missing");
-            }
-            if (!m.isEmpty()) {
-                String path = m.keySet().iterator().next();
-                throw new DoraException(file + ": tensor '" + PeftKeys.magnitude(path) + "' has no lora_A/lora_B beside it");
-            }
-            if (modules.isEmpty()) throw new DoraException(file + ": holds no adapter tensors");
-            return new Loaded(dir, config, modules, saved);
+            return new Loaded(dir, config, method.readModules(config, moduleTensors, file), saved, byKey);
         }
     }
 
     /** Writes config and tensors as a complete directory, atomically. */
-    public static void write(Path dir, AdapterConfig config, Map<String, LoraAdapter> adapters) {
+    public static void write(Path dir, PeftConfig config, Map<String, ? extends Adapter> adapters) {
         AtomicFiles.writeDirectory(dir, tmp -> writeFiles(tmp, config, adapters));
     }
 
     /** Writes {@code adapter_config.json} and {@code adapter_model.safetensors} into {@code dir}, each atomically. */
-    public static void writeFiles(Path dir, AdapterConfig config, Map<String, LoraAdapter> adapters) {
+    public static void writeFiles(Path dir, PeftConfig config, Map<String, ? extends Adapter> adapters) {
         writeFiles(dir, config, adapters, Map.of());
     }
 
     /**
-     * As {@link #writeFiles(Path, AdapterConfig, Map)}, with whole tensors of {@code modules_to_save} by module-relative
+     * As {@link #writeFiles(Path, PeftConfig, Map)}, with whole tensors of {@code modules_to_save} by module-relative
      * name ({@code classifier.weight}), stored as PEFT stores them: {@code base_model.model.classifier.weight}.
+     * A tensor that several adapters share (one key, one tensor) is stored once.
      */
-    public static void writeFiles(Path dir, AdapterConfig config, Map<String, LoraAdapter> adapters, Map<String, Tensor> saved) {
+    public static void writeFiles(Path dir, PeftConfig config, Map<String, ? extends Adapter> adapters, Map<String, Tensor> saved) {
         SafetensorsWriter writer = new SafetensorsWriter();
         writer.metadata(Map.of("format", "pt"));
-        for (var e : adapters.entrySet()) {
-            String path = e.getKey();
-            LoraAdapter ad = e.getValue();
-            writer.add(PeftKeys.loraA(path), ad.loraA().data(), longShape(ad.loraA().shape()), DType.F32);
-            writer.add(PeftKeys.loraB(path), ad.loraB().data(), longShape(ad.loraB().shape()), DType.F32);
-            if (ad.isDora()) {
-                writer.add(PeftKeys.magnitude(path), ad.magnitude().data(), longShape(ad.magnitude().shape()), DType.F32);
+        Map<String, Tensor> written = new HashMap<>();
+        for (Adapter ad : adapters.values()) {
+            for (AdapterTensor t : ad.tensors()) {
+                Tensor before = written.putIfAbsent(t.key(), t.tensor());
+                if (before == t.tensor()) continue;
+                if (before != null) throw new IllegalArgumentException("two different tensors under key " + t.key());
+                writer.add(t.key(), t.tensor().data(), longShape(t.tensor().shape()), DType.F32);
             }
         }
         for (var e : saved.entrySet()) {
@@ -157,7 +124,7 @@ public final class AdapterFiles {
      * Whether {@code key} (a tensor name after {@code base_model.model.}) belongs to a module listed in
      * {@code modules_to_save}: PEFT wraps every module whose path is that name or ends with {@code .name}.
      */
-    static boolean isSavedModule(String key, AdapterConfig config) {
+    static boolean isSavedModule(String key, PeftConfig config) {
         int dot = key.lastIndexOf('.');
         if (dot < 0) return false;
         String module = key.substring(0, dot);
@@ -165,13 +132,6 @@ public final class AdapterFiles {
             if (module.equals(m) || module.endsWith("." + m)) return true;
         }
         return false;
-    }
-
-    private static float[] readMatrix(SafetensorsFile st, TensorInfo t, Path file) {
-        if (t.shape().length != 2) {
-            throw new DoraException(file + ": tensor '" + t.name() + "' must be 2-D, has shape " + Arrays.toString(t.shape()));
-        }
-        return finite(st.readFloats(t.name()), file, t);
     }
 
     /** Adapter tensors must be finite: a NaN or infinity is reported with its tensor, never applied. */
@@ -183,10 +143,6 @@ public final class AdapterFiles {
             }
         }
         return values;
-    }
-
-    private static String strip(String s, String suffix) {
-        return s.endsWith(suffix) ? s.substring(0, s.length() - suffix.length()) : s;
     }
 
     private static long[] longShape(int[] shape) {

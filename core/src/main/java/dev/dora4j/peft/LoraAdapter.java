@@ -6,8 +6,9 @@ import dev.dora4j.kernel.Parallel;
 import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.nn.Dropout;
 import dev.dora4j.nn.Linear;
-import dev.dora4j.nn.LinearAdapter;
 import dev.dora4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A LoRA or DoRA adapter on one frozen linear layer, with PEFT's forward semantics:
@@ -20,7 +21,8 @@ import dev.dora4j.tensor.Tensor;
  * {@link #exactNormGradient} is set. Neither forward nor backward forms {@code B·A} or
  * {@code W + s·B·A}; see {@link DoraNorm}.
  */
-public final class LoraAdapter implements LinearAdapter {
+public final class LoraAdapter implements Adapter {
+    private final String path;
     private final Tensor loraA;
     private final Tensor loraB;
     private final Tensor magnitude;
@@ -40,17 +42,44 @@ public final class LoraAdapter implements LinearAdapter {
      * @param dropout   dropout on the adapter's input, or null for none
      */
     public LoraAdapter(Tensor loraA, Tensor loraB, Tensor magnitude, float scaling, Dropout dropout) {
+        this(null, loraA, loraB, magnitude, scaling, dropout);
+    }
+
+    /** As {@link #LoraAdapter(Tensor, Tensor, Tensor, float, Dropout)}, on the module at {@code path}, which names its tensors. */
+    public LoraAdapter(String path, Tensor loraA, Tensor loraB, Tensor magnitude, float scaling, Dropout dropout) {
         if (loraA.rank() != 2 || loraB.rank() != 2 || loraA.dim(0) != loraB.dim(1)) {
             throw new IllegalArgumentException("lora_A " + loraA + " and lora_B " + loraB + " do not share a rank");
         }
         if (magnitude != null && (magnitude.rank() != 1 || magnitude.dim(0) != loraB.dim(0))) {
             throw new IllegalArgumentException("magnitude " + magnitude + " does not match lora_B " + loraB);
         }
+        this.path = path;
         this.loraA = loraA;
         this.loraB = loraB;
         this.magnitude = magnitude;
         this.scaling = scaling;
         this.dropout = dropout;
+    }
+
+    @Override
+    public PeftMethod method() {
+        return magnitude == null ? LoraMethod.LORA : LoraMethod.DORA;
+    }
+
+    /** lora_A, lora_B and (DoRA) the magnitude under their PEFT keys. */
+    @Override
+    public List<AdapterTensor> tensors() {
+        if (path == null) throw new IllegalStateException("an adapter made without a module path has no PEFT keys");
+        List<AdapterTensor> list = new ArrayList<>(List.of(
+                new AdapterTensor(PeftKeys.loraA(path), loraA, AdapterTensor.Group.DOWN),
+                new AdapterTensor(PeftKeys.loraB(path), loraB, AdapterTensor.Group.UP)));
+        if (magnitude != null) list.add(new AdapterTensor(PeftKeys.magnitude(path), magnitude, AdapterTensor.Group.MAGNITUDE));
+        return list;
+    }
+
+    @Override
+    public void holdNorm(Linear base, boolean hold) {
+        if (magnitude != null) holdNorm(hold ? weightNorm(base) : null);
     }
 
     public Tensor loraA() {
@@ -109,7 +138,7 @@ public final class LoraAdapter implements LinearAdapter {
         this.fixedNorm = norm == null ? null : norm.clone();
     }
 
-    /** Checks that this adapter fits {@code base}, naming the module when it does not. */
+    @Override
     public void checkFits(Linear base) {
         if (loraA.dim(1) != base.inFeatures() || loraB.dim(0) != base.outFeatures()) {
             throw new IllegalArgumentException(base.path() + ": adapter lora_A " + loraA + " / lora_B " + loraB

@@ -9,6 +9,12 @@ public final class PeftKeys {
     /** The magnitude's key as some PEFT versions wrote it, accepted on read. */
     public static final String MAGNITUDE_WITH_WEIGHT = ".lora_magnitude_vector.weight";
 
+    /** PEFT's embedding adapters: parameters, so no {@code .weight} suffix. */
+    public static final String EMBEDDING_A = ".lora_embedding_A";
+    public static final String EMBEDDING_B = ".lora_embedding_B";
+    /** The copy of an adapted embedding's base table that PEFT may save beside the adapter. */
+    public static final String BASE_LAYER_WEIGHT = ".base_layer.weight";
+
     private PeftKeys() {}
 
     public static String loraA(String path) {
@@ -21,5 +27,13 @@ public final class PeftKeys {
 
     public static String magnitude(String path) {
         return PREFIX + path + MAGNITUDE;
+    }
+
+    public static String embeddingA(String path) {
+        return PREFIX + path + EMBEDDING_A;
+    }
+
+    public static String embeddingB(String path) {
+        return PREFIX + path + EMBEDDING_B;
     }
 }

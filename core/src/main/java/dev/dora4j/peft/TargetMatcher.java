@@ -24,7 +24,7 @@ public final class TargetMatcher {
         this.allLinear = allLinear;
     }
 
-    public static TargetMatcher of(AdapterConfig config) {
+    public static TargetMatcher of(PeftConfig config) {
         if (config.targetModulesRegex() != null) {
             if (config.targetModulesRegex().equals(ALL_LINEAR)) return new TargetMatcher(List.of(), null, true);
             return new TargetMatcher(List.of(), Pattern.compile(config.targetModulesRegex()), false);

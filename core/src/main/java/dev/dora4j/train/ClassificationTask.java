@@ -10,7 +10,6 @@ import dev.dora4j.model.BertModel;
 import dev.dora4j.model.BertWriter;
 import dev.dora4j.model.ClassifierInfo;
 import dev.dora4j.nn.Linear;
-import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.tensor.DType;
 import dev.dora4j.tensor.Tensor;
 import dev.dora4j.tokenizer.Tokenizer;
@@ -66,9 +65,13 @@ record ClassificationTask(BertClassifier classifier, Tokenizer tokenizer, int se
     }
 
     @Override
-    public AdapterConfig adapterConfig(TrainConfig c, String baseModelName) {
-        return new AdapterConfig(c.rank(), c.alpha(), c.dropout(), c.targets(), null, c.method().equals("dora"), c.rslora(),
-                null, null, "none", SEQ_CLS_MODULES, "SEQ_CLS", baseModelName, null);
+    public List<String> modulesToSave() {
+        return SEQ_CLS_MODULES;
+    }
+
+    @Override
+    public String taskType() {
+        return "SEQ_CLS";
     }
 
     @Override

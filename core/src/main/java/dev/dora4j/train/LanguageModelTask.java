@@ -7,7 +7,6 @@ import dev.dora4j.data.Record;
 import dev.dora4j.model.CausalLM;
 import dev.dora4j.model.ModelRegistry;
 import dev.dora4j.nn.Linear;
-import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.tensor.DType;
 import dev.dora4j.tensor.Tensor;
 import dev.dora4j.tokenizer.Tokenizer;
@@ -58,9 +57,13 @@ record LanguageModelTask(CausalLM model, Tokenizer tokenizer, int seqLen, Exampl
     }
 
     @Override
-    public AdapterConfig adapterConfig(TrainConfig c, String baseModelName) {
-        return AdapterConfig.create(c.rank(), c.alpha(), c.dropout(), c.targets(), c.method().equals("dora"), c.rslora(),
-                "CAUSAL_LM", baseModelName);
+    public List<String> modulesToSave() {
+        return List.of();
+    }
+
+    @Override
+    public String taskType() {
+        return "CAUSAL_LM";
     }
 
     @Override

@@ -8,9 +8,11 @@ import dev.dora4j.model.LlamaConfig;
 import dev.dora4j.model.CausalLM;
 import dev.dora4j.model.LlamaModel;
 import dev.dora4j.model.RandomModels;
-import dev.dora4j.peft.AdapterConfig;
+import dev.dora4j.peft.Adapter;
 import dev.dora4j.peft.AdapterInjector;
-import dev.dora4j.peft.LoraAdapter;
+import dev.dora4j.peft.AdapterSettings;
+import dev.dora4j.peft.PeftConfig;
+import dev.dora4j.peft.PeftMethods;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -47,13 +49,13 @@ public final class TrainBenchmark {
         LlamaModel model = RandomModels.llama(config, s.seed(), s.dtype(), s.linears());
         model.activationCheckpointing(s.activationCheckpointing());
         List<Parameter> params = new ArrayList<>();
-        if (s.method().equals("full")) {
+        if (s.method().equals(TrainConfig.FULL)) {
             model.trainAll(true);
             params.addAll(TrainingRun.fullParameters(model));
         } else {
-            AdapterConfig ac = AdapterConfig.create(s.rank(), s.alpha(), 0f, s.targets(), s.method().equals("dora"), false,
-                    "CAUSAL_LM", "random");
-            Map<String, LoraAdapter> adapters = AdapterInjector.inject(model.linears(), ac, LlamaModel.OUTPUT_HEAD, s.seed());
+            PeftConfig ac = PeftMethods.named(s.method()).newConfig(AdapterSettings.of(s.rank(), s.alpha(), 0f, s.targets(), false,
+                    "CAUSAL_LM", "random"));
+            Map<String, Adapter> adapters = AdapterInjector.inject(model.linears(), ac, LlamaModel.OUTPUT_HEAD, s.seed());
             params.addAll(TrainingRun.adapterParameters(adapters, 1f));
         }
         Optimizer opt = Optimizer.create("adamw", params, 0f);
@@ -112,14 +114,14 @@ public final class TrainBenchmark {
         double linLayer = 4 * d * d + 3 * d * f;
         double fwdLin = 2 * n * (L * linLayer + d * V);
         double fwdAttn = L * 2 * (2 * B * T * T * d);
-        if (s.method().equals("full")) return 3 * (fwdLin + fwdAttn);
+        if (s.method().equals(TrainConfig.FULL)) return 3 * (fwdLin + fwdAttn);
         double adLayer = 4 * r * (d + d) + 3 * r * (d + f);
         double fwdAd = 2 * n * L * adLayer;
         double[][] mods = {{d, d}, {d, d}, {d, d}, {d, d}, {d, f}, {d, f}, {f, d}};
         double doraNeeded = 0;
         for (double[] io : mods) doraNeeded += L * (2 * r * io[0] * io[1] + 3 * io[0] * io[1]);
         double l0qkv = 2 * n * 3 * d * d;
-        return fwdLin + (fwdLin - l0qkv) + 3 * fwdAttn + 3 * fwdAd + (s.method().equals("dora") ? doraNeeded : 0);
+        return fwdLin + (fwdLin - l0qkv) + 3 * fwdAttn + 3 * fwdAd + (PeftMethods.named(s.method()).useDora() ? doraNeeded : 0);
     }
 
     private static void resetPeaks() {

@@ -2,6 +2,7 @@ package dev.dora4j.train;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import dev.dora4j.model.LinearStorage;
+import dev.dora4j.peft.PeftMethods;
 import java.util.List;
 
 /**
@@ -46,15 +47,20 @@ public record TrainConfig(
         boolean coarseLabels,
         String dtype,
         String quantize,
-        boolean doubleQuant) {
+        boolean doubleQuant,
+        AdapterOptions adapterOptions) {
 
+    /** The method that trains every weight instead of an adapter. */
+    public static final String FULL = "full";
     /** Causal language modelling (next-token loss on the response tokens). */
     public static final String CAUSAL_LM = "causal-lm";
     /** Sequence classification ({@code text}/{@code label} records, a classifier head on an encoder). */
     public static final String CLASSIFY = "classify";
 
     public TrainConfig {
-        if (!List.of("dora", "lora", "full").contains(method)) throw new IllegalArgumentException("--method must be dora, lora or full, got " + method);
+        if (!method.equals(FULL) && !PeftMethods.isMethod(method)) {
+            throw new IllegalArgumentException("--method must be " + PeftMethods.ids() + " or " + FULL + ", got " + method);
+        }
         if (rank <= 0) throw new IllegalArgumentException("--rank must be positive, got " + rank);
         if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException("--dropout must be in [0, 1), got " + dropout);
         if (!(lr > 0)) throw new IllegalArgumentException("--lr must be positive, got " + lr);
@@ -68,6 +74,7 @@ public record TrainConfig(
         if (!(magnitudeLrRatio > 0)) throw new IllegalArgumentException("--magnitude-lr-ratio must be positive");
         new LrSchedule(schedule, lr, 0, 1);
         targets = targets == null ? List.of() : List.copyOf(targets);
+        adapterOptions = adapterOptions == null ? AdapterOptions.DEFAULT : adapterOptions;
         task = task == null ? CAUSAL_LM : task;
         if (!task.equals(CAUSAL_LM) && !task.equals(CLASSIFY)) {
             throw new IllegalArgumentException("--task must be causal-lm or classify, got " + task);
@@ -91,7 +98,20 @@ public record TrainConfig(
         this(model, tokenizer, data, evalData, method, rank, alpha, dropout, targets, rslora, lr, optimizer, weightDecay, epochs,
                 steps, batch, microBatch, seqLen, warmupSteps, schedule, maxGradNorm, seed, shuffle, trainOnInputs, initAdapter,
                 evalEvery, saveEvery, keepCheckpoints, magnitudeLrRatio, activationCheckpointing, pack, CAUSAL_LM, null, false,
-                null, null, false);
+                null, null, false, null);
+    }
+
+    /** A run with the default {@link AdapterOptions} (the settings before they existed). */
+    public TrainConfig(String model, String tokenizer, String data, String evalData, String method, int rank, float alpha,
+            float dropout, List<String> targets, boolean rslora, float lr, String optimizer, float weightDecay, int epochs,
+            int steps, int batch, int microBatch, int seqLen, int warmupSteps, String schedule, float maxGradNorm, long seed,
+            boolean shuffle, boolean trainOnInputs, String initAdapter, int evalEvery, int saveEvery, int keepCheckpoints,
+            float magnitudeLrRatio, boolean activationCheckpointing, boolean pack, String task, String pooling,
+            boolean coarseLabels, String dtype, String quantize, boolean doubleQuant) {
+        this(model, tokenizer, data, evalData, method, rank, alpha, dropout, targets, rslora, lr, optimizer, weightDecay, epochs,
+                steps, batch, microBatch, seqLen, warmupSteps, schedule, maxGradNorm, seed, shuffle, trainOnInputs, initAdapter,
+                evalEvery, saveEvery, keepCheckpoints, magnitudeLrRatio, activationCheckpointing, pack, task, pooling, coarseLabels,
+                dtype, quantize, doubleQuant, null);
     }
 
     public boolean isClassification() {
@@ -99,7 +119,7 @@ public record TrainConfig(
     }
 
     public boolean isAdapter() {
-        return !method.equals("full");
+        return !method.equals(FULL);
     }
 
     /** How the model's block linear weights are kept: --dtype, --quantize and --double-quant. */

@@ -4,29 +4,19 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.dora4j.DoraException;
 import dev.dora4j.data.ClassificationData;
-
-
-
 import dev.dora4j.data.Example;
 import dev.dora4j.data.Examples;
 import dev.dora4j.io.AtomicFiles;
 import dev.dora4j.io.SafetensorsFile;
 import dev.dora4j.model.BertClassifier;
 import dev.dora4j.model.CausalLM;
-
-
-
-
-
-
-
-import dev.dora4j.peft.AdapterConfig;
+import dev.dora4j.peft.Adapter;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
-import dev.dora4j.peft.AdapterWeights;
-import dev.dora4j.peft.LoraAdapter;
+import dev.dora4j.peft.AdapterSettings;
+import dev.dora4j.peft.AdapterTensor;
+import dev.dora4j.peft.PeftConfig;
 import dev.dora4j.peft.PeftKeys;
-
 import dev.dora4j.tensor.Tensor;
 import dev.dora4j.tokenizer.Tokenizer;
 
@@ -53,8 +43,8 @@ public final class TrainingRun {
     private final TrainConfig config;
     private final Path out;
     private final TrainingTask task;
-    private final Map<String, LoraAdapter> adapters;
-    private final AdapterConfig adapterConfig;
+    private final Map<String, Adapter> adapters;
+    private final PeftConfig adapterConfig;
     private final Trainer trainer;
     private final MetricsLog metrics;
     private final long totalParameters;
@@ -85,10 +75,13 @@ public final class TrainingRun {
                 adapterConfig = task.adapterConfig(config, modelPath.getFileName().toString());
                 adapters = AdapterInjector.inject(task.linears(), adapterConfig, task.outputHead(), config.seed());
             }
-            params.addAll(adapterParameters(adapters, config.magnitudeLrRatio()));
-            // a head is trained whole, as PEFT trains its modules_to_save
+            float loraplus = config.adapterOptions().loraplusLrRatio();
+            params.addAll(adapterParameters(adapters, config.magnitudeLrRatio(), loraplus));
+            // a head is trained whole, as PEFT trains its modules_to_save; LoRA+ puts its 1-D bias in group B
             for (Tensor t : task.savedModules().values()) t.requiresGrad(true);
-            params.addAll(fullParameters(task.savedModules(), PeftKeys.PREFIX));
+            for (Parameter p : fullParameters(task.savedModules(), PeftKeys.PREFIX)) {
+                params.add(p.tensor().rank() == 1 ? new Parameter(p.name(), p.tensor(), p.decay(), loraplus) : p);
+            }
         } else {
             adapters = Map.of();
             adapterConfig = null;
@@ -101,16 +94,31 @@ public final class TrainingRun {
     }
 
     /**
-     * The trainable tensors of adapters under their PEFT keys: A, B and the magnitude, all with weight
-     * decay as transformers' Trainer applies it; the magnitude's learning rate scaled by {@code magnitudeLrRatio}.
+     * The trainable tensors of adapters under their PEFT keys, all with weight decay as transformers' Trainer
+     * applies it; the magnitude's learning rate scaled by {@code magnitudeLrRatio}.
      */
-    public static List<Parameter> adapterParameters(Map<String, LoraAdapter> adapters, float magnitudeLrRatio) {
+    public static List<Parameter> adapterParameters(Map<String, ? extends Adapter> adapters, float magnitudeLrRatio) {
+        return adapterParameters(adapters, magnitudeLrRatio, 1f);
+    }
+
+    /**
+     * As {@link #adapterParameters(Map, float)}, with LoRA+ (PEFT's {@code create_loraplus_optimizer}): the up
+     * projections and the trained vectors (PEFT's group B: {@code lora_B} and every 1-D parameter) at
+     * {@code loraplusLrRatio} × lr, the magnitude at that times {@code magnitudeLrRatio}.
+     */
+    public static List<Parameter> adapterParameters(Map<String, ? extends Adapter> adapters, float magnitudeLrRatio,
+            float loraplusLrRatio) {
         List<Parameter> params = new ArrayList<>();
-        for (var e : adapters.entrySet()) {
-            LoraAdapter a = e.getValue();
-            params.add(new Parameter(PeftKeys.loraA(e.getKey()), a.loraA(), true, 1f));
-            params.add(new Parameter(PeftKeys.loraB(e.getKey()), a.loraB(), true, 1f));
-            if (a.isDora()) params.add(new Parameter(PeftKeys.magnitude(e.getKey()), a.magnitude(), true, magnitudeLrRatio));
+        for (Adapter a : adapters.values()) {
+            for (AdapterTensor t : a.tensors()) {
+                float lrScale = switch (t.group()) {
+                    case FROZEN -> 0f;
+                    case DOWN -> 1f;
+                    case UP, VECTOR -> loraplusLrRatio;
+                    case MAGNITUDE -> loraplusLrRatio * magnitudeLrRatio;
+                };
+                if (t.trainable()) params.add(new Parameter(t.key(), t.tensor(), true, lrScale));
+            }
         }
         return params;
     }
@@ -210,7 +218,7 @@ public final class TrainingRun {
         return trainer;
     }
 
-    public Map<String, LoraAdapter> adapters() {
+    public Map<String, Adapter> adapters() {
         return adapters;
     }
 
@@ -306,11 +314,15 @@ public final class TrainingRun {
             AdapterFiles.Loaded loaded = AdapterFiles.read(checkpoint);
             copySaved(loaded, task.savedModules(), checkpoint);
             for (var e : adapters.entrySet()) {
-                AdapterWeights w = loaded.modules().get(e.getKey());
-                if (w == null) throw new DoraException(checkpoint + ": no tensors for module '" + e.getKey() + "'");
-                copy(w.loraA(), e.getValue().loraA(), checkpoint, PeftKeys.loraA(e.getKey()));
-                copy(w.loraB(), e.getValue().loraB(), checkpoint, PeftKeys.loraB(e.getKey()));
-                if (w.isDora()) copy(w.magnitude(), e.getValue().magnitude(), checkpoint, PeftKeys.magnitude(e.getKey()));
+                if (!loaded.modules().containsKey(e.getKey())) {
+                    throw new DoraException(checkpoint + ": no tensors for module '" + e.getKey() + "'");
+                }
+                for (AdapterTensor t : e.getValue().tensors()) {
+                    if (!t.trainable()) continue;
+                    float[] values = loaded.tensors().get(t.key());
+                    if (values == null) throw new DoraException(checkpoint + ": no tensor '" + t.key() + "'");
+                    copy(values, t.tensor(), checkpoint, t.key());
+                }
             }
         } else {
             try (SafetensorsFile f = SafetensorsFile.open(checkpoint.resolve("model.safetensors"))) {

@@ -1,10 +1,13 @@
 package dev.dora4j.train;
 
-import dev.dora4j.peft.AdapterConfig;
+import dev.dora4j.peft.AdapterSettings;
+import dev.dora4j.peft.PeftConfig;
+import dev.dora4j.peft.PeftMethods;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.tensor.Tensor;
 import dev.dora4j.tokenizer.Tokenizer;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -30,8 +33,18 @@ sealed interface TrainingTask permits LanguageModelTask, ClassificationTask {
     /** Tensors trained whole beside the adapters and saved as PEFT's modules_to_save (the classifier head), or none. */
     Map<String, Tensor> savedModules();
 
-    /** A fresh adapter config for this task from the run's settings. */
-    AdapterConfig adapterConfig(TrainConfig config, String baseModelName);
+    /** PEFT's {@code modules_to_save} for this task's adapters (the classifier head's names), or none. */
+    List<String> modulesToSave();
+
+    /** PEFT's {@code task_type}: CAUSAL_LM or SEQ_CLS. */
+    String taskType();
+
+    /** A fresh adapter config of the run's method (the registry's) from the run's settings. */
+    default PeftConfig adapterConfig(TrainConfig c, String baseModelName) {
+        AdapterOptions o = c.adapterOptions();
+        return PeftMethods.named(c.method()).newConfig(new AdapterSettings(c.rank(), c.alpha(), c.dropout(), c.targets(),
+                c.rslora(), modulesToSave(), taskType(), baseModelName, o.veraDInitial(), o.projectionPrngKey()));
+    }
 
     Objective objective();
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import java.util.List;
+import dev.dora4j.peft.AdapterWeights;
 import org.junit.jupiter.api.Test;
 
 class WeightDeltasTest {
@@ -29,14 +30,14 @@ class WeightDeltasTest {
     void mergedDoraRowsFollowPeftAndGuardZeroNorms() {
         // w0: [2, 2], A: [1, 2], B: [2, 1], s = 2: W + sBA = [[1, 2], [0, 0]]; m = [10, 3]
         Matrix w0 = new Matrix("w", new float[] {1, 0, 0, 0}, 2, 2);
-        MergedRows rows = new MergedRows(w0, new float[] {0, 1}, new float[] {1, 0}, new float[] {10, 3}, 1, 2.0);
+        MergedRows rows = new MergedRows(w0, new AdapterWeights("w", new float[] {0, 1}, new float[] {1, 0}, new float[] {10, 3}, 1, 2, 2, 2.0));
         double[] row = new double[2];
         rows.fill(0, row);
         double n = Math.sqrt(5);
         assertThat(row).containsExactly(new double[] {10 / n, 20 / n}, within(1e-12));
         rows.fill(1, row);
         assertThat(row).containsExactly(0.0, 0.0);
-        MergedRows lora = new MergedRows(w0, new float[] {0, 1}, new float[] {1, 0}, null, 1, 2.0);
+        MergedRows lora = new MergedRows(w0, new AdapterWeights("w", new float[] {0, 1}, new float[] {1, 0}, null, 1, 2, 2, 2.0));
         lora.fill(0, row);
         assertThat(row).containsExactly(1.0, 2.0);
     }

@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import dev.dora4j.testing.LoraAdapters;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -66,7 +67,7 @@ class DiskFullTest {
         LlamaModel model = LlamaLoader.load(BundledModel.checkpoint());
         AdapterConfig config = AdapterConfig.create(8, 16, 0f, List.of("q_proj", "k_proj", "v_proj", "up_proj",
                 "down_proj"), true, false, "CAUSAL_LM", "stories260K");
-        Map<String, LoraAdapter> adapters = AdapterInjector.inject(model.linears(), config, LlamaModel.OUTPUT_HEAD, 5);
+        Map<String, LoraAdapter> adapters = LoraAdapters.of(AdapterInjector.inject(model.linears(), config, LlamaModel.OUTPUT_HEAD, 5));
         try (Tmpfs disk = Tmpfs.mount(tmp.resolve("disk"), "2m")) {
             Path dir = disk.dir().resolve("adapter");
             AdapterFiles.write(dir, config, adapters);

@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import dev.dora4j.testing.LoraAdapters;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,7 +39,7 @@ class NumericalFaultsTest {
         zeroRows(q, 0, 5);
         zeroRows(down, 7, 8);
         AdapterConfig config = AdapterConfig.create(4, 8, 0f, List.of("q_proj", "down_proj"), true, false, "CAUSAL_LM", "t");
-        Map<String, LoraAdapter> adapters = AdapterInjector.inject(linears, config, LlamaModel.OUTPUT_HEAD, 3);
+        Map<String, LoraAdapter> adapters = LoraAdapters.of(AdapterInjector.inject(linears, config, LlamaModel.OUTPUT_HEAD, 3));
         LoraAdapter qAdapter = adapters.get("model.layers.0.self_attn.q_proj");
         assertThat(qAdapter.magnitude().data()[0]).as("the magnitude of a zero row is its norm, 0").isZero();
         Arrays.fill(qAdapter.loraB().data(), 0.01f);

@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import dev.dora4j.testing.LoraAdapters;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -75,8 +76,8 @@ class BertReferenceTest {
             "bert_bf16, dora"})
     void classificationLossAndGradientsMatchPyTorch(String name, String kind) throws Exception {
         BertModel model = BertLoader.load(dir(name));
-        Map<String, LoraAdapter> adapters = kind.equals("base") ? Map.of() : AdapterInjector.attach(model.linears(),
-                AdapterFiles.read(dir(name).resolve("adapter_" + kind)), BertModel.CLASSIFIER, true, 0);
+        Map<String, LoraAdapter> adapters = LoraAdapters.of(kind.equals("base") ? Map.of() : AdapterInjector.attach(model.linears(),
+                AdapterFiles.read(dir(name).resolve("adapter_" + kind)), BertModel.CLASSIFIER, true, 0));
         if (!kind.equals("base")) assertThat(adapters).hasSize(12);
         try (SafetensorsFile ref = SafetensorsFile.open(dir(name).resolve("reference.safetensors"));
                 SafetensorsFile grads = SafetensorsFile.open(dir(name).resolve("gradients.safetensors"))) {
@@ -191,8 +192,8 @@ class BertReferenceTest {
 
     private static float[][] doraGradients(boolean checkpointing) throws Exception {
         BertModel model = BertLoader.load(dir("bert_f32"));
-        Map<String, LoraAdapter> adapters = AdapterInjector.attach(model.linears(),
-                AdapterFiles.read(dir("bert_f32").resolve("adapter_dora")), BertModel.CLASSIFIER, true, 0);
+        Map<String, LoraAdapter> adapters = LoraAdapters.of(AdapterInjector.attach(model.linears(),
+                AdapterFiles.read(dir("bert_f32").resolve("adapter_dora")), BertModel.CLASSIFIER, true, 0));
         model.activationCheckpointing(checkpointing);
         model.namedTensors().get("bert.encoder.layer.0.attention.output.LayerNorm.weight").requiresGrad(true);
         int[] ids = {2, 17, 5, 40, 2, 9, 77, 3, 12};

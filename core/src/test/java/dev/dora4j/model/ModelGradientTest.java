@@ -15,6 +15,7 @@ import dev.dora4j.testing.Approx;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import dev.dora4j.testing.LoraAdapters;
 import org.junit.jupiter.api.Test;
 
 /** Whole-model backward: against PyTorch's gradients, by finite differences, and with activation checkpointing. */
@@ -38,8 +39,8 @@ class ModelGradientTest {
     @Test
     void doraAdapterGradientsMatchPyTorch() throws Exception {
         LlamaModel model = LlamaLoader.load(GQA);
-        Map<String, LoraAdapter> adapters = AdapterInjector.attach(model.linears(),
-                AdapterFiles.read(GQA.resolve("adapter_dora")), LlamaModel.OUTPUT_HEAD, true, 0);
+        Map<String, LoraAdapter> adapters = LoraAdapters.of(AdapterInjector.attach(model.linears(),
+                AdapterFiles.read(GQA.resolve("adapter_dora")), LlamaModel.OUTPUT_HEAD, true, 0));
         try (SafetensorsFile ref = SafetensorsFile.open(GQA.resolve("reference.safetensors"));
                 SafetensorsFile grads = SafetensorsFile.open(GQA.resolve("gradients.safetensors"))) {
             int[] ids = HfReferenceTest.ints(ref, "input_ids");
@@ -99,7 +100,7 @@ class ModelGradientTest {
     private static float[][] gradientsWithCheckpointing(boolean on, int[] ids) throws Exception {
         LlamaModel model = LlamaLoader.load(GQA);
         var loaded = AdapterFiles.read(GQA.resolve("adapter_dora"));
-        Map<String, LoraAdapter> adapters = AdapterInjector.attach(model.linears(), loaded, LlamaModel.OUTPUT_HEAD, true, 0);
+        Map<String, LoraAdapter> adapters = LoraAdapters.of(AdapterInjector.attach(model.linears(), loaded, LlamaModel.OUTPUT_HEAD, true, 0));
         for (LoraAdapter a : adapters.values()) assertThat(a.dropout()).isNull();
         model.activationCheckpointing(on);
         model.layers().getFirst().inputNorm().requiresGrad(true);

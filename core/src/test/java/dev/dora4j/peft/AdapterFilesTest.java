@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import dev.dora4j.testing.LoraAdapters;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,12 +30,12 @@ class AdapterFilesTest {
     @Test
     void readsAnAdapterWrittenInPeftsLayout() throws Exception {
         AdapterFiles.Loaded loaded = AdapterFiles.read(peftAdapter());
-        AdapterConfig c = loaded.config();
+        AdapterConfig c = (AdapterConfig) loaded.config();
         assertThat(c.useDora()).isTrue();
         assertThat(c.r()).isEqualTo(4);
         assertThat(c.targetModules()).containsExactlyInAnyOrder("q_proj", "v_proj", "down_proj");
         assertThat(loaded.modules()).containsKeys("model.layers.0.self_attn.q_proj", "model.layers.1.mlp.down_proj");
-        AdapterWeights q1 = loaded.modules().get("model.layers.1.self_attn.q_proj");
+        AdapterWeights q1 = (AdapterWeights) loaded.modules().get("model.layers.1.self_attn.q_proj");
         assertThat(q1.rank()).isEqualTo(2);
         assertThat(c.scalingFor("model.layers.1.self_attn.q_proj")).isEqualTo(4f);
         assertThat(c.scalingFor("model.layers.0.mlp.down_proj")).isEqualTo(4f);
@@ -51,7 +52,7 @@ class AdapterFilesTest {
             layers.put(p, new Linear(p, Tensor.of(w, 6, 8), null));
         }
         AdapterConfig cfg = AdapterConfig.create(2, 4, 0.05f, List.of("q_proj", "up_proj"), true, true, "CAUSAL_LM", "tiny");
-        Map<String, LoraAdapter> adapters = AdapterInjector.inject(layers, cfg, null, 7);
+        Map<String, LoraAdapter> adapters = LoraAdapters.of(AdapterInjector.inject(layers, cfg, null, 7));
         assertThat(adapters).containsOnlyKeys("model.layers.0.self_attn.q_proj", "model.layers.0.mlp.up_proj");
         for (LoraAdapter a : adapters.values()) for (int i = 0; i < a.loraB().numel(); i++) a.loraB().data()[i] = 0.01f * i;
         Path dir = tmp.resolve("adapter");
@@ -82,7 +83,7 @@ class AdapterFilesTest {
 
         AdapterFiles.Loaded back = AdapterFiles.read(dir);
         for (var e : adapters.entrySet()) {
-            AdapterWeights w = back.modules().get(e.getKey());
+            AdapterWeights w = (AdapterWeights) back.modules().get(e.getKey());
             assertThat(w.loraA()).isEqualTo(e.getValue().loraA().data());
             assertThat(w.loraB()).isEqualTo(e.getValue().loraB().data());
             assertThat(w.magnitude()).isEqualTo(e.getValue().magnitude().data());

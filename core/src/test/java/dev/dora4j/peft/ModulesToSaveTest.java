@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import dev.dora4j.testing.LoraAdapters;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,7 +25,7 @@ class ModulesToSaveTest {
         layers.put(q, new Linear(q, Tensor.of(new float[4 * 4], 4, 4), Tensor.of(new float[4], 4)));
         AdapterConfig cfg = new AdapterConfig(2, 4, 0f, List.of("query"), null, true, false, null, null, "none",
                 List.of("classifier", "score"), "SEQ_CLS", "tiny-bert", null);
-        Map<String, LoraAdapter> adapters = AdapterInjector.inject(layers, cfg, "classifier", 3);
+        Map<String, LoraAdapter> adapters = LoraAdapters.of(AdapterInjector.inject(layers, cfg, "classifier", 3));
         float[] w = {1, 2, 3, 4, 5, 6, 7, 8};
         Map<String, Tensor> head = new LinkedHashMap<>();
         head.put("classifier.weight", Tensor.of(w, 2, 4));

@@ -1,8 +1,10 @@
 package dev.dora4j.serve;
 
+import dev.dora4j.DoraException;
 import dev.dora4j.model.CausalLM;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.peft.AdapterConfig;
+import dev.dora4j.peft.Adapter;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.peft.LoraAdapter;
@@ -41,8 +43,21 @@ public final class ServedAdapter {
      */
     public static ServedAdapter load(String name, Path dir, CausalLM model) {
         Map<String, Linear> standIns = standIns(model);
-        return of(name, dir, model, standIns,
-                AdapterInjector.attach(standIns, AdapterFiles.read(dir), model.outputHead(), false, 0));
+        return of(name, dir, model, standIns, loraOnly(
+                AdapterInjector.attach(standIns, AdapterFiles.read(dir), model.outputHead(), false, 0), dir.toString()));
+    }
+
+    // the server's mixed batches compute LoRA and DoRA deltas; another method's adapter is refused by name
+    private static Map<String, LoraAdapter> loraOnly(Map<String, ? extends Adapter> adapters, String where) {
+        Map<String, LoraAdapter> lora = new LinkedHashMap<>();
+        for (var e : adapters.entrySet()) {
+            if (!(e.getValue() instanceof LoraAdapter a)) {
+                throw new DoraException(where + ": serve runs LoRA and DoRA adapters; module '" + e.getKey()
+                        + "' has a " + e.getValue().getClass().getSimpleName() + " (merge it into the model instead)");
+            }
+            lora.put(e.getKey(), a);
+        }
+        return lora;
     }
 
     /**
@@ -51,7 +66,8 @@ public final class ServedAdapter {
      */
     public static ServedAdapter random(String name, CausalLM model, AdapterConfig config, long seed) {
         Map<String, Linear> standIns = standIns(model);
-        Map<String, LoraAdapter> adapters = AdapterInjector.inject(standIns, config, model.outputHead(), seed);
+        Map<String, LoraAdapter> adapters = loraOnly(AdapterInjector.inject(standIns, config, model.outputHead(), seed),
+                name);
         SplittableRandom rng = new SplittableRandom(seed);
         for (LoraAdapter a : adapters.values()) {
             float[] b = a.loraB().data();

@@ -11,6 +11,7 @@ import dev.dora4j.kernel.Parallel;
 import dev.dora4j.model.BertLoader;
 import dev.dora4j.model.BertModel;
 import dev.dora4j.model.OnnxBertImporter;
+import dev.dora4j.peft.Adapter;
 import dev.dora4j.peft.AdapterConfig;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
@@ -79,9 +80,10 @@ class SparkEmbeddingTest {
     static Path trainedLookingDoraAdapter(Path dir) {
         BertModel bert = BertLoader.load(model);
         AdapterConfig config = AdapterConfig.create(4, 8, 0f, List.of("query", "value"), true, false, "FEATURE_EXTRACTION", "minilm");
-        Map<String, LoraAdapter> adapters = AdapterInjector.inject(bert.linears(), config, BertModel.CLASSIFIER, 5);
+        Map<String, Adapter> adapters = AdapterInjector.inject(bert.linears(), config, BertModel.CLASSIFIER, 5);
         SplittableRandom rng = new SplittableRandom(3);
-        for (LoraAdapter a : adapters.values()) {
+        for (Adapter adapter : adapters.values()) {
+            LoraAdapter a = (LoraAdapter) adapter;
             float[] b = a.loraB().data(), m = a.magnitude().data();
             for (int i = 0; i < b.length; i++) b[i] = (float) (rng.nextGaussian() * 0.05);
             for (int i = 0; i < m.length; i++) m[i] *= (float) (1 + 0.1 * rng.nextGaussian());

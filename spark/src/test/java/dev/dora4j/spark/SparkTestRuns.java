@@ -74,7 +74,7 @@ final class SparkTestRuns {
 
     /** The largest |a − b| / max(|b|, 1e-3) over every adapter tensor of two adapter directories. */
     static double maxRelativeDifference(Path actual, Path expected) {
-        Map<String, AdapterWeights> a = AdapterFiles.read(actual).modules(), b = AdapterFiles.read(expected).modules();
+        Map<String, AdapterWeights> a = loraModules(actual), b = loraModules(expected);
         assertThat(a.keySet()).isEqualTo(b.keySet());
         double worst = 0;
         for (String path : b.keySet()) {
@@ -87,7 +87,7 @@ final class SparkTestRuns {
 
     /** The largest ‖a − b‖ / ‖b‖ over the adapter tensors (A, B, magnitude of each module) of two adapter directories. */
     static double maxNormDifference(Path actual, Path expected) {
-        Map<String, AdapterWeights> a = AdapterFiles.read(actual).modules(), b = AdapterFiles.read(expected).modules();
+        Map<String, AdapterWeights> a = loraModules(actual), b = loraModules(expected);
         assertThat(a.keySet()).isEqualTo(b.keySet());
         double worst = 0;
         for (String path : b.keySet()) {
@@ -116,12 +116,19 @@ final class SparkTestRuns {
 
     /** The adapter tensors of two directories are the same bits. */
     static void assertSameAdapter(Path actual, Path expected) {
-        Map<String, AdapterWeights> a = AdapterFiles.read(actual).modules(), b = AdapterFiles.read(expected).modules();
+        Map<String, AdapterWeights> a = loraModules(actual), b = loraModules(expected);
         assertThat(a.keySet()).isEqualTo(b.keySet());
         for (String path : b.keySet()) {
             assertThat(a.get(path).loraA()).as(path + " A").containsExactly(b.get(path).loraA());
             assertThat(a.get(path).loraB()).as(path + " B").containsExactly(b.get(path).loraB());
             if (b.get(path).isDora()) assertThat(a.get(path).magnitude()).as(path + " m").containsExactly(b.get(path).magnitude());
         }
+    }
+
+    /** The LoRA/DoRA modules of an adapter directory as their concrete type, for comparing A, B and the magnitude. */
+    static Map<String, AdapterWeights> loraModules(Path dir) {
+        Map<String, AdapterWeights> out = new java.util.LinkedHashMap<>();
+        AdapterFiles.read(dir).modules().forEach((k, v) -> out.put(k, (AdapterWeights) v));
+        return out;
     }
 }
