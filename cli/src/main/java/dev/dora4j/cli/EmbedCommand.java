@@ -42,7 +42,7 @@ final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--spark", paramLabel = "MASTER", description = "Embed --data on Spark (local[N], spark://HOST:PORT, ...) into --out.")
     String spark;
 
-    @Option(names = "--data", paramLabel = "FILE", description = "--spark: JSONL {\"text\"} records (a path every executor can read).")
+    @Option(names = "--data", paramLabel = "FILE", description = "--spark: records with a text field: JSONL {\"text\"}, CSV with a header or Parquet (a path every executor can read).")
     Path data;
 
     @Option(names = "--out", paramLabel = "DIR", description = "--spark: new directory for part-NNNNN.jsonl files of {\"index\", \"embedding\"} lines.")

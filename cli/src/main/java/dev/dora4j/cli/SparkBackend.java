@@ -16,7 +16,7 @@ public interface SparkBackend {
     long train(String master, int workers, TrainConfig config, Path out, boolean resume, int threadsPerWorker, int peerTimeoutSeconds,
             boolean debug, Consumer<String> progress);
 
-    /** Embeds the JSONL {@code {"text"}} records of {@code data} into {@code out/part-NNNNN.jsonl}; returns the record count. */
+    /** Embeds the {@code text} records of {@code data} (JSONL, CSV or Parquet) into {@code out/part-NNNNN.jsonl}; returns the record count. */
     long embed(String master, Path model, Path tokenizer, Path adapter, String pooling, int batch, Path data, Path out, int partitions,
             boolean debug);
 

@@ -1,7 +1,5 @@
 package dev.dora4j.spark;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -22,8 +20,8 @@ import org.apache.spark.api.java.JavaSparkContext;
 import scala.Tuple2;
 
 /**
- * Sentence embeddings of a JSONL file of {@code {"text"}} records on Spark: the file is read as text lines (blank lines
- * skipped), each record numbered by its 0-based place among the records, and every partition embeds its records with
+ * Sentence embeddings of the {@code text} records of a JSONL, CSV or Parquet file on Spark ({@link TextRecords}), each
+ * numbered by its 0-based place among the file's records: every partition embeds its records with
  * its executor's model ({@link ExecutorEmbedders}) and writes {@code OUT/part-NNNNN.jsonl}, one line
  * {@code {"index": n, "embedding": [...]}} per record, through a temporary file renamed into place. A retried or
  * speculative attempt therefore replaces the file whole: no partial file and no record twice. {@code _SUCCESS} marks a
@@ -39,15 +37,13 @@ public final class SparkEmbedding {
     private SparkEmbedding() {}
 
     public static Result embed(JavaSparkContext sc, EmbeddingJob job, Path data, Path out, int partitions) {
-        if (!Files.isRegularFile(data)) throw new DoraException(data + ": no such file");
         if (!SparkTraining.isEmptyOrMissing(out)) throw new DoraException(out + ": is not empty; choose a new --out (part files would mix)");
         long start = System.nanoTime();
+        JavaRDD<Tuple2<String, Long>> records = TextRecords.read(sc, data, partitions);
         boolean created = !Files.exists(out);
         try {
             Files.createDirectories(out);
             String outDir = out.toAbsolutePath().toString();
-            JavaRDD<String> lines = sc.textFile(data.toAbsolutePath().toUri().toString(), Math.max(1, partitions));
-            JavaRDD<Tuple2<String, Long>> records = lines.filter(l -> !l.isBlank()).zipWithIndex().map(t -> new Tuple2<>(t._1(), t._2()));
             List<Long> counts = records.mapPartitionsWithIndex((index, part) -> List.of(writePartition(job, outDir, index, part)).iterator(),
                     false).collect();
             Files.writeString(out.resolve(SUCCESS), "");
@@ -67,7 +63,7 @@ public final class SparkEmbedding {
         while (records.hasNext()) {
             Tuple2<String, Long> r = records.next();
             indices.add(r._2());
-            texts.add(text(r._1(), r._2()));
+            texts.add(r._1());
         }
         float[][] vectors = texts.isEmpty() ? new float[0][] : ExecutorEmbedders.embed(job, texts);
         TaskContext task = TaskContext.get();
@@ -87,17 +83,5 @@ public final class SparkEmbedding {
             }
         });
         return vectors.length;
-    }
-
-    private static String text(String line, long index) {
-        JsonNode n;
-        try {
-            n = JSON.readTree(line);
-        } catch (JsonProcessingException e) {
-            throw new DoraException("record " + index + ": not a JSON object: " + e.getOriginalMessage());
-        }
-        JsonNode text = n == null ? null : n.get("text");
-        if (text == null || !text.isTextual()) throw new DoraException("record " + index + ": no string field 'text'");
-        return text.asText();
     }
 }

@@ -26,6 +26,11 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -94,6 +99,10 @@ class SparkEmbeddingTest {
 
     /** The embeddings {@code ./dora4j embed --adapter} computes for the texts, in one process. */
     static float[][] expected() {
+        return expected(texts);
+    }
+
+    static float[][] expected(List<String> texts) {
         BertModel bert = BertLoader.load(model);
         AdapterInjector.attach(bert.linears(), AdapterFiles.read(adapter), BertModel.CLASSIFIER, false, 0);
         return new SentenceEmbeddings(bert, Tokenizers.load(model, null), "mean").embed(texts, SentenceEmbeddings.DEFAULT_BATCH);
@@ -137,6 +146,77 @@ class SparkEmbeddingTest {
         System.out.printf("%d sentences on local[2], 4 partitions, %.1f s: largest difference from one process %.3g%n", SENTENCES,
                 r.seconds(), worst);
         assertThat(worst).isLessThan(1e-6);
+    }
+
+    /** The largest |a − b| between the part files' vectors and one process's embeddings of the same texts. */
+    static double worstDifference(Path out, List<String> texts) throws Exception {
+        float[][] want = expected(texts), got = read(out, texts.size());
+        double worst = 0;
+        for (int i = 0; i < want.length; i++) {
+            assertThat(got[i]).as("record " + i).hasSize(want[i].length);
+            for (int j = 0; j < want[i].length; j++) worst = Math.max(worst, Math.abs(got[i][j] - want[i][j]));
+        }
+        return worst;
+    }
+
+    /** Texts with commas, quotes and a line break inside a quoted CSV field. */
+    static List<String> awkwardTexts(int n) {
+        List<String> few = new ArrayList<>(texts.subList(0, n));
+        few.set(3, "a comma, and \"quotes\"");
+        few.set(7, "a line\nbreak inside the field");
+        return few;
+    }
+
+    @Test
+    void csvWithATextColumnGivesTheEmbedCommandsVectorsInFileOrder() throws Exception {
+        List<String> few = awkwardTexts(50);
+        List<String> lines = new ArrayList<>(List.of("id,text,note"));
+        for (int i = 0; i < few.size(); i++) lines.add(i + ",\"" + few.get(i).replace("\"", "\"\"") + "\",x");
+        Path csv = tmp.resolve("sentences.csv");
+        Files.write(csv, lines);
+        Path out = tmp.resolve("csv-out");
+        SparkEmbedding.Result r = SparkEmbedding.embed(sc, new EmbeddingJob(model.toString(), null, adapter.toString(), "mean", 16, -1), csv,
+                out, 3);
+        assertThat(r.records()).isEqualTo(few.size());
+        assertThat(r.partitions()).isEqualTo(3);
+        assertThat(worstDifference(out, few)).isLessThan(1e-6);
+    }
+
+    @Test
+    void parquetReadInSeveralSplitsGivesTheEmbedCommandsVectorsInFileOrder() throws Exception {
+        List<String> few = awkwardTexts(60);
+        SparkSession spark = SparkSession.builder().getOrCreate();
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < few.size(); i++) rows.add(RowFactory.create((long) i, few.get(i)));
+        StructType schema = new StructType().add("id", DataTypes.LongType).add("text", DataTypes.StringType);
+        Path written = tmp.resolve("parquet-written");
+        // small row groups, so that a small split size reads the one file in several splits
+        spark.createDataFrame(rows, schema).coalesce(1).write().option("parquet.block.size", 512).parquet(written.toString());
+        Path parquet = tmp.resolve("sentences.parquet");
+        try (Stream<Path> s = Files.list(written)) {
+            Files.copy(s.filter(p -> p.getFileName().toString().endsWith(".parquet")).findFirst().orElseThrow(), parquet);
+        }
+        Path out = tmp.resolve("parquet-out");
+        spark.conf().set("spark.sql.files.maxPartitionBytes", "600");
+        try {
+            assertThat(spark.read().parquet(parquet.toString()).javaRDD().getNumPartitions()).as("splits of the file").isGreaterThan(1);
+            SparkEmbedding.Result r = SparkEmbedding.embed(sc, new EmbeddingJob(model.toString(), null, adapter.toString(), "mean", 16, -1),
+                    parquet, out, 4);
+            assertThat(r.records()).isEqualTo(few.size());
+        } finally {
+            spark.conf().unset("spark.sql.files.maxPartitionBytes");
+        }
+        assertThat(worstDifference(out, few)).isLessThan(1e-6);
+    }
+
+    @Test
+    void aTableWithoutATextColumnIsRefusedNamingItsColumns() throws Exception {
+        Path csv = tmp.resolve("no-text.csv");
+        Files.write(csv, List.of("id,sentence", "0,hello"));
+        Path out = tmp.resolve("no-text-out");
+        assertThatThrownBy(() -> SparkEmbedding.embed(sc, new EmbeddingJob(model.toString(), null, null, "mean", 16, -1), csv, out, 2))
+                .isInstanceOf(DoraException.class).hasMessage(csv + ": no column 'text'; its columns are id, sentence");
+        assertThat(out).doesNotExist();
     }
 
     @Test
