@@ -16,6 +16,7 @@ import dev.dora4j.model.CausalLM;
 import dev.dora4j.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -52,9 +53,21 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--coarse-labels", description = "classify: read a label A:b as A (TREC's coarse classes).")
     boolean coarseLabels;
 
+    @Option(names = "--spark", paramLabel = "MASTER",
+            description = "classify: predict the labels of --data's texts on Spark (local[N], spark://HOST:PORT, ...) into --out.")
+    String spark;
+
+    @Option(names = "--out", paramLabel = "DIR",
+            description = "--spark: new directory for part-NNNNN.jsonl files of {\"index\", \"label\"} lines.")
+    Path out;
+
+    @Option(names = "--partitions", defaultValue = "0", paramLabel = "N", description = "--spark: input partitions (default: Spark's parallelism).")
+    int partitions;
+
     @Override
     public Integer call() throws Exception {
-        if (task.equals("classify")) return classify();
+        if (spark != null && !task.equals("classify")) throw new DoraException("--spark needs --task classify");
+        if (task.equals("classify")) return spark != null ? classifyOnSpark() : classify();
         if (!task.equals("causal-lm")) throw new DoraException("--task must be causal-lm or classify, got " + task);
         long start = System.nanoTime();
         CausalLM model = modelOptions.loadModel();
@@ -79,6 +92,17 @@ final class EvalCommand implements Callable<Integer> {
             System.out.printf("loss %.6f  perplexity %.4f  tokens %d%n", r.loss(), r.perplexity(), r.tokens());
         }
         System.err.printf("scored %d examples in %.2f s%n", examples.size(), seconds);
+        return 0;
+    }
+
+    private int classifyOnSpark() {
+        long start = System.nanoTime();
+        if (modelOptions.model == null || out == null) throw new DoraException("--spark needs --model DIR, --data FILE and --out DIR");
+        long records = SparkBackend.load().classify(spark, modelOptions.model, modelOptions.tokenizer, adapter, pooling, Math.max(1, batch),
+                data, out, partitions, Main.debug);
+        System.err.printf(Locale.ROOT, "classified %d record(s) on Spark in %.1f s; wrote %s%n", records, (System.nanoTime() - start) / 1e9,
+                out);
+        System.out.println(out);
         return 0;
     }
 

@@ -20,6 +20,13 @@ public interface SparkBackend {
     long embed(String master, Path model, Path tokenizer, Path adapter, String pooling, int batch, Path data, Path out, int partitions,
             boolean debug);
 
+    /**
+     * Predicts the label of every {@code text} record of {@code data} with a trained classifier (its adapter, or the
+     * model's own head when {@code adapter} is null) into {@code out/part-NNNNN.jsonl}; returns the record count.
+     */
+    long classify(String master, Path model, Path tokenizer, Path adapter, String pooling, int batch, Path data, Path out, int partitions,
+            boolean debug);
+
     static SparkBackend load() {
         return ServiceLoader.load(SparkBackend.class).findFirst().orElseThrow(() -> new DoraException(
                 "--spark needs the dora4j-spark module on the class path: run ./dora4j (it switches to spark/target when it sees"

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.util.function.Consumer;
 import org.apache.spark.api.java.JavaSparkContext;
 
-/** {@code train --spark} and {@code embed --spark} of the command line, over {@link SparkTraining} and {@link SparkEmbedding}. */
+/** {@code train --spark}, {@code embed --spark} and {@code eval --task classify --spark} of the command line. */
 public final class SparkCommands implements SparkBackend {
     @Override
     public long train(String master, int workers, TrainConfig config, Path out, boolean resume, int threadsPerWorker,
@@ -25,13 +25,28 @@ public final class SparkCommands implements SparkBackend {
     @Override
     public long embed(String master, Path model, Path tokenizer, Path adapter, String pooling, int batch, Path data, Path out,
             int partitions, boolean debug) {
-        EmbeddingJob job = new EmbeddingJob(model.toAbsolutePath().toString(), tokenizer == null ? null : tokenizer.toAbsolutePath().toString(),
-                adapter == null ? null : adapter.toAbsolutePath().toString(), pooling, batch, -1);
+        EmbeddingJob job = new EmbeddingJob(absolute(model), absolute(tokenizer), absolute(adapter), pooling, batch, -1);
         JavaSparkContext sc = SparkContexts.open(master, "dora4j embed", debug);
         try {
             return SparkEmbedding.embed(sc, job, data, out, partitions > 0 ? partitions : sc.defaultParallelism()).records();
         } finally {
             sc.stop();
         }
+    }
+
+    @Override
+    public long classify(String master, Path model, Path tokenizer, Path adapter, String pooling, int batch, Path data, Path out,
+            int partitions, boolean debug) {
+        ClassifyJob job = new ClassifyJob(absolute(model), absolute(tokenizer), absolute(adapter), pooling, batch);
+        JavaSparkContext sc = SparkContexts.open(master, "dora4j eval --task classify", debug);
+        try {
+            return SparkClassification.classify(sc, job, data, out, partitions > 0 ? partitions : sc.defaultParallelism());
+        } finally {
+            sc.stop();
+        }
+    }
+
+    private static String absolute(Path p) {
+        return p == null ? null : p.toAbsolutePath().toString();
     }
 }

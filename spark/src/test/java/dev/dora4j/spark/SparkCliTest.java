@@ -51,4 +51,14 @@ class SparkCliTest {
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.stderr().strip()).isEqualTo("error: --spark needs --data FILE and --out DIR");
     }
+
+    @Test
+    void classifyOnSparkNeedsOutAndTheClassifyTask() {
+        Run noOut = run("eval", "--task", "classify", "--spark", "local[2]", "--model", "/nonexistent", "--data", "/nonexistent.csv");
+        assertThat(noOut.exit()).isEqualTo(1);
+        assertThat(noOut.stderr().strip()).isEqualTo("error: --spark needs --model DIR, --data FILE and --out DIR");
+        Run causal = run("eval", "--spark", "local[2]", "--model", "/nonexistent", "--data", "/nonexistent.jsonl");
+        assertThat(causal.exit()).isEqualTo(1);
+        assertThat(causal.stderr().strip()).isEqualTo("error: --spark needs --task classify");
+    }
 }

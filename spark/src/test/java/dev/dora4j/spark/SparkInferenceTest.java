@@ -6,10 +6,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dora4j.DoraException;
+import dev.dora4j.data.ClassificationData;
+import dev.dora4j.data.ClassificationExample;
+import dev.dora4j.data.LabeledText;
+import dev.dora4j.eval.ClassificationEvaluator;
 import dev.dora4j.eval.SentenceEmbeddings;
 import dev.dora4j.kernel.Parallel;
+import dev.dora4j.model.BertClassifier;
 import dev.dora4j.model.BertLoader;
 import dev.dora4j.model.BertModel;
+import dev.dora4j.model.ClassifierInfo;
 import dev.dora4j.model.OnnxBertImporter;
 import dev.dora4j.peft.Adapter;
 import dev.dora4j.peft.AdapterConfig;
@@ -23,6 +29,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.HashSet;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -36,8 +43,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** all-MiniLM-L6-v2 with a DoRA adapter on local[2] against the same embeddings computed in one process. */
-class SparkEmbeddingTest {
+/** all-MiniLM-L6-v2 with a DoRA adapter on local[2] (embeddings, a classifier's predictions) against the same computed in one process. */
+class SparkInferenceTest {
     static final int SENTENCES = Integer.getInteger("dora4j.embed.sentences", 300);
     static JavaSparkContext sc;
     @TempDir
@@ -75,7 +82,7 @@ class SparkEmbeddingTest {
     }
 
     private static void copy(String resource, Path target) throws Exception {
-        try (InputStream in = SparkEmbeddingTest.class.getClassLoader().getResourceAsStream(resource)) {
+        try (InputStream in = SparkInferenceTest.class.getClassLoader().getResourceAsStream(resource)) {
             assertThat(in).as(resource + " on the test class path (langchain4j's all-MiniLM-L6-v2 jar)").isNotNull();
             Files.copy(in, target);
         }
@@ -217,6 +224,59 @@ class SparkEmbeddingTest {
         assertThatThrownBy(() -> SparkEmbedding.embed(sc, new EmbeddingJob(model.toString(), null, null, "mean", 16, -1), csv, out, 2))
                 .isInstanceOf(DoraException.class).hasMessage(csv + ": no column 'text'; its columns are id, sentence");
         assertThat(out).doesNotExist();
+    }
+
+    /** A DoRA classifier as {@code train --task classify} writes it: encoder adapter, random head, classification.json. */
+    static Path classifierAdapter(Path dir, List<String> labels) {
+        BertModel bert = BertLoader.load(model, "bert.");
+        AdapterConfig config = new AdapterConfig(4, 8, 0f, List.of("query", "value"), null, true, false, null, null, "none",
+                List.of(BertModel.CLASSIFIER), "SEQ_CLS", "minilm", null);
+        Map<String, Adapter> adapters = AdapterInjector.inject(bert.linears(), config, BertModel.CLASSIFIER, 5);
+        SplittableRandom rng = new SplittableRandom(4);
+        for (Adapter adapter : adapters.values()) {
+            float[] b = ((LoraAdapter) adapter).loraB().data();
+            for (int i = 0; i < b.length; i++) b[i] = (float) (rng.nextGaussian() * 0.05);
+        }
+        BertClassifier classifier = BertClassifier.create(bert, labels, "mean", 9);
+        AdapterFiles.writeFiles(dir, config, adapters, classifier.headTensors());
+        ClassifierInfo.write(dir, labels, "mean");
+        return dir;
+    }
+
+    @Test
+    void aClassifiersPredictionsOnTwoExecutorsAreTheOneProcessPredictions() throws Exception {
+        List<String> labels = List.of("sea", "sky", "land");
+        Path classifier = classifierAdapter(tmp.resolve("classifier"), labels);
+        List<String> few = awkwardTexts(80);
+        Path csv = tmp.resolve("to-classify.csv");
+        List<String> lines = new ArrayList<>(List.of("text"));
+        for (String t : few) lines.add("\"" + t.replace("\"", "\"\"") + "\"");
+        Files.write(csv, lines);
+        Path out = tmp.resolve("classified");
+        long n = SparkClassification.classify(sc, new ClassifyJob(model.toString(), null, classifier.toString(), null, 16), csv, out, 3);
+        assertThat(n).isEqualTo(few.size());
+
+        BertClassifier one = BertClassifier.load(model, classifier, null);
+        List<LabeledText> records = few.stream().map(t -> new LabeledText("test", t, labels.getFirst())).toList();
+        List<ClassificationExample> examples = ClassificationData.prepare(records, Tokenizers.load(model, null),
+                one.bert().config().maxPositionEmbeddings(), labels).examples();
+        double[][] want = ClassificationEvaluator.predict(one, examples, 8);
+        String[] got = new String[few.size()];
+        ObjectMapper json = new ObjectMapper();
+        try (Stream<Path> s = Files.list(out)) {
+            for (Path p : s.filter(p -> p.getFileName().toString().startsWith("part-")).toList()) {
+                for (String line : Files.readAllLines(p)) {
+                    JsonNode node = json.readTree(line);
+                    int index = node.get("index").asInt();
+                    assertThat(got[index]).as("record " + index + " written once").isNull();
+                    got[index] = node.get("label").asText();
+                }
+            }
+        }
+        String[] expected = new String[few.size()];
+        for (int i = 0; i < expected.length; i++) expected[i] = labels.get((int) want[i][0]);
+        assertThat(got).containsExactly(expected);
+        assertThat(new HashSet<>(List.of(expected))).as("the random head tells the texts apart").hasSizeGreaterThan(1);
     }
 
     @Test
