@@ -8,8 +8,6 @@ import dev.dora4j.eval.SentenceEmbeddings;
 import dev.dora4j.model.BertLoader;
 import dev.dora4j.model.BertModel;
 import dev.dora4j.model.ModelTypes;
-import dev.dora4j.peft.AdapterFiles;
-import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.tokenizer.Tokenizer;
 import dev.dora4j.tokenizer.Tokenizers;
 import java.nio.file.Path;
@@ -87,12 +85,7 @@ final class EmbedCommand implements Callable<Integer> {
         if (!type.equals("bert")) {
             throw new DoraException(model.resolve("config.json") + ": model_type '" + type + "'; embed needs a BERT encoder");
         }
-        AdapterFiles.Loaded loaded = adapter == null ? null : AdapterFiles.read(adapter);
-        // a sequence-classification adapter names the encoder's modules "bert.…" (BertForSequenceClassification)
-        boolean prefixed = loaded != null && loaded.modules().keySet().stream().allMatch(k -> k.startsWith("bert."));
-        BertModel bert = prefixed ? BertLoader.load(model, "bert.", storage.storage())
-                : BertLoader.load(model, storage.storage());
-        if (loaded != null) AdapterInjector.attach(bert.linears(), loaded, BertModel.CLASSIFIER, false, 0);
+        BertModel bert = BertLoader.loadWithAdapter(model, adapter, storage.storage());
         float[][] vectors;
         int maxLength;
         long truncated;
@@ -126,7 +119,8 @@ final class EmbedCommand implements Callable<Integer> {
     private int onSpark(long start) {
         if (data == null || out == null) throw new DoraException("--spark needs --data FILE and --out DIR");
         if (texts != null) throw new DoraException("--text and --spark do not go together; put the texts in --data");
-        long records = SparkBackend.load().embed(spark, model, tokenizer, adapter, pooling, batch, data, out, partitions, Main.debug);
+        long records = SparkBackend.load().embed(spark, model, tokenizer, adapter, storage.storage(), pooling, batch, data, out, partitions,
+                Main.debug);
         System.err.printf(Locale.ROOT, "embedded %d record(s) on Spark in %.1f s; wrote %s%n", records, (System.nanoTime() - start) / 1e9, out);
         System.out.println(out);
         return 0;

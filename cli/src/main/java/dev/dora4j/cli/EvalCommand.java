@@ -98,7 +98,7 @@ final class EvalCommand implements Callable<Integer> {
     private int classifyOnSpark() {
         long start = System.nanoTime();
         if (modelOptions.model == null || out == null) throw new DoraException("--spark needs --model DIR, --data FILE and --out DIR");
-        long records = SparkBackend.load().classify(spark, modelOptions.model, modelOptions.tokenizer, adapter, pooling, Math.max(1, batch),
+        long records = SparkBackend.load().classify(spark, modelOptions.model, modelOptions.tokenizer, adapter, modelOptions.storage.storage(), pooling, Math.max(1, batch),
                 data, out, partitions, Main.debug);
         System.err.printf(Locale.ROOT, "classified %d record(s) on Spark in %.1f s; wrote %s%n", records, (System.nanoTime() - start) / 1e9,
                 out);

@@ -1,6 +1,7 @@
 package dev.dora4j.cli;
 
 import dev.dora4j.DoraException;
+import dev.dora4j.model.LinearStorage;
 import dev.dora4j.train.TrainConfig;
 import java.nio.file.Path;
 import java.util.ServiceLoader;
@@ -16,15 +17,15 @@ public interface SparkBackend {
     long train(String master, int workers, TrainConfig config, Path out, boolean resume, int threadsPerWorker, int peerTimeoutSeconds,
             boolean debug, Consumer<String> progress);
 
-    /** Embeds the {@code text} records of {@code data} (JSONL, CSV or Parquet) into {@code out/part-NNNNN.jsonl}; returns the record count. */
-    long embed(String master, Path model, Path tokenizer, Path adapter, String pooling, int batch, Path data, Path out, int partitions,
+    /** Embeds the {@code text} records of {@code data} (JSONL, CSV or Parquet), the linear weights kept as {@code storage} says, into {@code out/part-NNNNN.jsonl}; returns the record count. */
+    long embed(String master, Path model, Path tokenizer, Path adapter, LinearStorage storage, String pooling, int batch, Path data, Path out, int partitions,
             boolean debug);
 
     /**
      * Predicts the label of every {@code text} record of {@code data} with a trained classifier (its adapter, or the
      * model's own head when {@code adapter} is null) into {@code out/part-NNNNN.jsonl}; returns the record count.
      */
-    long classify(String master, Path model, Path tokenizer, Path adapter, String pooling, int batch, Path data, Path out, int partitions,
+    long classify(String master, Path model, Path tokenizer, Path adapter, LinearStorage storage, String pooling, int batch, Path data, Path out, int partitions,
             boolean debug);
 
     static SparkBackend load() {

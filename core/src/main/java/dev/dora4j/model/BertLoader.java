@@ -4,6 +4,8 @@ import dev.dora4j.DoraException;
 import dev.dora4j.io.PickleFormat;
 import dev.dora4j.io.ShardedSafetensors;
 import dev.dora4j.nn.Linear;
+import dev.dora4j.peft.AdapterFiles;
+import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.tensor.Tensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,6 +38,19 @@ public final class BertLoader {
         try (ShardedSafetensors st = ShardedSafetensors.open(dir)) {
             return build(dir, st, null, storage);
         }
+    }
+
+    /**
+     * The encoder in {@code dir} with, when {@code adapterDir} is not null, that PEFT adapter attached unmerged. A
+     * sequence-classification adapter names the encoder's modules {@code bert.…} (BertForSequenceClassification); the
+     * model's modules are then named with that prefix.
+     */
+    public static BertModel loadWithAdapter(Path dir, Path adapterDir, LinearStorage storage) {
+        AdapterFiles.Loaded loaded = adapterDir == null ? null : AdapterFiles.read(adapterDir);
+        boolean prefixed = loaded != null && loaded.modules().keySet().stream().allMatch(k -> k.startsWith(WITH_PREFIX));
+        BertModel bert = load(dir, prefixed ? WITH_PREFIX : "", storage);
+        if (loaded != null) AdapterInjector.attach(bert.linears(), loaded, BertModel.CLASSIFIER, false, 0);
+        return bert;
     }
 
     /** Loads {@code dir} and names modules and tensors with {@code prefix}: {@code ""} or {@code "bert."}. */

@@ -8,6 +8,7 @@ import dev.dora4j.kernel.Int8Matrix;
 import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.kernel.WeightStorage;
 import dev.dora4j.tensor.Tensor;
+import java.io.Serializable;
 
 /**
  * How a loader keeps the weights of the linear layers inside the decoder or encoder blocks: as the file stores them,
@@ -20,7 +21,7 @@ import dev.dora4j.tensor.Tensor;
  * @param blockSize   values per absmax block of the 4-bit storages (bitsandbytes' default 64)
  * @param doubleQuant quantise the 4-bit absmax values again (bitsandbytes' {@code bnb_4bit_use_double_quant})
  */
-public record LinearStorage(WeightStorage storage, int blockSize, boolean doubleQuant) {
+public record LinearStorage(WeightStorage storage, int blockSize, boolean doubleQuant) implements Serializable {
     /** Keep every weight in the dtype its file stores. */
     public static final LinearStorage AS_STORED = new LinearStorage(null, 64, false);
 

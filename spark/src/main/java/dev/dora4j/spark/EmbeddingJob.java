@@ -1,5 +1,6 @@
 package dev.dora4j.spark;
 
+import dev.dora4j.model.LinearStorage;
 import java.io.Serializable;
 
 /**
@@ -7,7 +8,8 @@ import java.io.Serializable;
  * model's), an optional PEFT adapter, the pooling and the texts per forward pass. {@code faultInPartition} is a drill
  * for tests: that partition's first attempt fails halfway through writing its file (-1: never).
  */
-public record EmbeddingJob(String model, String tokenizer, String adapter, String pooling, int batch, int faultInPartition)
+public record EmbeddingJob(String model, String tokenizer, String adapter, LinearStorage storage, String pooling, int batch,
+        int faultInPartition)
         implements Serializable {
     public EmbeddingJob {
         if (!"mean".equals(pooling) && !"cls".equals(pooling)) throw new IllegalArgumentException("--pooling must be mean or cls, got " + pooling);
@@ -15,6 +17,6 @@ public record EmbeddingJob(String model, String tokenizer, String adapter, Strin
     }
 
     public EmbeddingJob withFaultInPartition(int partition) {
-        return new EmbeddingJob(model, tokenizer, adapter, pooling, batch, partition);
+        return new EmbeddingJob(model, tokenizer, adapter, storage, pooling, batch, partition);
     }
 }

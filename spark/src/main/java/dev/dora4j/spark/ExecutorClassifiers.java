@@ -44,7 +44,7 @@ final class ExecutorClassifiers {
 
     private static Loaded load(ClassifyJob job) {
         Path model = Path.of(job.model());
-        BertClassifier c = BertClassifier.load(model, job.adapter() == null ? null : Path.of(job.adapter()), job.pooling());
+        BertClassifier c = BertClassifier.load(model, job.adapter() == null ? null : Path.of(job.adapter()), job.pooling(), job.storage());
         return new Loaded(c, Tokenizers.load(model, job.tokenizer() == null ? null : Path.of(job.tokenizer())));
     }
 }

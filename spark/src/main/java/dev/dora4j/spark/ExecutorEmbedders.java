@@ -5,8 +5,6 @@ import dev.dora4j.eval.SentenceEmbeddings;
 import dev.dora4j.model.BertLoader;
 import dev.dora4j.model.BertModel;
 import dev.dora4j.model.ModelTypes;
-import dev.dora4j.peft.AdapterFiles;
-import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.tokenizer.Tokenizers;
 import java.nio.file.Path;
 import java.util.List;
@@ -33,10 +31,7 @@ final class ExecutorEmbedders {
         Path model = Path.of(job.model());
         String type = ModelTypes.modelType(model);
         if (!type.equals("bert")) throw new DoraException(model.resolve("config.json") + ": model_type '" + type + "'; embed needs a BERT encoder");
-        AdapterFiles.Loaded loaded = job.adapter() == null ? null : AdapterFiles.read(Path.of(job.adapter()));
-        boolean prefixed = loaded != null && loaded.modules().keySet().stream().allMatch(k -> k.startsWith("bert."));
-        BertModel bert = prefixed ? BertLoader.load(model, "bert.") : BertLoader.load(model);
-        if (loaded != null) AdapterInjector.attach(bert.linears(), loaded, BertModel.CLASSIFIER, false, 0);
+        BertModel bert = BertLoader.loadWithAdapter(model, job.adapter() == null ? null : Path.of(job.adapter()), job.storage());
         return new SentenceEmbeddings(bert, Tokenizers.load(model, job.tokenizer() == null ? null : Path.of(job.tokenizer())),
                 job.pooling());
     }

@@ -1,6 +1,7 @@
 package dev.dora4j.spark;
 
 import dev.dora4j.cli.SparkBackend;
+import dev.dora4j.model.LinearStorage;
 import dev.dora4j.train.TrainConfig;
 import java.nio.file.Path;
 import java.util.function.Consumer;
@@ -23,9 +24,9 @@ public final class SparkCommands implements SparkBackend {
     }
 
     @Override
-    public long embed(String master, Path model, Path tokenizer, Path adapter, String pooling, int batch, Path data, Path out,
+    public long embed(String master, Path model, Path tokenizer, Path adapter, LinearStorage storage, String pooling, int batch, Path data, Path out,
             int partitions, boolean debug) {
-        EmbeddingJob job = new EmbeddingJob(absolute(model), absolute(tokenizer), absolute(adapter), pooling, batch, -1);
+        EmbeddingJob job = new EmbeddingJob(absolute(model), absolute(tokenizer), absolute(adapter), storage, pooling, batch, -1);
         JavaSparkContext sc = SparkContexts.open(master, "dora4j embed", debug);
         try {
             return SparkEmbedding.embed(sc, job, data, out, partitions > 0 ? partitions : sc.defaultParallelism()).records();
@@ -35,9 +36,9 @@ public final class SparkCommands implements SparkBackend {
     }
 
     @Override
-    public long classify(String master, Path model, Path tokenizer, Path adapter, String pooling, int batch, Path data, Path out,
+    public long classify(String master, Path model, Path tokenizer, Path adapter, LinearStorage storage, String pooling, int batch, Path data, Path out,
             int partitions, boolean debug) {
-        ClassifyJob job = new ClassifyJob(absolute(model), absolute(tokenizer), absolute(adapter), pooling, batch);
+        ClassifyJob job = new ClassifyJob(absolute(model), absolute(tokenizer), absolute(adapter), storage, pooling, batch);
         JavaSparkContext sc = SparkContexts.open(master, "dora4j eval --task classify", debug);
         try {
             return SparkClassification.classify(sc, job, data, out, partitions > 0 ? partitions : sc.defaultParallelism());

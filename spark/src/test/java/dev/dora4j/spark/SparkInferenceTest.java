@@ -16,6 +16,7 @@ import dev.dora4j.model.BertClassifier;
 import dev.dora4j.model.BertLoader;
 import dev.dora4j.model.BertModel;
 import dev.dora4j.model.ClassifierInfo;
+import dev.dora4j.model.LinearStorage;
 import dev.dora4j.model.OnnxBertImporter;
 import dev.dora4j.peft.Adapter;
 import dev.dora4j.peft.AdapterConfig;
@@ -141,7 +142,7 @@ class SparkInferenceTest {
     @Test
     void miniLmWithADoraAdapterOnTwoExecutorsGivesTheEmbedCommandsVectors() throws Exception {
         Path out = tmp.resolve("out");
-        EmbeddingJob job = new EmbeddingJob(model.toString(), null, adapter.toString(), "mean", 32, -1);
+        EmbeddingJob job = new EmbeddingJob(model.toString(), null, adapter.toString(), LinearStorage.AS_STORED, "mean", 32, -1);
         SparkEmbedding.Result r = SparkEmbedding.embed(sc, job, data, out, 4);
         assertThat(r.records()).isEqualTo(SENTENCES);
         float[][] want = expected(), got = read(out, SENTENCES);
@@ -182,7 +183,7 @@ class SparkInferenceTest {
         Path csv = tmp.resolve("sentences.csv");
         Files.write(csv, lines);
         Path out = tmp.resolve("csv-out");
-        SparkEmbedding.Result r = SparkEmbedding.embed(sc, new EmbeddingJob(model.toString(), null, adapter.toString(), "mean", 16, -1), csv,
+        SparkEmbedding.Result r = SparkEmbedding.embed(sc, new EmbeddingJob(model.toString(), null, adapter.toString(), LinearStorage.AS_STORED, "mean", 16, -1), csv,
                 out, 3);
         assertThat(r.records()).isEqualTo(few.size());
         assertThat(r.partitions()).isEqualTo(3);
@@ -207,7 +208,7 @@ class SparkInferenceTest {
         spark.conf().set("spark.sql.files.maxPartitionBytes", "600");
         try {
             assertThat(spark.read().parquet(parquet.toString()).javaRDD().getNumPartitions()).as("splits of the file").isGreaterThan(1);
-            SparkEmbedding.Result r = SparkEmbedding.embed(sc, new EmbeddingJob(model.toString(), null, adapter.toString(), "mean", 16, -1),
+            SparkEmbedding.Result r = SparkEmbedding.embed(sc, new EmbeddingJob(model.toString(), null, adapter.toString(), LinearStorage.AS_STORED, "mean", 16, -1),
                     parquet, out, 4);
             assertThat(r.records()).isEqualTo(few.size());
         } finally {
@@ -221,7 +222,7 @@ class SparkInferenceTest {
         Path csv = tmp.resolve("no-text.csv");
         Files.write(csv, List.of("id,sentence", "0,hello"));
         Path out = tmp.resolve("no-text-out");
-        assertThatThrownBy(() -> SparkEmbedding.embed(sc, new EmbeddingJob(model.toString(), null, null, "mean", 16, -1), csv, out, 2))
+        assertThatThrownBy(() -> SparkEmbedding.embed(sc, new EmbeddingJob(model.toString(), null, null, LinearStorage.AS_STORED, "mean", 16, -1), csv, out, 2))
                 .isInstanceOf(DoraException.class).hasMessage(csv + ": no column 'text'; its columns are id, sentence");
         assertThat(out).doesNotExist();
     }
@@ -253,7 +254,7 @@ class SparkInferenceTest {
         for (String t : few) lines.add("\"" + t.replace("\"", "\"\"") + "\"");
         Files.write(csv, lines);
         Path out = tmp.resolve("classified");
-        long n = SparkClassification.classify(sc, new ClassifyJob(model.toString(), null, classifier.toString(), null, 16), csv, out, 3);
+        long n = SparkClassification.classify(sc, new ClassifyJob(model.toString(), null, classifier.toString(), LinearStorage.AS_STORED, null, 16), csv, out, 3);
         assertThat(n).isEqualTo(few.size());
 
         BertClassifier one = BertClassifier.load(model, classifier, null);
@@ -280,9 +281,32 @@ class SparkInferenceTest {
     }
 
     @Test
+    void theLinearWeightsStorageIsHonouredOnTheExecutors() throws Exception {
+        List<String> few = texts.subList(0, 24);
+        Path small = tmp.resolve("bf16.jsonl");
+        Files.write(small, few.stream().map(t -> new ObjectMapper().createObjectNode().put("text", t).toString()).toList());
+        LinearStorage bf16 = LinearStorage.parse("bf16", null, false);
+        Path out = tmp.resolve("bf16-out");
+        SparkEmbedding.embed(sc, new EmbeddingJob(model.toString(), null, adapter.toString(), bf16, "mean", 8, -1), small, out, 2);
+        float[][] got = read(out, few.size());
+        float[][] want = new SentenceEmbeddings(BertLoader.loadWithAdapter(model, adapter, bf16), Tokenizers.load(model, null), "mean")
+                .embed(few, SentenceEmbeddings.DEFAULT_BATCH);
+        float[][] asStored = expected(few);
+        double worst = 0, fromF32 = 0;
+        for (int i = 0; i < few.size(); i++) {
+            for (int j = 0; j < want[i].length; j++) {
+                worst = Math.max(worst, Math.abs(got[i][j] - want[i][j]));
+                fromF32 = Math.max(fromF32, Math.abs(got[i][j] - asStored[i][j]));
+            }
+        }
+        assertThat(worst).isLessThan(1e-6);
+        assertThat(fromF32).as("bf16 weights change the vectors").isGreaterThan(1e-4);
+    }
+
+    @Test
     void aRetriedPartitionLeavesNoDuplicateOrPartialOutput() throws Exception {
         Path out = tmp.resolve("retried");
-        EmbeddingJob job = new EmbeddingJob(model.toString(), null, adapter.toString(), "mean", 32, 1);
+        EmbeddingJob job = new EmbeddingJob(model.toString(), null, adapter.toString(), LinearStorage.AS_STORED, "mean", 32, 1);
         List<String> few = texts.subList(0, 40);
         Path small = tmp.resolve("few.jsonl");
         Files.write(small, few.stream().map(t -> new ObjectMapper().createObjectNode().put("text", t).toString()).toList());
@@ -299,7 +323,7 @@ class SparkInferenceTest {
     void aNonEmptyOutputDirectoryIsRefused() throws Exception {
         Path out = Files.createDirectories(tmp.resolve("busy"));
         Files.writeString(out.resolve("part-00000.jsonl"), "{}\n");
-        EmbeddingJob job = new EmbeddingJob(model.toString(), null, null, "mean", 32, -1);
+        EmbeddingJob job = new EmbeddingJob(model.toString(), null, null, LinearStorage.AS_STORED, "mean", 32, -1);
         assertThatThrownBy(() -> SparkEmbedding.embed(sc, job, data, out, 2)).isInstanceOf(DoraException.class)
                 .hasMessage(out + ": is not empty; choose a new --out (part files would mix)");
     }
