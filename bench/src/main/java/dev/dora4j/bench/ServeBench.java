@@ -76,6 +76,13 @@ public final class ServeBench {
         ObjectNode mix = out.putObject("step_seconds_at_" + mixRows + "_rows");
         mix.put("base", base).put("one_dora_r16_adapter", single).put("four_adapters_lora_dora_r8_to_r64", mixed)
                 .put("mixed_over_one", mixed / single).put("mixed_over_base", mixed / base).put("rounds", steps);
+        // every round's ratios, the compositions of a round measured one after the other
+        ArrayNode perRound = mix.putArray("per_round");
+        for (int r = 0; r < times.get(0).seconds().length; r++) {
+            double b = times.get(0).seconds()[r], o = times.get(1).seconds()[r], m = times.get(2).seconds()[r];
+            perRound.addObject().put("base", b).put("one", o).put("mixed", m).put("mixed_over_one", m / o)
+                    .put("mixed_over_base", m / b);
+        }
 
         ArrayNode rates = out.putArray("concurrency");
         try (DoraServer server = DoraServer.start(new ServeOptions(config, null, Map.of(), "127.0.0.1", 0, null, false, "random",
