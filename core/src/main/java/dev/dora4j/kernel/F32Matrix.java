@@ -63,16 +63,4 @@ public final class F32Matrix implements WeightMatrix {
         }
         return new F32Matrix(values.clone(), rows, cols);
     }
-
-    @Override
-    public double[] rowSquaredNorms() {
-        double[] sq = new double[rows];
-        for (int o = 0; o < rows; o++) {
-            double s = 0;
-            int base = offset + o * cols;
-            for (int i = 0; i < cols; i++) s += (double) data[base + i] * data[base + i];
-            sq[o] = s;
-        }
-        return sq;
-    }
 }
