@@ -52,7 +52,7 @@ public final class ClassificationStudy {
      */
     record Options(Path model, String dataset, Path data, Path out, int[] ranks, int seeds, float[] adapterLrs,
             float[] fullLrs, int epochs, int batch, int seqLen, float dropout, int threads, boolean full,
-            Map<String, Integer> methods) {}
+            Map<String, Integer> methods, String dtype, String quantize, boolean doubleQuant) {}
 
     private ClassificationStudy() {}
 
@@ -123,7 +123,7 @@ public final class ClassificationStudy {
         TrainConfig config = new TrainConfig(o.model().toString(), null, split.train().toString(), split.dev().toString(),
                 method, r, 2f * r, o.dropout(), List.of("query", "key", "value", "dense"), false, lr, "adamw", 0.01f, o.epochs(), 0, o.batch(),
                 o.batch(), o.seqLen(), warmup, "linear", 1.0f, 1000 + seed, true, false, null, 0, 0, 0, 1f, false, false,
-                TrainConfig.CLASSIFY, null, o.dataset().equals("trec"), null, null, false);
+                TrainConfig.CLASSIFY, null, o.dataset().equals("trec"), o.dtype(), o.quantize(), o.doubleQuant());
         System.gc();
         LiveHeap.reset();
         TrainingRun run = TrainingRun.start(config, dir, null);
@@ -184,8 +184,10 @@ public final class ClassificationStudy {
 
     static String table(Options o, Map<String, Float> chosen, Map<String, JsonNode> results) {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "%s, %d epoch(s), batch %d, %d seeds; learning rate chosen on dev (at rank 8, or at a method's fixed rank): %s%n%n",
-                o.dataset(), o.epochs(), o.batch(), o.seeds(), chosen));
+        String base = o.quantize() != null ? o.quantize() + (o.doubleQuant() ? " (double quant)" : "")
+                : o.dtype() != null ? o.dtype() : "f32";
+        sb.append(String.format(Locale.ROOT, "%s, frozen linears %s, %d epoch(s), batch %d, %d seeds; learning rate chosen on dev (at rank 8, or at a method's fixed rank): %s%n%n",
+                o.dataset(), base, o.epochs(), o.batch(), o.seeds(), chosen));
         sb.append("| method | r | lr | test accuracy | test macro-F1 | dev accuracy | trainable params | train tokens/s | peak live heap MB |\n");
         sb.append("|---|---|---|---|---|---|---|---|---|\n");
         for (var e : chosen.entrySet()) {
@@ -259,8 +261,8 @@ public final class ClassificationStudy {
     private static Options parse(String[] args) {
         Map<String, String> a = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--no-full")) {
-                a.put("no-full", "true");
+            if (args[i].equals("--no-full") || args[i].equals("--double-quant")) {
+                a.put(args[i].substring(2), "true");
                 continue;
             }
             if (!args[i].startsWith("--") || i + 1 >= args.length) throw new IllegalArgumentException("bad argument " + args[i]);
@@ -270,7 +272,8 @@ public final class ClassificationStudy {
             throw new IllegalArgumentException("usage: --model DIR --dataset sst2|trec --out DIR [--data ../shared/data/classification]"
                     + " [--ranks 4,8,16] [--seeds 3] [--adapter-lrs 5e-4,1e-3,2e-3] [--full-lrs 2e-5,5e-5,1e-4] [--epochs N]"
                     + " [--batch 32] [--seq-len 128] [--dropout 0.1] [--threads N] [--no-full]"
-                    + " [--methods lora,dora | lora:8,dora:8,vera:256,dvora:256]");
+                    + " [--methods lora,dora | lora:8,dora:8,vera:256,dvora:256] [--dtype f32|bf16|f16]"
+                    + " [--quantize nf4|fp4|int8] [--double-quant]");
         }
         String dataset = a.get("dataset");
         if (!dataset.equals("sst2") && !dataset.equals("trec")) throw new IllegalArgumentException("--dataset must be sst2 or trec");
@@ -281,7 +284,8 @@ public final class ClassificationStudy {
                 Integer.parseInt(a.getOrDefault("batch", "32")), Integer.parseInt(a.getOrDefault("seq-len", "128")),
                 Float.parseFloat(a.getOrDefault("dropout", "0.1")),
                 Integer.parseInt(a.getOrDefault("threads", Integer.toString(Runtime.getRuntime().availableProcessors()))),
-                !a.containsKey("no-full"), methods(a.getOrDefault("methods", "lora,dora")));
+                !a.containsKey("no-full"), methods(a.getOrDefault("methods", "lora,dora")), a.get("dtype"), a.get("quantize"),
+                a.containsKey("double-quant"));
     }
 
     /** method[:rank],... in order; a rank of 0 (none given) searches at rank 8 and runs every --ranks value. */

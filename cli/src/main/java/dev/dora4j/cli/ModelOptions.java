@@ -46,6 +46,6 @@ final class ModelOptions {
 
     /** Attaches a PEFT adapter for inference (frozen, no dropout), unmerged. */
     static void attachAdapter(CausalLM model, Path adapter) {
-        AdapterInjector.attach(model.linears(), AdapterFiles.read(adapter), model.outputHead(), false, 0);
+        AdapterInjector.attach(model.linears(), model.embeddings(), AdapterFiles.read(adapter), model.outputHead(), false, 0);
     }
 }

@@ -42,7 +42,7 @@ final class TrainCommand implements Callable<Integer> {
     float dropout;
     @Option(names = "--targets", split = ",",
             description = "Target modules (default: q_proj,k_proj,v_proj,up_proj,down_proj; with --task classify: "
-                    + "query,key,value,dense).")
+                    + "query,key,value,dense); embed_tokens adds LoRA/DoRA on the token embedding.")
     List<String> targets;
     @Option(names = "--rslora", description = "Scale by alpha/sqrt(r) instead of alpha/r.")
     boolean rslora;

@@ -69,7 +69,15 @@ public final class AdapterCombine {
         };
         if (newRank <= 0) throw new DoraException("--rank must be positive, got " + newRank);
         Set<String> paths = new LinkedHashSet<>();
-        for (AdapterFiles.Loaded l : loaded) paths.addAll(l.modules().keySet());
+        for (AdapterFiles.Loaded l : loaded) {
+            for (var e : l.modules().entrySet()) {
+                if (e.getValue().kind() == ModuleWeights.Kind.EMBEDDING) {
+                    throw new DoraException(l.dir() + ": module '" + e.getKey() + "' adapts an embedding; combine takes adapters on"
+                            + " linear layers only (merge such adapters with `merge --adapter A --adapter B`)");
+                }
+            }
+            paths.addAll(l.modules().keySet());
+        }
 
         Map<String, Adapter> adapters = new LinkedHashMap<>();
         Map<String, Double> errors = new LinkedHashMap<>();

@@ -1,6 +1,7 @@
 package dev.dora4j.model;
 
 import dev.dora4j.autograd.Tape;
+import dev.dora4j.nn.Embedding;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.nn.LinearForward;
 import dev.dora4j.tensor.Tensor;
@@ -28,6 +29,11 @@ public interface CausalLM extends NamedWeights {
 
     /** Every linear layer by module path, in model order. */
     Map<String, Linear> linears();
+
+    /** Its embedding tables by module path ({@code model.embed_tokens}), where embedding adapters go. */
+    default Map<String, Embedding> embeddings() {
+        return Map.of();
+    }
 
     /** Recomputes each layer in backward instead of keeping its activations. */
     void activationCheckpointing(boolean on);

@@ -4,6 +4,7 @@ import dev.dora4j.autograd.Checkpoint;
 import dev.dora4j.autograd.RopeTable;
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.autograd.TransformerOps;
+import dev.dora4j.nn.Embedding;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.nn.LinearForward;
 import dev.dora4j.tensor.Tensor;
@@ -19,9 +20,12 @@ import java.util.Map;
  */
 public final class LlamaModel implements CausalLM {
     public static final String OUTPUT_HEAD = "lm_head";
+    /** The module path of the token embedding. */
+    public static final String EMBED_TOKENS = "model.embed_tokens";
 
     private final LlamaConfig config;
     private final Tensor embedTokens;
+    private final Embedding embedding;
     private final List<LlamaBlock> layers;
     private final Tensor norm;
     private final Tensor lmHead;
@@ -31,6 +35,7 @@ public final class LlamaModel implements CausalLM {
     LlamaModel(LlamaConfig config, Tensor embedTokens, List<LlamaBlock> layers, Tensor norm, Tensor lmHead) {
         this.config = config;
         this.embedTokens = embedTokens;
+        this.embedding = new Embedding(EMBED_TOKENS, embedTokens);
         this.layers = List.copyOf(layers);
         this.norm = norm;
         this.lmHead = lmHead;
@@ -77,6 +82,12 @@ public final class LlamaModel implements CausalLM {
         Map<String, Linear> map = new LinkedHashMap<>();
         for (LlamaBlock b : layers) for (Linear l : b.linears()) map.put(l.path(), l);
         return map;
+    }
+
+    /** The token embedding, which LoRA and DoRA may adapt. */
+    @Override
+    public Map<String, Embedding> embeddings() {
+        return Map.of(EMBED_TOKENS, embedding);
     }
 
     /** Every tensor by its Hugging Face name, the head only when untied. */
@@ -136,7 +147,7 @@ public final class LlamaModel implements CausalLM {
         LlamaConfig c = config;
         SelfAttention causal = (t, layer, q, k, v) -> TransformerOps.causalAttention(t, q, k, v, batch, seqLen,
                 c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim());
-        Tensor h = TransformerOps.embedding(tape, ids, embedTokens);
+        Tensor h = embedding.forward(tape, ids);
         for (int l = 0; l < layers.size(); l++) {
             LlamaBlock block = layers.get(l);
             int layer = l;
@@ -176,7 +187,7 @@ public final class LlamaModel implements CausalLM {
         }
         Tape tape = Tape.inference();
         int[] positions = attention.positions();
-        Tensor h = TransformerOps.embedding(tape, ids, embedTokens);
+        Tensor h = embedding.forward(tape, ids);
         for (int l = 0; l < layers.size(); l++) h = layers.get(l).forward(tape, h, l, positions, rope, attention, linears);
         attention.commit();
         int dim = config.hiddenSize();

@@ -2,20 +2,13 @@ package dev.dora4j.peft;
 
 import dev.dora4j.nn.Linear;
 import dev.dora4j.nn.LinearAdapter;
-import java.util.List;
 
 /**
- * An adapter of some PEFT method on one frozen layer: it describes its own tensors under their PEFT
- * keys and knows its forward, backward, merge and unmerge (as {@link LinearAdapter}). Everything
- * above the adapters (injection, files, trainer, checkpoints, merge, analysis) goes through this.
+ * An adapter of some PEFT method on one frozen linear layer: it describes its own tensors under their PEFT
+ * keys ({@link ModuleAdapter}) and knows its forward, backward, merge and unmerge (as {@link LinearAdapter}).
+ * Everything above the adapters (injection, files, trainer, checkpoints, merge, analysis) goes through this.
  */
-public interface Adapter extends LinearAdapter {
-    /** The registered method this adapter implements. */
-    PeftMethod method();
-
-    /** Its tensors in the order they are saved: trainable ones and any frozen ones saved with the adapter. */
-    List<AdapterTensor> tensors();
-
+public interface Adapter extends ModuleAdapter, LinearAdapter {
     /** Checks that this adapter fits {@code base}, naming the module when it does not. */
     void checkFits(Linear base);
 

@@ -84,12 +84,12 @@ public final class AdapterFiles {
     }
 
     /** Writes config and tensors as a complete directory, atomically. */
-    public static void write(Path dir, PeftConfig config, Map<String, ? extends Adapter> adapters) {
+    public static void write(Path dir, PeftConfig config, Map<String, ? extends ModuleAdapter> adapters) {
         AtomicFiles.writeDirectory(dir, tmp -> writeFiles(tmp, config, adapters));
     }
 
     /** Writes {@code adapter_config.json} and {@code adapter_model.safetensors} into {@code dir}, each atomically. */
-    public static void writeFiles(Path dir, PeftConfig config, Map<String, ? extends Adapter> adapters) {
+    public static void writeFiles(Path dir, PeftConfig config, Map<String, ? extends ModuleAdapter> adapters) {
         writeFiles(dir, config, adapters, Map.of());
     }
 
@@ -98,11 +98,11 @@ public final class AdapterFiles {
      * name ({@code classifier.weight}), stored as PEFT stores them: {@code base_model.model.classifier.weight}.
      * A tensor that several adapters share (one key, one tensor) is stored once.
      */
-    public static void writeFiles(Path dir, PeftConfig config, Map<String, ? extends Adapter> adapters, Map<String, Tensor> saved) {
+    public static void writeFiles(Path dir, PeftConfig config, Map<String, ? extends ModuleAdapter> adapters, Map<String, Tensor> saved) {
         SafetensorsWriter writer = new SafetensorsWriter();
         writer.metadata(Map.of("format", "pt"));
         Map<String, Tensor> written = new HashMap<>();
-        for (Adapter ad : adapters.values()) {
+        for (ModuleAdapter ad : adapters.values()) {
             for (AdapterTensor t : ad.tensors()) {
                 Tensor before = written.putIfAbsent(t.key(), t.tensor());
                 if (before == t.tensor()) continue;

@@ -2,6 +2,8 @@ package dev.dora4j.peft;
 
 import dev.dora4j.DoraException;
 import dev.dora4j.nn.Dropout;
+import dev.dora4j.nn.Embedding;
+import dev.dora4j.nn.EmbeddingAdapter;
 import dev.dora4j.nn.Linear;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -11,8 +13,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Puts adapters of any registered method on a model's linear layers by PEFT's target rules: fresh
- * ones initialised as PEFT initialises them, or ones read from an adapter file.
+ * Puts adapters of any registered method on a model's linear layers (and embedding tables, where the method adapts
+ * them) by PEFT's target rules: fresh ones initialised as PEFT initialises them, or ones read from an adapter file.
  */
 public final class AdapterInjector {
     private AdapterInjector() {}
@@ -41,6 +43,81 @@ public final class AdapterInjector {
         return out;
     }
 
+    /**
+     * Attaches fresh trainable adapters to the targeted linear layers and embedding tables (path → adapter, the tables
+     * first, in model order).
+     */
+    public static Map<String, ModuleAdapter> inject(Map<String, Linear> linears, Map<String, Embedding> embeddings,
+            PeftConfig config, String outputHead, long seed) {
+        Map<String, Embedding> tables = targetTables(config, embeddings);
+        Map<String, ModuleAdapter> adapters = new LinkedHashMap<>();
+        if (!tables.isEmpty()) {
+            for (var e : config.method().createEmbeddings(config, tables, seed).entrySet()) {
+                tables.get(e.getKey()).adapter((EmbeddingAdapter) e.getValue());
+                adapters.put(e.getKey(), e.getValue());
+            }
+        }
+        if (tables.isEmpty() || matchesAnyLinear(config, linears, outputHead)) adapters.putAll(inject(linears, config, outputHead, seed));
+        return adapters;
+    }
+
+    /**
+     * Attaches the adapters of a loaded file to the model's linear layers and embedding tables, checked as
+     * {@link #attach(Map, AdapterFiles.Loaded, String, boolean, long)} checks them; a saved copy of a base table
+     * must equal the model's.
+     */
+    public static Map<String, ModuleAdapter> attach(Map<String, Linear> linears, Map<String, Embedding> embeddings,
+            AdapterFiles.Loaded loaded, String outputHead, boolean trainable, long seed) {
+        PeftConfig config = loaded.config();
+        String file = loaded.dir().resolve(AdapterFiles.WEIGHTS_FILE).toString();
+        Map<String, Embedding> tables = targetTables(config, embeddings);
+        Map<String, ModuleWeights> tableModules = new LinkedHashMap<>(), linearModules = new LinkedHashMap<>();
+        for (var e : loaded.modules().entrySet()) {
+            boolean isTable = e.getValue().kind() == ModuleWeights.Kind.EMBEDDING;
+            if (isTable && !embeddings.containsKey(e.getKey())) {
+                throw new DoraException(file + ": the adapter's tensors for '" + e.getKey() + "' adapt an embedding the model does"
+                        + " not have");
+            }
+            (isTable ? tableModules : linearModules).put(e.getKey(), e.getValue());
+        }
+        for (var e : tables.entrySet()) {
+            ModuleWeights w = tableModules.get(e.getKey());
+            if (w == null) {
+                throw new DoraException(file + ": tensor '" + PeftKeys.embeddingA(e.getKey()) + "' is missing for targeted module");
+            }
+            if (!w.fits(e.getValue().vocabSize(), e.getValue().hiddenSize())) {
+                throw new DoraException(file + ": tensor '" + PeftKeys.embeddingA(e.getKey()) + "' is " + w.shapes()
+                        + ", but the model's table is " + Arrays.toString(e.getValue().table().shape()));
+            }
+        }
+        Map<String, ModuleAdapter> adapters = new LinkedHashMap<>();
+        if (!tables.isEmpty()) {
+            for (var e : config.method().attachEmbeddings(config, tableModules, tables, trainable).entrySet()) {
+                tables.get(e.getKey()).adapter((EmbeddingAdapter) e.getValue());
+                adapters.put(e.getKey(), e.getValue());
+            }
+        }
+        if (tables.isEmpty() || !linearModules.isEmpty() || matchesAnyLinear(config, linears, outputHead)) {
+            adapters.putAll(attach(linears, new AdapterFiles.Loaded(loaded.dir(), config, linearModules, loaded.saved(),
+                    loaded.tensors()), outputHead, trainable, seed));
+        }
+        return adapters;
+    }
+
+    /** The embedding tables among {@code embeddings} that the config targets, in model order. */
+    private static Map<String, Embedding> targetTables(PeftConfig config, Map<String, Embedding> embeddings) {
+        TargetMatcher matcher = TargetMatcher.of(config);
+        Map<String, Embedding> out = new LinkedHashMap<>();
+        for (var e : embeddings.entrySet()) if (matcher.matches(e.getKey(), false)) out.put(e.getKey(), e.getValue());
+        return out;
+    }
+
+    private static boolean matchesAnyLinear(PeftConfig config, Map<String, Linear> linears, String outputHead) {
+        TargetMatcher matcher = TargetMatcher.of(config);
+        for (String path : linears.keySet()) if (matcher.matches(path, path.equals(outputHead))) return true;
+        return false;
+    }
+
     /** Attaches fresh trainable adapters of the config's method to the targeted layers. */
     public static Map<String, Adapter> inject(Map<String, Linear> linears, PeftConfig config, String outputHead,
             long seed) {
@@ -63,8 +140,8 @@ public final class AdapterInjector {
         for (var e : loaded.modules().entrySet()) {
             String path = e.getKey();
             if (e.getValue().kind() == ModuleWeights.Kind.EMBEDDING) {
-                throw new DoraException(file + ": the adapter's tensors for '" + path + "' adapt an embedding, which dora4j"
-                        + " merges (merge) but does not run unmerged");
+                throw new DoraException(file + ": the adapter's tensors for '" + path + "' adapt an embedding, which this"
+                        + " model or server runs only merged: merge the adapter into the model first (dora4j merge)");
             }
             if (!linears.containsKey(path)) {
                 throw new DoraException(file + ": tensor '" + method.moduleKey(path) + "' names module '" + path

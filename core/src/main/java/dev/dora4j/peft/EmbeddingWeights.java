@@ -47,15 +47,20 @@ public record EmbeddingWeights(String path, float[] loraA, float[] loraB, float[
         }
     }
 
-    /** The table merged as PEFT merges it, after checking the saved base copy against {@code w}. */
-    @Override
-    public float[] merge(float[] w, int rows, int cols) {
+    /** Checks the base table copy saved beside the adapter (if any) against the model's table {@code w}. */
+    public void checkBase(float[] w) {
         if (baseCopy != null && !Arrays.equals(baseCopy, w)) {
             int at = Arrays.mismatch(baseCopy, w);
             throw new DoraException(PeftKeys.PREFIX + path + ".base_layer.weight: the base table saved with the adapter differs"
                     + " from the model's at index " + at + " (" + baseCopy[at] + " vs " + w[at] + "): the adapter was trained on another"
                     + " base model");
         }
+    }
+
+    /** The table merged as PEFT merges it, after checking the saved base copy against {@code w}. */
+    @Override
+    public float[] merge(float[] w, int rows, int cols) {
+        checkBase(w);
         Tensor table = Tensor.of(w.clone(), rows, cols);
         new LoraEmbedding(Tensor.of(loraA, rank, vocab), Tensor.of(loraB, hidden, rank),
                 magnitude == null ? null : Tensor.of(magnitude, hidden), scaling).merge(table);

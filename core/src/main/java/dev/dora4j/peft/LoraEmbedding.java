@@ -3,7 +3,11 @@ package dev.dora4j.peft;
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.kernel.Gemm;
 import dev.dora4j.kernel.WeightMatrix;
+import dev.dora4j.nn.Embedding;
+import dev.dora4j.nn.EmbeddingAdapter;
 import dev.dora4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A LoRA or DoRA adapter on a frozen embedding table {@code W: [vocab, hidden]}, as PEFT's {@code lora.Embedding}
@@ -16,30 +20,89 @@ import dev.dora4j.tensor.Tensor;
  * with the magnitude {@code m: [hidden]} and {@code n} detached in backward, a zero norm giving scale 0. The norm is
  * formed without the [vocab, hidden] update: {@code n[h]² = ‖W[:, h]‖² + 2s⟨B_h, (A·W)[:, h]⟩ + s² B_h (A Aᵀ) B_hᵀ}.
  */
-public final class LoraEmbedding {
+public final class LoraEmbedding implements ModuleAdapter, EmbeddingAdapter {
+    private final String path;
     private final Tensor loraA;
     private final Tensor loraB;
     private final Tensor magnitude;
     private final float scaling;
     private double[] columnSquaredNorms;
     private float[] mergedNorm;
+    private float[] heldNorm;
+    private float[] frozenNorm;
+    private boolean holdNorm;
+
+    /** An adapter without a module path (no PEFT keys), for merging and layer tests. */
+    public LoraEmbedding(Tensor loraA, Tensor loraB, Tensor magnitude, float scaling) {
+        this(null, loraA, loraB, magnitude, scaling);
+    }
 
     /**
+     * @param path      the module path, e.g. {@code model.embed_tokens}
      * @param loraA     lora_embedding_A [r, vocab]
      * @param loraB     lora_embedding_B [hidden, r]
      * @param magnitude [hidden] for DoRA, null for LoRA
      */
-    public LoraEmbedding(Tensor loraA, Tensor loraB, Tensor magnitude, float scaling) {
+    public LoraEmbedding(String path, Tensor loraA, Tensor loraB, Tensor magnitude, float scaling) {
         if (loraA.rank() != 2 || loraB.rank() != 2 || loraA.dim(0) != loraB.dim(1)) {
             throw new IllegalArgumentException("lora_embedding_A " + loraA + " and lora_embedding_B " + loraB + " do not share a rank");
         }
         if (magnitude != null && (magnitude.rank() != 1 || magnitude.dim(0) != loraB.dim(0))) {
             throw new IllegalArgumentException("magnitude " + magnitude + " does not match lora_embedding_B " + loraB);
         }
+        this.path = path;
         this.loraA = loraA;
         this.loraB = loraB;
         this.magnitude = magnitude;
         this.scaling = scaling;
+    }
+
+    @Override
+    public PeftMethod method() {
+        return magnitude == null ? LoraMethod.LORA : LoraMethod.DORA;
+    }
+
+    /** lora_embedding_A, lora_embedding_B and (DoRA) the magnitude under their PEFT keys; B trains in LoRA+'s B group. */
+    @Override
+    public List<AdapterTensor> tensors() {
+        if (path == null) throw new IllegalStateException("an adapter made without a module path has no PEFT keys");
+        List<AdapterTensor> list = new ArrayList<>(List.of(
+                new AdapterTensor(PeftKeys.embeddingA(path), loraA, AdapterTensor.Group.DOWN),
+                new AdapterTensor(PeftKeys.embeddingB(path), loraB, AdapterTensor.Group.UP)));
+        if (magnitude != null) list.add(new AdapterTensor(PeftKeys.magnitude(path), magnitude, AdapterTensor.Group.MAGNITUDE));
+        return list;
+    }
+
+    /** Checks that the adapter fits {@code table: [vocab, hidden]}, naming the module when it does not. */
+    public void checkFits(Embedding base) {
+        if (loraA.dim(1) != base.vocabSize() || loraB.dim(0) != base.hiddenSize()) {
+            throw new IllegalArgumentException(base.path() + ": lora_embedding_A " + loraA + " and lora_embedding_B " + loraB
+                    + " do not fit the table " + base.table());
+        }
+    }
+
+    /**
+     * Holds DoRA's norm ‖W + ΔW‖ at its current value, or lets it follow A and B again; with the norm detached in
+     * backward this makes the function backward differentiates observable, for checks by finite differences.
+     */
+    public void holdNorm(Embedding base, boolean hold) {
+        heldNorm = hold && magnitude != null ? weightNorm(base.table()) : null;
+        holdNorm = hold;
+    }
+
+    @Override
+    public Tensor forward(Tape tape, Embedding base, int[] ids) {
+        return forward(tape, base.table(), ids);
+    }
+
+    @Override
+    public void merge(Embedding base) {
+        merge(base.table());
+    }
+
+    @Override
+    public void unmerge(Embedding base) {
+        unmerge(base.table());
     }
 
     public Tensor loraA() {
@@ -98,6 +161,13 @@ public final class LoraEmbedding {
         return n;
     }
 
+    /** The norm, computed once while neither A nor B trains (inference: every decoding step would recompute it). */
+    private float[] frozenNorm(Tensor table) {
+        if (loraA.requiresGrad() || loraB.requiresGrad()) return weightNorm(table);
+        if (frozenNorm == null) frozenNorm = weightNorm(table);
+        return frozenNorm;
+    }
+
     /** ids: [tokens] -> y: [tokens, hidden]. */
     public Tensor forward(Tape tape, Tensor table, int[] ids) {
         WeightMatrix w = table.matrix();
@@ -116,7 +186,7 @@ public final class LoraEmbedding {
         Gemm.xWt(u, 0, b, 0, y, 0, tokens, r, hidden, true);   // + s · u·Bᵀ
         float[] scale = null, norm = null;
         if (magnitude != null) {
-            norm = weightNorm(table);
+            norm = holdNorm && heldNorm != null ? heldNorm : frozenNorm(table);
             scale = new float[hidden];
             for (int h = 0; h < hidden; h++) scale[h] = DoraNorm.scale(magnitude.data()[h], norm[h]);
         }
@@ -171,6 +241,7 @@ public final class LoraEmbedding {
         }
         table.set(w);
         columnSquaredNorms = null;
+        frozenNorm = null;
     }
 
     /** Undoes {@link #merge} with the norm it used. */
@@ -189,6 +260,7 @@ public final class LoraEmbedding {
         addUpdate(w, -scaling, vocab, hidden);
         table.set(w);
         columnSquaredNorms = null;
+        frozenNorm = null;
     }
 
     // w[v, h] += s · Σ_j A[j, v] B[h, j]: w: [vocab, hidden] += s · Aᵀ·Bᵀ

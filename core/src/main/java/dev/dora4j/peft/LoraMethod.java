@@ -2,6 +2,7 @@ package dev.dora4j.peft;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.dora4j.DoraException;
+import dev.dora4j.nn.Embedding;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.tensor.Tensor;
 import java.nio.file.Path;
@@ -78,6 +79,55 @@ public enum LoraMethod implements PeftMethod {
                     magnitude, config.scalingFor(path), AdapterInjector.dropout(config, seed, path)));
         }
         return adapters;
+    }
+
+    /**
+     * Fresh adapters on embedding tables as PEFT's {@code lora.Embedding} initialises them ({@code reset_lora_parameters}):
+     * lora_embedding_A zero, lora_embedding_B standard normal, and for DoRA the magnitude = ‖W[:, h]‖ over the
+     * vocabulary (the norm of W + s·(B·A)ᵀ with A = 0).
+     */
+    @Override
+    public Map<String, ModuleAdapter> createEmbeddings(PeftConfig peftConfig, Map<String, Embedding> targets, long seed) {
+        AdapterConfig config = (AdapterConfig) peftConfig;
+        Map<String, ModuleAdapter> adapters = new LinkedHashMap<>();
+        for (var e : targets.entrySet()) {
+            String path = e.getKey();
+            Embedding table = e.getValue();
+            int r = config.rankFor(path), vocab = table.vocabSize(), hidden = table.hiddenSize();
+            SplittableRandom rng = new SplittableRandom(seed ^ (long) path.hashCode() * 0x9E3779B97F4A7C15L);
+            float[] bv = new float[hidden * r];
+            for (int i = 0; i < bv.length; i++) bv[i] = (float) gaussian(rng);
+            Tensor a = Tensor.param(new float[r * vocab], r, vocab).named(PeftKeys.embeddingA(path));
+            Tensor b = Tensor.param(bv, hidden, r).named(PeftKeys.embeddingB(path));
+            float scaling = config.scalingFor(path);
+            Tensor magnitude = dora ? Tensor.param(new LoraEmbedding(a, b, null, scaling).weightNorm(table.table()), hidden)
+                    .named(PeftKeys.magnitude(path)) : null;
+            adapters.put(path, new LoraEmbedding(path, a, b, magnitude, scaling));
+        }
+        return adapters;
+    }
+
+    @Override
+    public Map<String, ModuleAdapter> attachEmbeddings(PeftConfig peftConfig, Map<String, ModuleWeights> modules,
+            Map<String, Embedding> tables, boolean trainable) {
+        AdapterConfig config = (AdapterConfig) peftConfig;
+        Map<String, ModuleAdapter> adapters = new LinkedHashMap<>();
+        for (var e : tables.entrySet()) {
+            String path = e.getKey();
+            EmbeddingWeights w = (EmbeddingWeights) modules.get(path);
+            if (w.baseCopy() != null) w.checkBase(e.getValue().table().toFloatArray());
+            Tensor a = tensor(w.loraA().clone(), trainable, w.rank(), w.vocab()).named(PeftKeys.embeddingA(path));
+            Tensor b = tensor(w.loraB().clone(), trainable, w.hidden(), w.rank()).named(PeftKeys.embeddingB(path));
+            Tensor m = w.magnitude() != null ? tensor(w.magnitude().clone(), trainable, w.hidden()).named(PeftKeys.magnitude(path)) : null;
+            adapters.put(path, new LoraEmbedding(path, a, b, m, config.scalingFor(path)));
+        }
+        return adapters;
+    }
+
+    /** A standard normal draw (Box-Muller), as {@code nn.init.normal_} draws in distribution. */
+    private static double gaussian(SplittableRandom rng) {
+        double u = rng.nextDouble(), v = rng.nextDouble();
+        return Math.sqrt(-2.0 * Math.log1p(-u)) * Math.cos(2 * Math.PI * v);
     }
 
     @Override

@@ -1,6 +1,8 @@
 package dev.dora4j.peft;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.dora4j.DoraException;
+import dev.dora4j.nn.Embedding;
 import dev.dora4j.nn.Linear;
 import java.nio.file.Path;
 import java.util.Map;
@@ -29,6 +31,25 @@ public interface PeftMethod {
 
     /** Fresh trainable adapters on the targeted layers (path → layer, in model order), initialised as PEFT does. */
     Map<String, Adapter> create(PeftConfig config, Map<String, Linear> targets, long seed);
+
+    /**
+     * Fresh trainable adapters on targeted embedding tables (path → table, in model order), initialised as PEFT does;
+     * a method without embedding adapters refuses, naming the first table.
+     */
+    default Map<String, ModuleAdapter> createEmbeddings(PeftConfig config, Map<String, Embedding> targets, long seed) {
+        throw noEmbeddings(targets.keySet().iterator().next());
+    }
+
+    /** Embedding adapters made of modules read from a file (shapes already checked), trainable or frozen. */
+    default Map<String, ModuleAdapter> attachEmbeddings(PeftConfig config, Map<String, ModuleWeights> modules,
+            Map<String, Embedding> tables, boolean trainable) {
+        throw noEmbeddings(tables.keySet().iterator().next());
+    }
+
+    private DoraException noEmbeddings(String path) {
+        return new DoraException(displayName() + " adapts linear layers only; target_modules selects the embedding '" + path
+                + "' (PEFT has no " + displayName() + " layer for nn.Embedding)");
+    }
 
     /** Keys of tensors that all modules share, stored outside {@code base_model.model.} (VeRA's projections). */
     default Set<String> sharedKeys() {

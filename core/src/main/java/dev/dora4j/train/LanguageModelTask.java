@@ -6,6 +6,7 @@ import dev.dora4j.data.Examples;
 import dev.dora4j.data.Record;
 import dev.dora4j.model.CausalLM;
 import dev.dora4j.model.ModelRegistry;
+import dev.dora4j.nn.Embedding;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.tensor.DType;
 import dev.dora4j.tensor.Tensor;
@@ -39,6 +40,11 @@ record LanguageModelTask(CausalLM model, Tokenizer tokenizer, int seqLen, Exampl
     @Override
     public Map<String, Linear> linears() {
         return model.linears();
+    }
+
+    @Override
+    public Map<String, Embedding> embeddings() {
+        return model.embeddings();
     }
 
     @Override

@@ -10,7 +10,7 @@ import dev.dora4j.io.AtomicFiles;
 import dev.dora4j.io.SafetensorsFile;
 import dev.dora4j.model.BertClassifier;
 import dev.dora4j.model.CausalLM;
-import dev.dora4j.peft.Adapter;
+import dev.dora4j.peft.ModuleAdapter;
 import dev.dora4j.peft.AdapterFiles;
 import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.peft.AdapterSettings;
@@ -43,7 +43,7 @@ public final class TrainingRun {
     private final TrainConfig config;
     private final Path out;
     private final TrainingTask task;
-    private final Map<String, Adapter> adapters;
+    private final Map<String, ModuleAdapter> adapters;
     private final PeftConfig adapterConfig;
     private final Trainer trainer;
     private final MetricsLog metrics;
@@ -69,11 +69,11 @@ public final class TrainingRun {
             if (config.initAdapter() != null) {
                 AdapterFiles.Loaded init = AdapterFiles.read(Path.of(config.initAdapter()));
                 adapterConfig = init.config();
-                adapters = AdapterInjector.attach(task.linears(), init, task.outputHead(), true, config.seed());
+                adapters = AdapterInjector.attach(task.linears(), task.embeddings(), init, task.outputHead(), true, config.seed());
                 copySaved(init, task.savedModules(), Path.of(config.initAdapter()));
             } else {
                 adapterConfig = task.adapterConfig(config, modelPath.getFileName().toString());
-                adapters = AdapterInjector.inject(task.linears(), adapterConfig, task.outputHead(), config.seed());
+                adapters = AdapterInjector.inject(task.linears(), task.embeddings(), adapterConfig, task.outputHead(), config.seed());
             }
             float loraplus = config.adapterOptions().loraplusLrRatio();
             params.addAll(adapterParameters(adapters, config.magnitudeLrRatio(), loraplus));
@@ -97,7 +97,7 @@ public final class TrainingRun {
      * The trainable tensors of adapters under their PEFT keys, all with weight decay as transformers' Trainer
      * applies it; the magnitude's learning rate scaled by {@code magnitudeLrRatio}.
      */
-    public static List<Parameter> adapterParameters(Map<String, ? extends Adapter> adapters, float magnitudeLrRatio) {
+    public static List<Parameter> adapterParameters(Map<String, ? extends ModuleAdapter> adapters, float magnitudeLrRatio) {
         return adapterParameters(adapters, magnitudeLrRatio, 1f);
     }
 
@@ -106,10 +106,10 @@ public final class TrainingRun {
      * projections and the trained vectors (PEFT's group B: {@code lora_B} and every 1-D parameter) at
      * {@code loraplusLrRatio} × lr, the magnitude at that times {@code magnitudeLrRatio}.
      */
-    public static List<Parameter> adapterParameters(Map<String, ? extends Adapter> adapters, float magnitudeLrRatio,
+    public static List<Parameter> adapterParameters(Map<String, ? extends ModuleAdapter> adapters, float magnitudeLrRatio,
             float loraplusLrRatio) {
         List<Parameter> params = new ArrayList<>();
-        for (Adapter a : adapters.values()) {
+        for (ModuleAdapter a : adapters.values()) {
             for (AdapterTensor t : a.tensors()) {
                 float lrScale = switch (t.group()) {
                     case FROZEN -> 0f;
@@ -218,7 +218,7 @@ public final class TrainingRun {
         return trainer;
     }
 
-    public Map<String, Adapter> adapters() {
+    public Map<String, ModuleAdapter> adapters() {
         return adapters;
     }
 

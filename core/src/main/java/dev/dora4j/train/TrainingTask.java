@@ -1,9 +1,10 @@
 package dev.dora4j.train;
 
+import dev.dora4j.nn.Embedding;
+import dev.dora4j.nn.Linear;
 import dev.dora4j.peft.AdapterSettings;
 import dev.dora4j.peft.PeftConfig;
 import dev.dora4j.peft.PeftMethods;
-import dev.dora4j.nn.Linear;
 import dev.dora4j.tensor.Tensor;
 import dev.dora4j.tokenizer.Tokenizer;
 import java.nio.file.Path;
@@ -23,6 +24,11 @@ sealed interface TrainingTask permits LanguageModelTask, ClassificationTask {
 
     /** The model's linear layers by module path, where adapters go. */
     Map<String, Linear> linears();
+
+    /** The model's embedding tables by module path, where embedding adapters go; none by default. */
+    default Map<String, Embedding> embeddings() {
+        return Map.of();
+    }
 
     /** The module path adapters never target (the output head). */
     String outputHead();
