@@ -11,7 +11,7 @@ import dev.dora4j.tensor.Tensor;
  * {@code retainFloats}, the forward turns each chunk's logits into it in place and keeps it for backward, which then
  * only multiplies back through the head (scaled by {@code g / normalizer}); otherwise only [chunk, vocab] logits
  * exist at once, the forward keeps each row's logsumexp and the backward recomputes the chunk's logits (one more
- * product with the head) before turning them into {@code (softmax − onehot) · g / normalizer}.
+ * product with the head) before turning them into {@code softmax − onehot}, as the forward would have.
  */
 final class CrossEntropyOp {
     /** The target that marks a row without loss, as in PyTorch's {@code ignore_index}. */
@@ -90,17 +90,17 @@ final class CrossEntropyOp {
         for (int c0 = 0; c0 < rows.length; c0 += chunk) {
             int n = Math.min(chunk, rows.length - c0), first = c0, off = kept != null ? c0 * vocab : 0;
             gather(hidden.data(), rows, first, n, dim, x);
-            // the chunk's gradient of the logits is g·P with P = softmax − onehot; g is applied to the [n, dim] sides
+            // the chunk's gradient of the logits is g·P with P = softmax − onehot; g is applied to the [n, dim] sides.
+            // Recomputed, P is formed exactly as forward forms the kept one: the gradients are the same bits either way.
             float g = coef;
             if (kept == null) {
                 Gemm.xWt(x, 0, head.matrix(), logits, 0, n, false, null, null);
                 Parallel.range(n, 1, (start, end) -> {
                     for (int r = start; r < end; r++) {
-                        ExpMath.expInPlace(logits, r * vocab, vocab, lse[first + r], coef);
-                        logits[r * vocab + rowTargets[first + r]] -= coef;
+                        ExpMath.expInPlace(logits, r * vocab, vocab, lse[first + r], 1f);
+                        logits[r * vocab + rowTargets[first + r]] -= 1f;
                     }
                 });
-                g = 1f;
             }
             if (dx != null) {
                 Gemm.gW(logits, off, head.matrix(), null, dx, 0, n, false);

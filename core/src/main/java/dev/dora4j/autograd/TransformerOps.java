@@ -233,6 +233,17 @@ public final class TransformerOps {
     }
 
     /**
+     * {@link #crossEntropyWithHead(Tape, Tensor, Tensor, int[], float)} keeping as little as it can, for runs that
+     * recompute rather than keep (activation checkpointing): nothing of the logits from forward to backward, which
+     * computes them again (one more product with the head), and at most 32 MB of them at once.
+     */
+    public static Tensor crossEntropyWithHeadRecomputed(Tape tape, Tensor hidden, Tensor head, int[] targets,
+            float normalizer) {
+        int chunkRows = (int) Math.max(16, Math.min(CrossEntropyOp.DEFAULT_CHUNK_ROWS, (1L << 23) / head.dim(0)));
+        return CrossEntropyOp.apply(tape, hidden, head, targets, normalizer, chunkRows, 0);
+    }
+
+    /**
      * As {@link #crossEntropyWithHead(Tape, Tensor, Tensor, int[], float)} with {@code chunkRows} rows per chunk, the
      * logits' gradient kept for backward only when it has at most {@code retainFloats} values.
      */

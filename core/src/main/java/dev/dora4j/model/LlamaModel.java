@@ -70,7 +70,10 @@ public final class LlamaModel implements CausalLM {
         return rope;
     }
 
-    /** Recomputes each decoder layer in backward instead of keeping its activations. */
+    /**
+     * Recomputes each decoder layer in backward instead of keeping its activations, and the logits of the loss
+     * (none kept from forward to backward, at most 32 MB of them at once).
+     */
     @Override
     public void activationCheckpointing(boolean on) {
         this.checkpointing = on;
@@ -208,7 +211,8 @@ public final class LlamaModel implements CausalLM {
     public Tensor loss(Tape tape, int[] ids, int[] targets, int batch, int seqLen, float normalizer) {
         Tensor h = hidden(tape, ids, batch, seqLen);
         return dev.dora4j.autograd.OpProfile.forward("cross_entropy",
-                () -> TransformerOps.crossEntropyWithHead(tape, h, lmHead, targets, normalizer));
+                () -> checkpointing ? TransformerOps.crossEntropyWithHeadRecomputed(tape, h, lmHead, targets, normalizer)
+                        : TransformerOps.crossEntropyWithHead(tape, h, lmHead, targets, normalizer));
     }
 
     /** {@link CausalLM#shiftLabels}. */

@@ -12,7 +12,10 @@ import java.lang.management.ManagementFactory;
  * measured before, a full collection is run and the heap in use after it (the live set: weights, optimizer state,
  * activations) is read; the soft limit becomes {@code 1.25 × live + 384 MB}, which leaves the concurrent collector
  * room for a step's short-lived temporaries, but at most {@code live + 2 GB} (a large live set is mostly frozen
- * weights, which make no garbage: an 8B model in BF16 holds 16 GB of them) and never more than the maximum heap. On a Llama model of 134M parameters
+ * weights, which make no garbage: an 8B model in BF16 holds 16 GB of them) and never more than the maximum heap.
+ * A run with activation checkpointing has asked for memory before speed, and its step keeps little besides the
+ * weights: there the limit is {@code live + 256 MB}, which kept a DoRA step on the llama1b shape with an NF4 base
+ * under 2 GB resident. On a Llama model of 134M parameters
  * ('base' in bench/performance.md, live set 1.17 GB) this trains as fast as a 2 GB limit with 200 MB less resident
  * memory; with 256 MB instead of 384 MB over 1.25 × live, DoRA trained about 20 % slower there, the collector running
  * all the time. Measuring costs one full collection.
@@ -26,12 +29,19 @@ public final class HeapBudget {
     private static final double LIVE_FACTOR = 1.25;
     private static final long MARGIN_BYTES = 384L << 20;
     private static final long MAX_HEADROOM_BYTES = 2048L << 20;
+    private static final long RECOMPUTING_HEADROOM_BYTES = 256L << 20;
 
     private static long measuredTokens;
     private static long softMaxBytes = -1;
     private static boolean failed;
+    private static boolean recomputing;
 
     private HeapBudget() {}
+
+    /** Whether the run recomputes activations in backward (activation checkpointing): the tighter limit applies. */
+    public static synchronized void recomputing(boolean on) {
+        recomputing = on;
+    }
 
     /** Called with the batch's token count when a forward pass has finished and its backward is about to run. */
     public static synchronized void atForwardEnd(long tokens) {
@@ -39,7 +49,8 @@ public final class HeapBudget {
         measuredTokens = tokens;
         System.gc();
         long live = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
-        long target = target(live, Runtime.getRuntime().maxMemory());
+        long max = Runtime.getRuntime().maxMemory();
+        long target = recomputing ? Math.min(max, live + RECOMPUTING_HEADROOM_BYTES) : target(live, max);
         try {
             ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class)
                     .setVMOption("SoftMaxHeapSize", Long.toString(target));

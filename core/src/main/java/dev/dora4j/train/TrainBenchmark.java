@@ -48,6 +48,7 @@ public final class TrainBenchmark {
     public static Result run(LlamaConfig config, Settings s) {
         LlamaModel model = RandomModels.llama(config, s.seed(), s.dtype(), s.linears());
         model.activationCheckpointing(s.activationCheckpointing());
+        HeapBudget.recomputing(s.activationCheckpointing());
         List<Parameter> params = new ArrayList<>();
         if (s.method().equals(TrainConfig.FULL)) {
             model.trainAll(true);

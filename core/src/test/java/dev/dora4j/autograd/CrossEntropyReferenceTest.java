@@ -93,6 +93,47 @@ class CrossEntropyReferenceTest {
     }
 
     @Test
+    void recomputedLogitsGiveTheSameBitsAsKeptOnes() {
+        float[][] grads = new float[4][];
+        float[] losses = new float[2];
+        for (int k = 0; k < 2; k++) {
+            SplittableRandom rng = new SplittableRandom(5);
+            Tensor hidden = random(rng, true, 2, TOKENS, DIM), head = random(rng, true, 1, VOCAB, DIM);
+            Tape tape = Tape.training();
+            Tensor loss = TransformerOps.crossEntropyWithHead(tape, hidden, head, targets(), 11f, 512, k == 0 ? 1L << 26 : 0);
+            tape.backward(loss);
+            losses[k] = loss.data()[0];
+            grads[2 * k] = hidden.grad();
+            grads[2 * k + 1] = head.grad();
+        }
+        assertThat(losses[1]).isEqualTo(losses[0]);
+        assertThat(grads[2]).containsExactly(grads[0]);
+        assertThat(grads[3]).containsExactly(grads[1]);
+    }
+
+    @Test
+    void theRecomputingVariantMatchesKeptLogitsOverSeveralChunks() {
+        // a vocabulary of 2^17 gives chunks of 64 rows: 13 target rows in one chunk; with 200 rows, four chunks
+        int vocab = 1 << 17, dim = 8, tokens = 200;
+        SplittableRandom rng = new SplittableRandom(6);
+        Tensor hidden = random(rng, true, 1, tokens, dim), head = random(rng, true, 1, vocab, dim);
+        int[] targets = new int[tokens];
+        for (int t = 0; t < tokens; t++) targets[t] = t % 7 == 0 ? -100 : (int) ((t * 7919L + 3) % vocab);
+        Tape kept = Tape.training();
+        Tensor keptLoss = TransformerOps.crossEntropyWithHead(kept, hidden, head, targets, 150f, 512, 1L << 26);
+        kept.backward(keptLoss);
+        float[] keptHidden = hidden.grad().clone(), keptHead = head.grad().clone();
+        hidden.zeroGrad();
+        head.zeroGrad();
+        Tape tape = Tape.training();
+        Tensor loss = TransformerOps.crossEntropyWithHeadRecomputed(tape, hidden, head, targets, 150f);
+        tape.backward(loss);
+        assertThat((double) loss.data()[0]).isCloseTo(keptLoss.data()[0], within(1e-6 * keptLoss.data()[0]));
+        Approx.assertClose("dHidden", hidden.grad(), keptHidden, 1e-5);
+        Approx.assertClose("dHead", head.grad(), keptHead, 1e-5);
+    }
+
+    @Test
     void allTargetsIgnoredGivesZeroLossAndGradient() {
         SplittableRandom rng = new SplittableRandom(3);
         Tensor hidden = random(rng, true, 1, 3, 4), head = random(rng, true, 1, 5, 4);
