@@ -41,7 +41,8 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * Usage: {@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar dev.dora4j.bench.ServeBench
  * --config FILE [--dtype f32|bf16] [--concurrency 1,4,16,64] [--max-tokens 8] [--prompt-tokens 8] [--mix-rows 16]
- * [--steps 5]} ({@code --concurrency none} for the step comparison alone). Prints one JSON document.
+ * [--steps 5] [--warmup 10]} ({@code --concurrency none} for the step comparison alone; {@code --warmup}: untimed
+ * rounds first, which the mixed-adapter path needs to be compiled). Prints one JSON document.
  */
 public final class ServeBench {
     static final List<String> ALL = List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
@@ -56,6 +57,7 @@ public final class ServeBench {
         int promptTokens = Integer.parseInt(a.getOrDefault("--prompt-tokens", "8"));
         int mixRows = Integer.parseInt(a.getOrDefault("--mix-rows", "16"));
         int steps = Integer.parseInt(a.getOrDefault("--steps", "5"));
+        int warmup = Integer.parseInt(a.getOrDefault("--warmup", "10"));
         ObjectMapper json = new ObjectMapper();
         LlamaConfig c = LlamaConfig.read(config);
         long t0 = System.nanoTime();
@@ -71,11 +73,12 @@ public final class ServeBench {
                 ServedAdapter.random("dora-r64", model, config(64, true, List.of("q_proj", "k_proj", "v_proj", "o_proj")), 5));
         // the three compositions in turn, one step of each per round, after warm-up rounds that compile the code paths
         List<ServeBenchmark.StepTimes> times = ServeBenchmark.interleavedSteps(model,
-                List.of(java.util.Collections.singletonList(null), List.of(one), four), mixRows, 2, steps, 7);
+                List.of(java.util.Collections.singletonList(null), List.of(one), four), mixRows, warmup, steps, 7);
         double base = times.get(0).median(), single = times.get(1).median(), mixed = times.get(2).median();
         ObjectNode mix = out.putObject("step_seconds_at_" + mixRows + "_rows");
         mix.put("base", base).put("one_dora_r16_adapter", single).put("four_adapters_lora_dora_r8_to_r64", mixed)
-                .put("mixed_over_one", mixed / single).put("mixed_over_base", mixed / base).put("rounds", steps);
+                .put("mixed_over_one", mixed / single).put("mixed_over_base", mixed / base).put("rounds", steps)
+                .put("warmup_rounds", warmup);
         // every round's ratios, the compositions of a round measured one after the other
         ArrayNode perRound = mix.putArray("per_round");
         for (int r = 0; r < times.get(0).seconds().length; r++) {

@@ -8,7 +8,7 @@ import dev.dora4j.model.LlamaConfig;
 import dev.dora4j.model.CausalLM;
 import dev.dora4j.model.LlamaModel;
 import dev.dora4j.model.RandomModels;
-import dev.dora4j.peft.Adapter;
+import dev.dora4j.peft.ModuleAdapter;
 import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.peft.AdapterSettings;
 import dev.dora4j.peft.PeftConfig;
@@ -56,7 +56,8 @@ public final class TrainBenchmark {
         } else {
             PeftConfig ac = PeftMethods.named(s.method()).newConfig(AdapterSettings.of(s.rank(), s.alpha(), 0f, s.targets(), false,
                     "CAUSAL_LM", "random"));
-            Map<String, Adapter> adapters = AdapterInjector.inject(model.linears(), ac, LlamaModel.OUTPUT_HEAD, s.seed());
+            Map<String, ModuleAdapter> adapters = AdapterInjector.inject(model.linears(), model.embeddings(), ac,
+                    LlamaModel.OUTPUT_HEAD, s.seed());
             params.addAll(TrainingRun.adapterParameters(adapters, 1f));
         }
         Optimizer opt = Optimizer.create("adamw", params, 0f);
