@@ -43,6 +43,27 @@ public final class HeapBudget {
         recomputing = on;
     }
 
+    /**
+     * Before a run that recomputes activations builds or loads a model of {@code weightBytes}: the soft limit becomes
+     * {@code weightBytes + 384 MB} until the first forward pass measures the live set, so the conversions of loading
+     * (each matrix widened and quantised in turn) do not grow the heap past what the run will need.
+     */
+    public static synchronized void beforeLoading(long weightBytes, boolean recomputingRun) {
+        recomputing = recomputingRun;
+        if (failed || !recomputingRun || !"auto".equals(System.getProperty(PROPERTY))) return;
+        setSoftMax(Math.min(Runtime.getRuntime().maxMemory(), weightBytes + MARGIN_BYTES));
+    }
+
+    private static void setSoftMax(long target) {
+        try {
+            ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class)
+                    .setVMOption("SoftMaxHeapSize", Long.toString(target));
+            softMaxBytes = target;
+        } catch (RuntimeException e) {
+            failed = true;
+        }
+    }
+
     /** Called with the batch's token count when a forward pass has finished and its backward is about to run. */
     public static synchronized void atForwardEnd(long tokens) {
         if (failed || !"auto".equals(System.getProperty(PROPERTY)) || tokens * 10 < measuredTokens * 11) return;
@@ -51,13 +72,7 @@ public final class HeapBudget {
         long live = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
         long max = Runtime.getRuntime().maxMemory();
         long target = recomputing ? Math.min(max, live + RECOMPUTING_HEADROOM_BYTES) : target(live, max);
-        try {
-            ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class)
-                    .setVMOption("SoftMaxHeapSize", Long.toString(target));
-            softMaxBytes = target;
-        } catch (RuntimeException e) {
-            failed = true;
-        }
+        setSoftMax(target);
     }
 
     /** The soft heap limit for a live set of {@code liveBytes}: 1.25 × live + 384 MB, at most live + 2 GB and max. */

@@ -7,6 +7,7 @@ import dev.dora4j.model.LinearStorage;
 import dev.dora4j.model.LlamaConfig;
 import dev.dora4j.model.CausalLM;
 import dev.dora4j.model.LlamaModel;
+import dev.dora4j.model.ModelMemory;
 import dev.dora4j.model.RandomModels;
 import dev.dora4j.peft.ModuleAdapter;
 import dev.dora4j.peft.AdapterInjector;
@@ -46,9 +47,9 @@ public final class TrainBenchmark {
     private TrainBenchmark() {}
 
     public static Result run(LlamaConfig config, Settings s) {
+        HeapBudget.beforeLoading(ModelMemory.weightBytes(config, s.dtype(), s.linears()), s.activationCheckpointing());
         LlamaModel model = RandomModels.llama(config, s.seed(), s.dtype(), s.linears());
         model.activationCheckpointing(s.activationCheckpointing());
-        HeapBudget.recomputing(s.activationCheckpointing());
         List<Parameter> params = new ArrayList<>();
         if (s.method().equals(TrainConfig.FULL)) {
             model.trainAll(true);
