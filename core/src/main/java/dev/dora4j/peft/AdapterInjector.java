@@ -80,6 +80,12 @@ public final class AdapterInjector {
             }
             (isTable ? tableModules : linearModules).put(e.getKey(), e.getValue());
         }
+        for (String path : tableModules.keySet()) {
+            if (!tables.containsKey(path)) {
+                throw new DoraException(file + ": tensor '" + PeftKeys.embeddingA(path) + "' adapts '" + path + "', which"
+                        + " target_modules " + config.targetModules() + " does not select");
+            }
+        }
         for (var e : tables.entrySet()) {
             ModuleWeights w = tableModules.get(e.getKey());
             if (w == null) {

@@ -155,6 +155,20 @@ class EmbeddingAdapterModelTest {
     }
 
     @Test
+    void embeddingTensorsThatTheConfigDoesNotTargetAreRefused(@TempDir Path tmp) throws Exception {
+        Path src = EmbeddingMergeTest.fixtures().resolve("adapter_lora"), adapter = tmp.resolve("adapter");
+        Files.createDirectories(adapter);
+        Files.copy(src.resolve(AdapterFiles.WEIGHTS_FILE), adapter.resolve(AdapterFiles.WEIGHTS_FILE));
+        Files.writeString(adapter.resolve("adapter_config.json"), Files.readString(src.resolve("adapter_config.json"))
+                .replace("\"embed_tokens\"", "\"q_proj\""));
+        LlamaModel model = LlamaLoader.load(model());
+        assertThatThrownBy(() -> AdapterInjector.attach(model.linears(), model.embeddings(), AdapterFiles.read(adapter),
+                model.outputHead(), false, 0)).isInstanceOf(DoraException.class)
+                .hasMessageContaining("'base_model.model.model.embed_tokens.lora_embedding_A' adapts 'model.embed_tokens'")
+                .hasMessageContaining("does not select");
+    }
+
+    @Test
     void veraRefusesAnEmbeddingTarget() throws Exception {
         LlamaModel model = LlamaLoader.load(model());
         PeftConfig config = PeftMethods.named("vera").newConfig(new AdapterSettings(4, 8, 0f, List.of("embed_tokens", "q_proj"),
