@@ -3,7 +3,6 @@ package dev.dora4j.serve;
 import dev.dora4j.autograd.Ops;
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.kernel.Gemm;
-import dev.dora4j.kernel.Parallel;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.nn.LinearForward;
 import dev.dora4j.tensor.Tensor;
@@ -30,35 +29,24 @@ final class MixedLinearForward implements LinearForward {
 
     @Override
     public Tensor forward(Tape tape, Linear linear, Tensor x) {
-        int rows = x.rows(), groups = groupStart.length;
+        int rows = x.rows(), in = linear.inFeatures(), out = linear.outFeatures();
         // x: [rows, in], W: [out, in] -> y: [rows, out], shared by every row
         Tensor base = Ops.linear(tape, x, linear.weight(), null);
-        if (groups > 1) {
-            // the groups write disjoint rows: one task per group, its two small products inline, instead of a hand-off
-            // to the threads inside every product (the same arithmetic: products split rows and columns, never sums)
-            Parallel.range(groups, 1, (g0, g1) -> {
-                for (int g = g0; g < g1; g++) addDelta(linear, x, base.data(), rows, g);
-            });
-        } else {
-            addDelta(linear, x, base.data(), rows, 0);
+        float[] y = base.data(), xd = x.data();
+        float[] bias = linear.bias() == null ? null : linear.bias().data();
+        for (int g = 0; g < groupStart.length; g++) {
+            int r0 = groupStart[g], r1 = g + 1 < groupStart.length ? groupStart[g + 1] : rows, n = r1 - r0;
+            ServedAdapter.Delta d = groupAdapter[g] == null ? null : groupAdapter[g].delta(linear);
+            if (d == null) {
+                if (bias != null) for (int r = r0; r < r1; r++) for (int o = 0; o < out; o++) y[r * out + o] += bias[o];
+                continue;
+            }
+            // su = s·A x: [n, r]; y[r0..r1) += su·Bᵀ, then ⊙ m/n and + b in the same pass
+            float[] su = new float[n * d.rank()];
+            Gemm.xWt(xd, r0 * in, d.loraA(), 0, su, 0, n, in, d.rank(), false);
+            for (int i = 0; i < su.length; i++) su[i] *= d.scaling();
+            Gemm.xWt(su, 0, d.loraB(), 0, y, r0 * out, n, d.rank(), out, true, d.scale(), bias);
         }
         return base;
-    }
-
-    // rows of group g: y += s·B A x, then ⊙ m/n (DoRA) and + b; base rows get the bias alone
-    private void addDelta(Linear linear, Tensor x, float[] y, int rows, int g) {
-        int in = linear.inFeatures(), out = linear.outFeatures();
-        float[] xd = x.data(), bias = linear.bias() == null ? null : linear.bias().data();
-        int r0 = groupStart[g], r1 = g + 1 < groupStart.length ? groupStart[g + 1] : rows, n = r1 - r0;
-        ServedAdapter.Delta d = groupAdapter[g] == null ? null : groupAdapter[g].delta(linear);
-        if (d == null) {
-            if (bias != null) for (int r = r0; r < r1; r++) for (int o = 0; o < out; o++) y[r * out + o] += bias[o];
-            return;
-        }
-        // su = s·A x: [n, r]; y[r0..r1) += su·Bᵀ, then ⊙ m/n and + b in the same pass
-        float[] su = new float[n * d.rank()];
-        Gemm.xWt(xd, r0 * in, d.loraA(), 0, su, 0, n, in, d.rank(), false);
-        for (int i = 0; i < su.length; i++) su[i] *= d.scaling();
-        Gemm.xWt(su, 0, d.loraB(), 0, y, r0 * out, n, d.rank(), out, true, d.scale(), bias);
     }
 }
