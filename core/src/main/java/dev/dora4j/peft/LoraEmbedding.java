@@ -73,14 +73,6 @@ public final class LoraEmbedding implements ModuleAdapter, EmbeddingAdapter {
         return list;
     }
 
-    /** Checks that the adapter fits {@code table: [vocab, hidden]}, naming the module when it does not. */
-    public void checkFits(Embedding base) {
-        if (loraA.dim(1) != base.vocabSize() || loraB.dim(0) != base.hiddenSize()) {
-            throw new IllegalArgumentException(base.path() + ": lora_embedding_A " + loraA + " and lora_embedding_B " + loraB
-                    + " do not fit the table " + base.table());
-        }
-    }
-
     /**
      * Holds DoRA's norm ‖W + ΔW‖ at its current value, or lets it follow A and B again; with the norm detached in
      * backward this makes the function backward differentiates observable, for checks by finite differences.

@@ -13,12 +13,14 @@ import java.lang.management.ManagementFactory;
  * activations) is read; the soft limit becomes {@code 1.25 × live + 384 MB}, which leaves the concurrent collector
  * room for a step's short-lived temporaries, but at most {@code live + 2 GB} (a large live set is mostly frozen
  * weights, which make no garbage: an 8B model in BF16 holds 16 GB of them) and never more than the maximum heap.
- * A run with activation checkpointing has asked for memory before speed, and its step keeps little besides the
- * weights: there the limit is {@code live + 256 MB}, which kept a DoRA step on the llama1b shape with an NF4 base
- * under 2 GB resident. On a Llama model of 134M parameters
+ * On a Llama model of 134M parameters
  * ('base' in bench/performance.md, live set 1.17 GB) this trains as fast as a 2 GB limit with 200 MB less resident
  * memory; with 256 MB instead of 384 MB over 1.25 × live, DoRA trained about 20 % slower there, the collector running
  * all the time. Measuring costs one full collection.
+ *
+ * <p>A run with activation checkpointing has asked for memory before speed, and its step keeps little besides the
+ * weights: there the limit is {@code live + 256 MB}. A DoRA step on the llama1b shape with an NF4 base then peaks at
+ * about 2.26 GB resident, ZGC running some 300 MB past the soft limit (bench/storage.md).
  *
  * <p>Off unless the system property {@code dora4j.heap} is {@code auto} (the launcher sets it); with any other
  * value, or a JVM whose soft limit cannot be changed at run time, nothing is done.
