@@ -33,9 +33,7 @@ public final class AdapterInjector {
     /** The targeted module paths among {@code paths}, in their order; none is an error naming {@code source}. */
     public static List<String> targetPaths(PeftConfig config, Collection<String> paths, String outputHead,
             String source) {
-        TargetMatcher matcher = TargetMatcher.of(config);
-        List<String> out = new ArrayList<>();
-        for (String path : paths) if (matcher.matches(path, path.equals(outputHead))) out.add(path);
+        List<String> out = matching(config, paths, outputHead);
         if (out.isEmpty()) {
             Object t = config.targetModulesRegex() != null ? "'" + config.targetModulesRegex() + "'" : config.targetModules();
             throw new DoraException(source + ": target_modules " + t + " match no linear layer of the model");
@@ -112,16 +110,21 @@ public final class AdapterInjector {
 
     /** The embedding tables among {@code embeddings} that the config targets, in model order. */
     private static Map<String, Embedding> targetTables(PeftConfig config, Map<String, Embedding> embeddings) {
-        TargetMatcher matcher = TargetMatcher.of(config);
         Map<String, Embedding> out = new LinkedHashMap<>();
-        for (var e : embeddings.entrySet()) if (matcher.matches(e.getKey(), false)) out.put(e.getKey(), e.getValue());
+        for (String path : matching(config, embeddings.keySet(), null)) out.put(path, embeddings.get(path));
         return out;
     }
 
     private static boolean matchesAnyLinear(PeftConfig config, Map<String, Linear> linears, String outputHead) {
+        return !matching(config, linears.keySet(), outputHead).isEmpty();
+    }
+
+    /** The paths the config targets, in their order ({@code outputHead} only when named explicitly). */
+    private static List<String> matching(PeftConfig config, Collection<String> paths, String outputHead) {
         TargetMatcher matcher = TargetMatcher.of(config);
-        for (String path : linears.keySet()) if (matcher.matches(path, path.equals(outputHead))) return true;
-        return false;
+        List<String> out = new ArrayList<>();
+        for (String path : paths) if (matcher.matches(path, path.equals(outputHead))) out.add(path);
+        return out;
     }
 
     /** Attaches fresh trainable adapters of the config's method to the targeted layers. */

@@ -7,7 +7,6 @@ import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.nn.Dropout;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.tensor.Tensor;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -47,12 +46,7 @@ public final class LoraAdapter implements Adapter {
 
     /** As {@link #LoraAdapter(Tensor, Tensor, Tensor, float, Dropout)}, on the module at {@code path}, which names its tensors. */
     public LoraAdapter(String path, Tensor loraA, Tensor loraB, Tensor magnitude, float scaling, Dropout dropout) {
-        if (loraA.rank() != 2 || loraB.rank() != 2 || loraA.dim(0) != loraB.dim(1)) {
-            throw new IllegalArgumentException("lora_A " + loraA + " and lora_B " + loraB + " do not share a rank");
-        }
-        if (magnitude != null && (magnitude.rank() != 1 || magnitude.dim(0) != loraB.dim(0))) {
-            throw new IllegalArgumentException("magnitude " + magnitude + " does not match lora_B " + loraB);
-        }
+        LoraMethod.checkShapes("lora_A", loraA, "lora_B", loraB, magnitude);
         this.path = path;
         this.loraA = loraA;
         this.loraB = loraB;
@@ -70,11 +64,7 @@ public final class LoraAdapter implements Adapter {
     @Override
     public List<AdapterTensor> tensors() {
         if (path == null) throw new IllegalStateException("an adapter made without a module path has no PEFT keys");
-        List<AdapterTensor> list = new ArrayList<>(List.of(
-                new AdapterTensor(PeftKeys.loraA(path), loraA, AdapterTensor.Group.DOWN),
-                new AdapterTensor(PeftKeys.loraB(path), loraB, AdapterTensor.Group.UP)));
-        if (magnitude != null) list.add(new AdapterTensor(PeftKeys.magnitude(path), magnitude, AdapterTensor.Group.MAGNITUDE));
-        return list;
+        return LoraMethod.tensors(PeftKeys.loraA(path), loraA, PeftKeys.loraB(path), loraB, path, magnitude);
     }
 
     @Override

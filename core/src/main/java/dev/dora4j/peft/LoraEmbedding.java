@@ -6,7 +6,6 @@ import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.nn.Embedding;
 import dev.dora4j.nn.EmbeddingAdapter;
 import dev.dora4j.tensor.Tensor;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -30,7 +29,6 @@ public final class LoraEmbedding implements ModuleAdapter, EmbeddingAdapter {
     private float[] mergedNorm;
     private float[] heldNorm;
     private float[] frozenNorm;
-    private boolean holdNorm;
 
     /** An adapter without a module path (no PEFT keys), for merging and layer tests. */
     public LoraEmbedding(Tensor loraA, Tensor loraB, Tensor magnitude, float scaling) {
@@ -44,12 +42,7 @@ public final class LoraEmbedding implements ModuleAdapter, EmbeddingAdapter {
      * @param magnitude [hidden] for DoRA, null for LoRA
      */
     public LoraEmbedding(String path, Tensor loraA, Tensor loraB, Tensor magnitude, float scaling) {
-        if (loraA.rank() != 2 || loraB.rank() != 2 || loraA.dim(0) != loraB.dim(1)) {
-            throw new IllegalArgumentException("lora_embedding_A " + loraA + " and lora_embedding_B " + loraB + " do not share a rank");
-        }
-        if (magnitude != null && (magnitude.rank() != 1 || magnitude.dim(0) != loraB.dim(0))) {
-            throw new IllegalArgumentException("magnitude " + magnitude + " does not match lora_embedding_B " + loraB);
-        }
+        LoraMethod.checkShapes("lora_embedding_A", loraA, "lora_embedding_B", loraB, magnitude);
         this.path = path;
         this.loraA = loraA;
         this.loraB = loraB;
@@ -66,11 +59,7 @@ public final class LoraEmbedding implements ModuleAdapter, EmbeddingAdapter {
     @Override
     public List<AdapterTensor> tensors() {
         if (path == null) throw new IllegalStateException("an adapter made without a module path has no PEFT keys");
-        List<AdapterTensor> list = new ArrayList<>(List.of(
-                new AdapterTensor(PeftKeys.embeddingA(path), loraA, AdapterTensor.Group.DOWN),
-                new AdapterTensor(PeftKeys.embeddingB(path), loraB, AdapterTensor.Group.UP)));
-        if (magnitude != null) list.add(new AdapterTensor(PeftKeys.magnitude(path), magnitude, AdapterTensor.Group.MAGNITUDE));
-        return list;
+        return LoraMethod.tensors(PeftKeys.embeddingA(path), loraA, PeftKeys.embeddingB(path), loraB, path, magnitude);
     }
 
     /**
@@ -79,7 +68,6 @@ public final class LoraEmbedding implements ModuleAdapter, EmbeddingAdapter {
      */
     public void holdNorm(Embedding base, boolean hold) {
         heldNorm = hold && magnitude != null ? weightNorm(base.table()) : null;
-        holdNorm = hold;
     }
 
     @Override
@@ -178,7 +166,7 @@ public final class LoraEmbedding implements ModuleAdapter, EmbeddingAdapter {
         Gemm.xWt(u, 0, b, 0, y, 0, tokens, r, hidden, true);   // + s · u·Bᵀ
         float[] scale = null, norm = null;
         if (magnitude != null) {
-            norm = holdNorm && heldNorm != null ? heldNorm : frozenNorm(table);
+            norm = heldNorm != null ? heldNorm : frozenNorm(table);
             scale = new float[hidden];
             for (int h = 0; h < hidden; h++) scale[h] = DoraNorm.scale(magnitude.data()[h], norm[h]);
         }

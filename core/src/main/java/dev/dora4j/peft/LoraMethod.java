@@ -6,8 +6,10 @@ import dev.dora4j.nn.Embedding;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.tensor.Tensor;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -240,6 +242,24 @@ public enum LoraMethod implements PeftMethod {
                     trainable ? AdapterInjector.dropout(config, seed, path) : null));
         }
         return adapters;
+    }
+
+    /** A and B share a rank; the magnitude (DoRA), if any, has one value per row of B. Names as errors give them. */
+    static void checkShapes(String aName, Tensor a, String bName, Tensor b, Tensor magnitude) {
+        if (a.rank() != 2 || b.rank() != 2 || a.dim(0) != b.dim(1)) {
+            throw new IllegalArgumentException(aName + " " + a + " and " + bName + " " + b + " do not share a rank");
+        }
+        if (magnitude != null && (magnitude.rank() != 1 || magnitude.dim(0) != b.dim(0))) {
+            throw new IllegalArgumentException("magnitude " + magnitude + " does not match " + bName + " " + b);
+        }
+    }
+
+    /** A (down), B (up) and, for DoRA, the magnitude of the module at {@code path}, as adapters list their tensors. */
+    static List<AdapterTensor> tensors(String aKey, Tensor a, String bKey, Tensor b, String path, Tensor magnitude) {
+        List<AdapterTensor> list = new ArrayList<>(List.of(new AdapterTensor(aKey, a, AdapterTensor.Group.DOWN),
+                new AdapterTensor(bKey, b, AdapterTensor.Group.UP)));
+        if (magnitude != null) list.add(new AdapterTensor(PeftKeys.magnitude(path), magnitude, AdapterTensor.Group.MAGNITUDE));
+        return list;
     }
 
     @Override
