@@ -153,16 +153,15 @@ public final class LoraEmbedding implements ModuleAdapter, EmbeddingAdapter {
         WeightMatrix w = table.matrix();
         int vocab = w.rows(), hidden = w.cols(), r = rank(), tokens = ids.length;
         float[] a = loraA.data(), b = loraB.data();
-        float[] base = new float[tokens * hidden];
+        float[] y = new float[tokens * hidden];              // W[id_t], then + s·B A[:, id_t]
         float[] u = new float[tokens * r];                    // s · A[:, id_t]
         for (int t = 0; t < tokens; t++) {
             if (ids[t] < 0 || ids[t] >= vocab) {
                 throw new IllegalArgumentException("embedding: token id " + ids[t] + " at position " + t + " outside [0, " + vocab + ")");
             }
-            w.dequantizeRow(ids[t], 0, hidden, base, t * hidden);
+            w.dequantizeRow(ids[t], 0, hidden, y, t * hidden);
             for (int j = 0; j < r; j++) u[t * r + j] = scaling * a[j * vocab + ids[t]];
         }
-        float[] y = base.clone();
         Gemm.xWt(u, 0, b, 0, y, 0, tokens, r, hidden, true);   // + s · u·Bᵀ
         float[] scale = null, norm = null;
         if (magnitude != null) {
@@ -170,7 +169,8 @@ public final class LoraEmbedding implements ModuleAdapter, EmbeddingAdapter {
             scale = new float[hidden];
             for (int h = 0; h < hidden; h++) scale[h] = DoraNorm.scale(magnitude.data()[h], norm[h]);
         }
-        float[] unscaled = scale == null ? null : y.clone();
+        // the rows before scaling, which only the magnitude's gradient reads
+        float[] unscaled = scale != null && magnitude.requiresGrad() ? y.clone() : null;
         if (scale != null) for (int i = 0; i < y.length; i++) y[i] *= scale[i % hidden];
         Tensor result = tape.needsGrad(loraA, loraB, magnitude) ? Tensor.param(y, tokens, hidden) : Tensor.of(y, tokens, hidden);
         if (result.requiresGrad()) {
