@@ -12,7 +12,8 @@ import java.util.Arrays;
  * [length, D] buffers and walks blocks of {@link #BLOCK} query rows, so scores and their gradients exist for one
  * block at a time and the products run through {@link Gemm}. The forward keeps only the logsumexp of each (row,
  * head) softmax; the backward recomputes the probabilities from q, k and that logsumexp and applies
- * {@code dS = P ⊙ (dO·Vᵀ − rowsum(dO ⊙ O))}. Key and value gradients of the query heads that share a kv head are
+ * {@code dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP))} (rowsum(P ⊙ dP) equals FlashAttention's rowsum(dO ⊙ O) and is exact
+ * where P is one-hot, so a row that sees one key gets a zero query gradient, whatever the products' rounding). Key and value gradients of the query heads that share a kv head are
  * summed in a fixed order, so results do not depend on the thread count.
  */
 final class AttentionOp {
@@ -123,7 +124,7 @@ final class AttentionOp {
     /** One task's buffers: a head's rows as [length, D] and one block's scores [BLOCK, length]. */
     private static final class Workspace {
         final float[] q, k, v, scores, block;
-        final float[] gradOut, out, dq, dScores, rowDot;
+        final float[] gradOut, dq, dScores;
 
         Workspace(Shape s, boolean backward) {
             int len = s.maxLength();
@@ -134,10 +135,8 @@ final class AttentionOp {
             scores = new float[blockScores];
             block = new float[Math.min(BLOCK, len) * s.headDim()];
             gradOut = backward ? new float[rows] : null;
-            out = backward ? new float[rows] : null;
             dq = backward ? new float[rows] : null;
             dScores = backward ? new float[blockScores] : null;
-            rowDot = backward ? new float[len] : null;
         }
     }
 
@@ -219,11 +218,7 @@ final class AttentionOp {
         gather(q.data(), first, len, s.qStride(), h * d, d, w.q);
         gather(k.data(), first, len, s.kvStride(), kvCol, d, w.k);
         gather(out.grad(), first, len, s.qStride(), h * d, d, w.gradOut);
-        if (scoresNeeded) {
-            gather(v.data(), first, len, s.kvStride(), kvCol, d, w.v);
-            gather(out.data(), first, len, s.qStride(), h * d, d, w.out);
-            for (int t = 0; t < len; t++) w.rowDot[t] = VecOps.dot(w.gradOut, t * d, w.out, t * d, d);
-        }
+        if (scoresNeeded) gather(v.data(), first, len, s.kvStride(), kvCol, d, w.v);
         float scale = s.scale();
         for (int t0 = 0; t0 < len; t0 += BLOCK) {
             int m = Math.min(BLOCK, len - t0), n = keys(s, t0, m, len);
@@ -238,11 +233,11 @@ final class AttentionOp {
             // dv[0 .. n) += Pᵀ·dO
             if (dvHeads != null) Gemm.gtX(w.scores, 0, w.gradOut, t0 * d, dvHeads, headOff, m, n, d, true);
             if (!scoresNeeded) continue;
-            // dS: [m, n] = P ⊙ (dO·vᵀ − rowsum(dO ⊙ O)) · scale
+            // dS: [m, n] = P ⊙ (dP − rowsum(P ⊙ dP)) · scale with dP = dO·vᵀ
             Gemm.xWt(w.gradOut, t0 * d, w.v, 0, w.dScores, 0, m, d, n, false);
             for (int r = 0; r < m; r++) {
                 int row = r * n;
-                float rowDot = w.rowDot[t0 + r];
+                float rowDot = VecOps.dot(w.scores, row, w.dScores, row, n);
                 for (int j = 0; j < n; j++) {
                     w.dScores[row + j] = w.scores[row + j] * (w.dScores[row + j] - rowDot) * scale;
                 }

@@ -32,6 +32,8 @@ final class Bf16DotsSimd implements Bf16Dots {
     public void rows(float[] x, int xOff, short[] bits, int k, int n, int m, int j0, int j1, float[] y, int yOff,
                      boolean acc, float[] cs, float[] cb) {
         int bound = S.loopBound(k);
+        // the four sums leave registers through this scratch (a call per vector would box them)
+        float[] lanes = new float[4 * L];
         for (int j = j0; j < j1; j += 4) {
             int rows = Math.min(4, j1 - j);
             int w0 = j * k, w1 = (j + Math.min(1, rows - 1)) * k, w2 = (j + Math.min(2, rows - 1)) * k;
@@ -46,11 +48,14 @@ final class Bf16DotsSimd implements Bf16Dots {
                     s2 = xv.fma(widen(bits, w2 + p), s2);
                     s3 = xv.fma(widen(bits, w3 + p), s3);
                 }
-                float[] sums = {FastExp.sumLanes(s0), FastExp.sumLanes(s1), FastExp.sumLanes(s2), FastExp.sumLanes(s3)};
-                int[] starts = {w0, w1, w2, w3};
+                s0.intoArray(lanes, 0);
+                s1.intoArray(lanes, L);
+                s2.intoArray(lanes, 2 * L);
+                s3.intoArray(lanes, 3 * L);
                 for (int r = 0; r < rows; r++) {
-                    float s = sums[r];
-                    for (int p = bound; p < k; p++) s += x[xi + p] * Float.intBitsToFloat(bits[starts[r] + p] << 16);
+                    float s = FastExp.sumLanes(lanes, r * L, L);
+                    int start = r == 0 ? w0 : r == 1 ? w1 : r == 2 ? w2 : w3;
+                    for (int p = bound; p < k; p++) s += x[xi + p] * Float.intBitsToFloat(bits[start + p] << 16);
                     int yi = yOff + i * n + j + r;
                     if (acc) s += y[yi];
                     if (cs != null) s *= cs[j + r];

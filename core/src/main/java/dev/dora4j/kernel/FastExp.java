@@ -72,4 +72,14 @@ public final class FastExp {
         for (int i = 0; i < v.length(); i++) s += v.lane(i);
         return s;
     }
+
+    /**
+     * {@link #sumLanes(FloatVector)} of a vector stored at {@code a[off .. off + n)}: for hot loops, where passing a
+     * vector to a call that is not inlined boxes it (an allocation per call).
+     */
+    public static float sumLanes(float[] a, int off, int n) {
+        float s = 0f;
+        for (int i = 0; i < n; i++) s += a[off + i];
+        return s;
+    }
 }

@@ -35,10 +35,12 @@ final class QuantDotsSimd implements QuantDots {
     public void rows(float[] x, int xOff, float[] pairs, WeightMatrix w, int m, int j0, int j1, float[] y, int yOff,
                      boolean acc, float[] cs, float[] cb) {
         int n = w.rows();
+        float[] lanes = new float[L];
+        float[] table = w instanceof FourBitMatrix f ? QuantCodes.table(f.storage()) : null;
         for (int j = j0; j < j1; j++) {
             for (int i = 0; i < m; i++) {
-                float s = w instanceof Int8Matrix q ? int8Row(x, xOff + i * q.cols(), q, j)
-                        : fourBitRow(pairs, i * w.cols(), (FourBitMatrix) w, j);
+                float s = w instanceof Int8Matrix q ? int8Row(x, xOff + i * q.cols(), q, j, lanes)
+                        : fourBitRow(pairs, i * w.cols(), (FourBitMatrix) w, table, j, lanes);
                 int yi = yOff + i * n + j;
                 if (acc) s += y[yi];
                 if (cs != null) s *= cs[j];
@@ -48,8 +50,8 @@ final class QuantDotsSimd implements QuantDots {
         }
     }
 
-    // ⟨x[xi ..], CB_j⟩ · SCB_j / 127
-    private static float int8Row(float[] x, int xi, Int8Matrix q, int j) {
+    // ⟨x[xi ..], CB_j⟩ · SCB_j / 127; lanes: scratch of L floats (the sum leaves registers through it)
+    private static float int8Row(float[] x, int xi, Int8Matrix q, int j, float[] lanes) {
         byte[] codes = q.codes();
         int k = q.cols(), base = j * k, bound = S.loopBound(k);
         FloatVector sum = FloatVector.zero(S);
@@ -57,16 +59,16 @@ final class QuantDotsSimd implements QuantDots {
             FloatVector w = (FloatVector) ByteVector.fromArray(B, codes, base + p).convertShape(VectorOperators.B2F, S, 0);
             sum = FloatVector.fromArray(S, x, xi + p).fma(w, sum);
         }
-        float s = FastExp.sumLanes(sum);
+        sum.intoArray(lanes, 0);
+        float s = FastExp.sumLanes(lanes, 0, L);
         for (int p = bound; p < k; p++) s += x[xi + p] * codes[base + p];
         return s * q.scb()[j] * Int8Matrix.INV_127;
     }
 
     // Σ over the blocks of row j of absmax_b · Σ (even x · table[hi] + odd x · table[lo]); pairs at pi: [2, k/2]
-    private static float fourBitRow(float[] pairs, int pi, FourBitMatrix f, int j) {
+    private static float fourBitRow(float[] pairs, int pi, FourBitMatrix f, float[] table, int j, float[] lanes) {
         byte[] packed = f.packed();
         int k = f.cols(), half = k / 2, blockBytes = f.blockSize() / 2;
-        float[] table = QuantCodes.table(f.storage());
         FloatVector low = FloatVector.fromArray(S, table, 0), high = L == 8 ? FloatVector.fromArray(S, table, 8) : low;
         int firstBlock = j * (k / f.blockSize()), rowByte = j * half;
         FloatVector total = FloatVector.zero(S);
@@ -80,14 +82,16 @@ final class QuantDotsSimd implements QuantDots {
             }
             total = sum.fma(FloatVector.broadcast(S, f.blockAbsmax(blk)), total);
         }
-        return FastExp.sumLanes(total);
+        total.intoArray(lanes, 0);
+        return FastExp.sumLanes(lanes, 0, L);
     }
 
-    // table[code] for L codes in 0..15: one permutation of the 16-lane table, or two of the 8-lane halves and a blend
+    // table[code] for L codes in 0..15: one selection from the 16-lane table (its bits as ints), or from each 8-lane half and a blend
     private static FloatVector lookup(IntVector codes, FloatVector low, FloatVector high) {
-        if (L == 16) return low.rearrange(codes.toShuffle().cast(S));
+        if (L == 16) return codes.selectFrom(low.reinterpretAsInts()).reinterpretAsFloats();
         IntVector lane = codes.and(7);
-        FloatVector a = low.rearrange(lane.toShuffle().cast(S)), b = high.rearrange(lane.toShuffle().cast(S));
+        FloatVector a = lane.selectFrom(low.reinterpretAsInts()).reinterpretAsFloats();
+        FloatVector b = lane.selectFrom(high.reinterpretAsInts()).reinterpretAsFloats();
         VectorMask<Float> upper = codes.compare(VectorOperators.GE, 8).cast(S);
         return a.blend(b, upper);
     }

@@ -23,10 +23,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 class WeightMatrixTest {
     private static final int DEFAULT_THREADS = Parallel.threads();
 
-    /** (m, in, out): m ≤ 5 takes the dot-product path; the rest pack panels. */
+    /** (m, in, out): up to 16 rows decode in registers, up to 64 widen blocks of W's rows; the rest pack panels. */
     private static final int[][] SHAPES = {
         {1, 1, 1}, {2, 7, 17}, {5, 129, 33}, {1, 257, 257}, {3, 64, 300}, {7, 2, 1}, {17, 63, 7}, {65, 63, 65},
-        {13, 16, 257}, {130, 257, 200}, {31, 300, 9}, {6, 4097, 20}, {2, 256, 70},
+        {13, 16, 257}, {130, 257, 200}, {31, 300, 9}, {6, 4097, 20}, {2, 256, 70}, {16, 256, 70}, {40, 130, 70},
+        {64, 65, 33},
     };
 
     /** A storage under test: its name and how it encodes random floats of a [rows, cols] matrix. */
