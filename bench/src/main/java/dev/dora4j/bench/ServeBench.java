@@ -41,8 +41,12 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * Usage: {@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar dev.dora4j.bench.ServeBench
  * --config FILE [--dtype f32|bf16] [--concurrency 1,4,16,64] [--max-tokens 8] [--prompt-tokens 8] [--mix-rows 16]
- * [--steps 5] [--warmup 10]} ({@code --concurrency none} for the step comparison alone; {@code --warmup}: untimed
- * rounds first, which the mixed-adapter path needs to be compiled). Prints one JSON document.
+ * [--steps 5] [--steps-per-round 5] [--warmup 10]} ({@code --concurrency none} for the step comparison alone;
+ * {@code --warmup}: untimed steps first, which the mixed-adapter path needs to be compiled; the step comparison reports
+ * {@code --steps} rounds, each the mean of {@code --steps-per-round} steps of each composition taken in turn, and the
+ * median step). Run it with the launcher's heap settings ({@code -XX:+UseZGC -XX:SoftMaxHeapSize=2g}): without a soft
+ * limit ZGC keeps growing the heap into untouched memory, and the page faults slow every step (a 6 GB heap: steps
+ * 1.5-2.5x slower after the first few seconds). Prints one JSON document.
  */
 public final class ServeBench {
     static final List<String> ALL = List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
@@ -58,6 +62,7 @@ public final class ServeBench {
         int mixRows = Integer.parseInt(a.getOrDefault("--mix-rows", "16"));
         int steps = Integer.parseInt(a.getOrDefault("--steps", "5"));
         int warmup = Integer.parseInt(a.getOrDefault("--warmup", "10"));
+        int perRound = Integer.parseInt(a.getOrDefault("--steps-per-round", "5"));
         ObjectMapper json = new ObjectMapper();
         LlamaConfig c = LlamaConfig.read(config);
         long t0 = System.nanoTime();
@@ -72,18 +77,23 @@ public final class ServeBench {
                 ServedAdapter.random("lora-r32", model, config(32, false, ALL), 4),
                 ServedAdapter.random("dora-r64", model, config(64, true, List.of("q_proj", "k_proj", "v_proj", "o_proj")), 5));
         // the three compositions in turn, one step of each per round, after warm-up rounds that compile the code paths
+        // (the compositions alternate step by step; a round is the mean of --steps-per-round consecutive steps)
         List<ServeBenchmark.StepTimes> times = ServeBenchmark.interleavedSteps(model,
-                List.of(java.util.Collections.singletonList(null), List.of(one), four), mixRows, warmup, steps, 7);
+                List.of(java.util.Collections.singletonList(null), List.of(one), four), mixRows, warmup, steps * perRound, 7);
+        double[][] rounds = new double[3][steps];
+        for (int k = 0; k < 3; k++) {
+            for (int s = 0; s < steps * perRound; s++) rounds[k][s / perRound] += times.get(k).seconds()[s] / perRound;
+        }
         double base = times.get(0).median(), single = times.get(1).median(), mixed = times.get(2).median();
         ObjectNode mix = out.putObject("step_seconds_at_" + mixRows + "_rows");
         mix.put("base", base).put("one_dora_r16_adapter", single).put("four_adapters_lora_dora_r8_to_r64", mixed)
                 .put("mixed_over_one", mixed / single).put("mixed_over_base", mixed / base).put("rounds", steps)
-                .put("warmup_rounds", warmup);
-        // every round's ratios, the compositions of a round measured one after the other
-        ArrayNode perRound = mix.putArray("per_round");
-        for (int r = 0; r < times.get(0).seconds().length; r++) {
-            double b = times.get(0).seconds()[r], o = times.get(1).seconds()[r], m = times.get(2).seconds()[r];
-            perRound.addObject().put("base", b).put("one", o).put("mixed", m).put("mixed_over_one", m / o)
+                .put("steps_per_round", perRound).put("warmup_steps", warmup);
+        // every round's ratios of mean step times, the compositions' steps taken in turn
+        ArrayNode roundList = mix.putArray("per_round");
+        for (int r = 0; r < steps; r++) {
+            double b = rounds[0][r], o = rounds[1][r], m = rounds[2][r];
+            roundList.addObject().put("base", b).put("one", o).put("mixed", m).put("mixed_over_one", m / o)
                     .put("mixed_over_base", m / b);
         }
 
