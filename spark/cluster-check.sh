@@ -2,7 +2,8 @@
 # Checks data-parallel training on a real standalone cluster (spark/cluster.sh: a Master and two 1-core Workers on
 # 127.0.0.1): DoRA on stories260K, 60 steps of --batch 2 --micro-batch 1, one process against 2 ranks whose first
 # executor is SIGKILLed in mid-run. Spark relaunches the gang, it resumes from the last checkpoint, and the adapter
-# must be byte-for-byte the one-process adapter. Takes a few minutes; not part of `mvn verify`.
+# must be byte-for-byte the one-process adapter. Then LoRA, 20 steps, 2 ranks against one process, byte for byte.
+# Takes about a minute and a half; run by .ci/run after `mvn verify`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -38,5 +39,16 @@ if cmp -s "$work/one/adapter_model.safetensors" "$work/two/adapter_model.safeten
   echo "OK: after a relaunch from the last checkpoint, 2 ranks on $master end with the one-process adapter, byte for byte"
 else
   echo "FAIL: the adapters differ" >&2
+  exit 1
+fi
+lora=(--method lora --model "$model" --data "$work/data.jsonl" --steps 20 --batch 2 --micro-batch 1 --seq-len 64 --lr 1e-2
+  --warmup-steps 0 --dropout 0 --save-every 10 --threads 1)
+./dora4j train "${lora[@]}" --out "$work/lora-one" >/dev/null 2>&1
+./dora4j train --spark "$master" --workers 2 --peer-timeout 30 "${lora[@]}" --out "$work/lora-two" >"$work/lora.log" 2>&1 \
+  || { cat "$work/lora.log" >&2; echo "FAIL: the LoRA Spark run failed" >&2; exit 1; }
+if cmp -s "$work/lora-one/adapter_model.safetensors" "$work/lora-two/adapter_model.safetensors"; then
+  echo "OK: LoRA, 2 ranks on $master end with the one-process adapter, byte for byte"
+else
+  echo "FAIL: the LoRA adapters differ" >&2
   exit 1
 fi
