@@ -12,9 +12,10 @@ import java.util.Arrays;
  * [length, D] buffers and walks blocks of {@link #BLOCK} query rows, so scores and their gradients exist for one
  * block at a time and the products run through {@link Gemm}. The forward keeps only the logsumexp of each (row,
  * head) softmax; the backward recomputes the probabilities from q, k and that logsumexp and applies
- * {@code dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP))} (rowsum(P ⊙ dP) equals FlashAttention's rowsum(dO ⊙ O) and is exact
- * where P is one-hot, so a row that sees one key gets a zero query gradient, whatever the products' rounding). Key and value gradients of the query heads that share a kv head are
- * summed in a fixed order, so results do not depend on the thread count.
+ * {@code dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP))} (rowsum(P ⊙ dP) equals FlashAttention's rowsum(dO ⊙ O) and is
+ * exact where P is one-hot, so a row that sees one key gets a zero query gradient whatever the products' rounding).
+ * Key and value gradients of the query heads that share a kv head are summed in a fixed order, so results do not
+ * depend on the thread count.
  */
 final class AttentionOp {
     /** Query rows per block. */

@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link QuantDots} on one float species (a template: {@link Specialize} makes one copy per species), for species of
  * 8 or 16 lanes. Int8: L codes widened to floats, the row's sum scaled by SCB/127 at the end. 4-bit: L bytes hold 2L
  * codes; the high nibbles multiply x's even-indexed values and the low nibbles its odd ones, each code looked up in
- * the 16-value table by a lane permutation; each block's sum is scaled by its absmax.
+ * the 16-value table by a lane selection; each block's sum is scaled by its absmax.
  */
 final class QuantDotsSimd implements QuantDots {
     private static final VectorSpecies<Float> S = Specialize.species(MethodHandles.lookup());
@@ -86,7 +86,8 @@ final class QuantDotsSimd implements QuantDots {
         return FastExp.sumLanes(lanes, 0, L);
     }
 
-    // table[code] for L codes in 0..15: one selection from the 16-lane table (its bits as ints), or from each 8-lane half and a blend
+    // table[code] for L codes in 0..15: one selection from the 16-lane table (its bits as ints), or one from each
+    // 8-lane half and a blend
     private static FloatVector lookup(IntVector codes, FloatVector low, FloatVector high) {
         if (L == 16) return codes.selectFrom(low.reinterpretAsInts()).reinterpretAsFloats();
         IntVector lane = codes.and(7);
