@@ -65,9 +65,15 @@ final class BenchCommand implements Callable<Integer> {
             description = "Measure greedy decoding (batch 1, KV cache) of TOKENS tokens instead of training, in each of --storages.")
     Integer decode;
 
+    @Option(names = "--compare-storages",
+            description = "Time training steps of the model in each of --storages instead, one model each, one step of"
+                    + " each in turn (--warmup steps, then --steps rounds): ratios that the machine's drift cancels.")
+    boolean compareStorages;
+
     @Option(names = "--storages", split = ",", defaultValue = "f32,bf16,nf4", paramLabel = "S,...",
-            description = "With --decode: f32, bf16, f16 (the whole model in that dtype) or nf4, fp4, int8 (BF16 model,"
-                    + " linear weights quantised), taken in turn each round (default: ${DEFAULT-VALUE}).")
+            description = "With --decode or --compare-storages: f32, bf16, f16 (the whole model in that dtype) or nf4,"
+                    + " fp4, int8 (BF16 model, linear weights quantised), taken in turn each round (default:"
+                    + " ${DEFAULT-VALUE}).")
     List<String> storages;
 
     @Option(names = "--rounds", defaultValue = "3", description = "With --decode: rounds (default: ${DEFAULT-VALUE}).")
@@ -82,6 +88,7 @@ final class BenchCommand implements Callable<Integer> {
         if (peak) return peak();
         if (config == null) throw new DoraException("bench needs --config FILE (or --peak)");
         if (decode != null) return decode();
+        if (compareStorages) return compareStorages();
         LlamaConfig c = LlamaConfig.read(config);
         WeightStorage tables;
         LinearStorage linears;
@@ -145,16 +152,15 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private int decode() {
-        LlamaConfig c = LlamaConfig.read(config);
+    // --storages as (name, model dtype, linear storage), checked to fit the heap together
+    private List<DecodeBenchmark.Variant> storageVariants(LlamaConfig c) {
         List<DecodeBenchmark.Variant> variants = new java.util.ArrayList<>();
         long largest = 0;
         for (String name : storages) {
             LinearStorage linears;
             WeightStorage dtype;
             try {
-                WeightStorage s = LinearStorage.parse(name, null, false).storage();
-                dtype = s;
+                dtype = LinearStorage.parse(name, null, false).storage();
                 linears = LinearStorage.AS_STORED;
             } catch (IllegalArgumentException notDtype) {
                 try {
@@ -168,6 +174,40 @@ final class BenchCommand implements Callable<Integer> {
             largest += ModelMemory.weightBytes(c, dtype, linears);
         }
         MemoryCheck.weightsFit(largest, config.getFileName() + " in " + String.join(", ", storages));
+        return variants;
+    }
+
+    private int compareStorages() {
+        LlamaConfig c = LlamaConfig.read(config);
+        List<DecodeBenchmark.Variant> variants = storageVariants(c);
+        List<TrainBenchmark.Settings> settings = variants.stream().map(v -> new TrainBenchmark.Settings(method, rank, alpha,
+                targets, batch, seqLen, steps, warmup, seed, activationCheckpointing, false, v.dtype(), v.linears())).toList();
+        List<double[]> times = TrainBenchmark.alternating(c, settings);
+        double[] first = times.getFirst();
+        ObjectNode o = new ObjectMapper().createObjectNode();
+        o.put("config", config.toString()).put("method", method).put("batch", batch).put("seq_len", seqLen)
+                .put("threads", threads);
+        ObjectNode each = o.putObject("storages");
+        for (int k = 0; k < variants.size(); k++) {
+            double[] t = times.get(k);
+            ObjectNode v = each.putObject(variants.get(k).name());
+            var secs = v.putArray("step_s");
+            var ratio = v.putArray("ratio_to_first");
+            StringBuilder line = new StringBuilder(String.format("%-5s", variants.get(k).name()));
+            for (int i = 0; i < t.length; i++) {
+                secs.add(t[i]);
+                ratio.add(t[i] / first[i]);
+                line.append(String.format("  round %d: %.3f s (%.2fx)", i + 1, t[i], t[i] / first[i]));
+            }
+            if (!json) System.out.println(line);
+        }
+        if (json) System.out.println(o);
+        return 0;
+    }
+
+    private int decode() {
+        LlamaConfig c = LlamaConfig.read(config);
+        List<DecodeBenchmark.Variant> variants = storageVariants(c);
         var r = DecodeBenchmark.run(c, variants, decode, rounds, seed);
         double[] base = r.tokensPerSecond().values().iterator().next();
         if (json) {

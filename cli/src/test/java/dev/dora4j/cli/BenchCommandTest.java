@@ -137,4 +137,20 @@ class BenchCommandTest {
         CliRun bad = CliRun.of("bench", "--config", config().toString(), "--decode", "4", "--storages", "q3");
         assertThat(bad.err()).contains("--storages: 'q3' is none of");
     }
+
+    @Test
+    void compareStoragesAlternatesTrainingStepsOfEachStorage() throws Exception {
+        CliRun r = CliRun.of("bench", "--config", config().toString(), "--compare-storages", "--storages", "f32,bf16,nf4",
+                "--batch", "1", "--seq-len", "8", "--warmup", "1", "--steps", "2", "--threads", "1", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode s = new ObjectMapper().readTree(r.out()).get("storages");
+        assertThat(s.size()).isEqualTo(3);
+        for (String name : new String[] {"f32", "bf16", "nf4"}) {
+            assertThat(s.get(name).get("step_s").size()).isEqualTo(2);
+            for (JsonNode v : s.get(name).get("step_s")) assertThat(v.asDouble()).isPositive();
+        }
+        assertThat(s.get("f32").get("ratio_to_first").get(1).asDouble()).isEqualTo(1.0);
+        CliRun bad = CliRun.of("bench", "--config", config().toString(), "--compare-storages", "--storages", "f32,q3");
+        assertThat(bad.err()).contains("--storages: 'q3' is none of");
+    }
 }

@@ -48,22 +48,7 @@ public final class TrainBenchmark {
 
     public static Result run(LlamaConfig config, Settings s) {
         HeapBudget.beforeLoading(ModelMemory.weightBytes(config, s.dtype(), s.linears()), s.activationCheckpointing());
-        LlamaModel model = RandomModels.llama(config, s.seed(), s.dtype(), s.linears());
-        model.activationCheckpointing(s.activationCheckpointing());
-        List<Parameter> params = new ArrayList<>();
-        if (s.method().equals(TrainConfig.FULL)) {
-            model.trainAll(true);
-            params.addAll(TrainingRun.fullParameters(model));
-        } else {
-            PeftConfig ac = PeftMethods.named(s.method()).newConfig(AdapterSettings.of(s.rank(), s.alpha(), 0f, s.targets(), false,
-                    "CAUSAL_LM", "random"));
-            Map<String, ModuleAdapter> adapters = AdapterInjector.inject(model.linears(), model.embeddings(), ac,
-                    LlamaModel.OUTPUT_HEAD, s.seed());
-            params.addAll(TrainingRun.adapterParameters(adapters, 1f));
-        }
-        Optimizer opt = Optimizer.create("adamw", params, 0f);
-        SplittableRandom rng = new SplittableRandom(s.seed() + 1);
-        int[] ids = new int[s.batch() * s.seqLen()];
+        Stepper run = new Stepper(config, s);
         double[] times = new double[s.steps()];
         resetPeaks();
         LiveHeap.reset();
@@ -72,42 +57,105 @@ public final class TrainBenchmark {
                 OpProfile.reset();
                 OpProfile.enable(true);
             }
+            double dt = run.step(i < s.warmup());
+            if (i >= s.warmup()) times[i - s.warmup()] = dt;
+        }
+        return run.result(times);
+    }
+
+    /**
+     * Step times in seconds of several settings (of one config: typically the same model in several storages), one
+     * model each, their steps taken in turn: warm-up steps, then {@code steps} rounds of one step each, so that a
+     * machine whose speed drifts during the run slows them alike. The first setting's warm-up and step counts apply.
+     */
+    public static List<double[]> alternating(LlamaConfig config, List<Settings> settings) {
+        long bytes = 0;
+        for (Settings s : settings) bytes += ModelMemory.weightBytes(config, s.dtype(), s.linears());
+        HeapBudget.beforeLoading(bytes, settings.getFirst().activationCheckpointing());
+        List<Stepper> runs = new ArrayList<>();
+        for (Settings s : settings) runs.add(new Stepper(config, s));
+        int warmup = settings.getFirst().warmup(), steps = settings.getFirst().steps();
+        List<double[]> times = new ArrayList<>();
+        for (int k = 0; k < runs.size(); k++) times.add(new double[steps]);
+        for (int i = 0; i < warmup + steps; i++) {
+            for (int k = 0; k < runs.size(); k++) {
+                double dt = runs.get(k).step(i < warmup);
+                if (i >= warmup) times.get(k)[i - warmup] = dt;
+            }
+        }
+        return times;
+    }
+
+    /** One model with its trainable parameters and optimizer, stepped on random tokens. */
+    private static final class Stepper {
+        final LlamaConfig config;
+        final Settings s;
+        final LlamaModel model;
+        final List<Parameter> params = new ArrayList<>();
+        final Optimizer opt;
+        final SplittableRandom rng;
+        final int[] ids;
+
+        Stepper(LlamaConfig config, Settings s) {
+            this.config = config;
+            this.s = s;
+            model = RandomModels.llama(config, s.seed(), s.dtype(), s.linears());
+            model.activationCheckpointing(s.activationCheckpointing());
+            if (s.method().equals(TrainConfig.FULL)) {
+                model.trainAll(true);
+                params.addAll(TrainingRun.fullParameters(model));
+            } else {
+                PeftConfig ac = PeftMethods.named(s.method()).newConfig(AdapterSettings.of(s.rank(), s.alpha(), 0f, s.targets(),
+                        false, "CAUSAL_LM", "random"));
+                Map<String, ModuleAdapter> adapters = AdapterInjector.inject(model.linears(), model.embeddings(), ac,
+                        LlamaModel.OUTPUT_HEAD, s.seed());
+                params.addAll(TrainingRun.adapterParameters(adapters, 1f));
+            }
+            opt = Optimizer.create("adamw", params, 0f);
+            rng = new SplittableRandom(s.seed() + 1);
+            ids = new int[s.batch() * s.seqLen()];
+        }
+
+        // one AdamW step on fresh random tokens; its time in seconds
+        double step(boolean warmup) {
             for (int j = 0; j < ids.length; j++) ids[j] = rng.nextInt(config.vocabSize());
             int[] targets = CausalLM.shiftLabels(ids, s.batch(), s.seqLen());
             long t0 = System.nanoTime();
             for (Parameter p : params) p.tensor().zeroGrad();
             Tape tape = Tape.training();
             var loss = model.loss(tape, ids, targets, s.batch(), s.seqLen(), CausalLM.countTargets(targets));
-            if (i < s.warmup()) HeapBudget.atForwardEnd(ids.length);
+            if (warmup) HeapBudget.atForwardEnd(ids.length);
             tape.backward(loss);
             long o0 = System.nanoTime();
             opt.step(1e-4f);
             if (OpProfile.enabled()) OpProfile.add("optimizer", System.nanoTime() - o0);
-            double dt = (System.nanoTime() - t0) / 1e9;
-            if (i >= s.warmup()) times[i - s.warmup()] = dt;
+            return (System.nanoTime() - t0) / 1e9;
         }
-        double[] sorted = times.clone();
-        Arrays.sort(sorted);
-        double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2]
-                : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-        long trainable = 0, trainableBytes = 0;
-        for (Parameter p : params) {
-            trainable += p.tensor().numel();
-            trainableBytes += 4L * p.tensor().numel() + 4L * p.tensor().grad().length;
+
+        Result result(double[] times) {
+            double[] sorted = times.clone();
+            Arrays.sort(sorted);
+            double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2]
+                    : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+            long trainable = 0, trainableBytes = 0;
+            for (Parameter p : params) {
+                trainable += p.tensor().numel();
+                trainableBytes += 4L * p.tensor().numel() + 4L * p.tensor().grad().length;
+            }
+            for (float[] state : opt.state().values()) trainableBytes += 4L * state.length;
+            long frozen = 0, frozenBytes = 0;
+            for (var t : model.namedTensors().values()) {
+                if (t.requiresGrad()) continue;
+                frozen += t.numel();
+                frozenBytes += t.bytes();
+            }
+            OpProfile.enable(false);
+            Map<String, double[]> profile = s.profile() ? OpProfile.snapshot() : Map.of();
+            double flops = trainFlops(config, s);
+            return new Result(s.method(), median, times, s.batch() * s.seqLen() / median, flops, flops / median / 1e9, trainable,
+                    model.parameterCount(), peakHeapMb(), LiveHeap.peakMb(), (double) trainableBytes / Math.max(1, trainable),
+                    frozen == 0 ? 0 : (double) frozenBytes / frozen, profile);
         }
-        for (float[] state : opt.state().values()) trainableBytes += 4L * state.length;
-        long frozen = 0, frozenBytes = 0;
-        for (var t : model.namedTensors().values()) {
-            if (t.requiresGrad()) continue;
-            frozen += t.numel();
-            frozenBytes += t.bytes();
-        }
-        OpProfile.enable(false);
-        Map<String, double[]> profile = s.profile() ? OpProfile.snapshot() : Map.of();
-        double flops = trainFlops(config, s);
-        return new Result(s.method(), median, times, s.batch() * s.seqLen() / median, flops, flops / median / 1e9, trainable,
-                model.parameterCount(), peakHeapMb(), LiveHeap.peakMb(), (double) trainableBytes / Math.max(1, trainable),
-                frozen == 0 ? 0 : (double) frozenBytes / frozen, profile);
     }
 
     /** Training FLOPs of one step, as the peer counts them (its {@code flop_model}). */
