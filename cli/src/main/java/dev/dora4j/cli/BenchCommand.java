@@ -180,6 +180,10 @@ final class BenchCommand implements Callable<Integer> {
     private int compareStorages() {
         LlamaConfig c = LlamaConfig.read(config);
         List<DecodeBenchmark.Variant> variants = storageVariants(c);
+        if (method.equals("full") && variants.stream().anyMatch(v -> v.linears().storage() != null)) {
+            throw new DoraException("--compare-storages: nf4, fp4 and int8 keep the frozen base weights quantised under a"
+                    + " LoRA/DoRA adapter; --method full trains every weight");
+        }
         List<TrainBenchmark.Settings> settings = variants.stream().map(v -> new TrainBenchmark.Settings(method, rank, alpha,
                 targets, batch, seqLen, steps, warmup, seed, activationCheckpointing, false, v.dtype(), v.linears())).toList();
         List<double[]> times = TrainBenchmark.alternating(c, settings);

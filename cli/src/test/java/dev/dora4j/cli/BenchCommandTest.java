@@ -152,5 +152,9 @@ class BenchCommandTest {
         assertThat(s.get("f32").get("ratio_to_first").get(1).asDouble()).isEqualTo(1.0);
         CliRun bad = CliRun.of("bench", "--config", config().toString(), "--compare-storages", "--storages", "f32,q3");
         assertThat(bad.err()).contains("--storages: 'q3' is none of");
+        CliRun full = CliRun.of("bench", "--config", config().toString(), "--compare-storages", "--storages", "f32,nf4",
+                "--method", "full");
+        assertThat(full.code()).isEqualTo(1);
+        assertThat(full.err()).contains("--method full trains every weight");
     }
 }
