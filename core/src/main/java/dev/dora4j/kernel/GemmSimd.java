@@ -446,20 +446,11 @@ final class GemmSimd implements GemmKernel {
             float[] tile = new float[16 * L];
             int i0 = byRows ? 4 * t0 : 0, i1 = byRows ? Math.min(m, 4 * t1) : m;
             int j0 = byRows ? 0 : 4 * t0, j1 = byRows ? n : Math.min(n, 4 * t1);
-            if (byRows) {
+            // each block of four b rows is used against every row of a in the range before the next is read
+            for (int j = j0; j < j1; j += 4) {
                 for (int i = i0; i < i1; i += 4) {
-                    for (int j = j0; j < j1; j += 4) {
-                        dot4x4(a, aOff + i * lda, lda, b, bOff + j * ldb, ldb, depth, tile, c, cOff + i * ldc + j, ldc,
-                                Math.min(4, i1 - i), Math.min(4, j1 - j), acc, cs, cb, j);
-                    }
-                }
-            } else {
-                // each block of four b rows is read from memory once and used against every row of a
-                for (int j = j0; j < j1; j += 4) {
-                    for (int i = i0; i < i1; i += 4) {
-                        dot4x4(a, aOff + i * lda, lda, b, bOff + j * ldb, ldb, depth, tile, c, cOff + i * ldc + j, ldc,
-                                Math.min(4, i1 - i), Math.min(4, j1 - j), acc, cs, cb, j);
-                    }
+                    dot4x4(a, aOff + i * lda, lda, b, bOff + j * ldb, ldb, depth, tile, c, cOff + i * ldc + j, ldc,
+                            Math.min(4, i1 - i), Math.min(4, j1 - j), acc, cs, cb, j);
                 }
             }
         });
