@@ -39,16 +39,16 @@ final class AttentionOp {
                         boolean causal) {
         Shape s = new Shape(offsets.clone(), heads, kvHeads, headDim, causal);
         s.check(q, k, v);
-        float[] out = new float[s.tokens() * s.qStride()];
-        float[] lse = new float[s.tokens() * heads];
+        float[] out = tape.floats(s.tokens() * s.qStride());
+        float[] lse = tape.floats(s.tokens() * heads);
         Parallel.range(s.batch() * heads, 1, (start, end) -> {
             Workspace w = new Workspace(s, false);
             for (int task = start; task < end; task++) forwardHead(s, task, q.data(), k.data(), v.data(), out, lse, w);
         });
         boolean needsGrad = tape.needsGrad(q, k, v);
         int[] shape = {s.tokens(), s.qStride()};
-        Tensor result = needsGrad ? Tensor.param(out, shape) : Tensor.of(out, shape);
-        if (needsGrad) tape.record("attention", () -> backward(s, q, k, v, result, lse));
+        Tensor result = needsGrad ? Tensor.param(out, shape).pooled(tape.pool()) : Tensor.of(out, shape);
+        if (needsGrad) tape.record("attention", result, () -> backward(tape, s, q, k, v, result, lse), lse);
         return result;
     }
 
@@ -186,12 +186,12 @@ final class AttentionOp {
         }
     }
 
-    private static void backward(Shape s, Tensor q, Tensor k, Tensor v, Tensor out, float[] lse) {
+    private static void backward(Tape tape, Shape s, Tensor q, Tensor k, Tensor v, Tensor out, float[] lse) {
         int d = s.headDim();
         // per-query-head key and value gradients: for sequence b, head h, [length(b), D] at headRow(b, h)·D
         long size = (long) s.tokens() * s.heads() * d;
-        float[] dkHeads = k.requiresGrad() ? new float[Math.toIntExact(size)] : null;
-        float[] dvHeads = v.requiresGrad() ? new float[Math.toIntExact(size)] : null;
+        float[] dkHeads = k.requiresGrad() ? tape.floats(Math.toIntExact(size)) : null;
+        float[] dvHeads = v.requiresGrad() ? tape.floats(Math.toIntExact(size)) : null;
         Parallel.range(s.batch() * s.heads(), 1, (start, end) -> {
             Workspace w = new Workspace(s, true);
             for (int task = start; task < end; task++) backwardHead(s, task, q, k, v, out, lse, dkHeads, dvHeads, w);
@@ -209,6 +209,8 @@ final class AttentionOp {
                 }
             }
         });
+        tape.give(dkHeads);
+        tape.give(dvHeads);
     }
 
     private static void backwardHead(Shape s, int task, Tensor q, Tensor k, Tensor v, Tensor out, float[] lse,

@@ -18,7 +18,7 @@ public final class Checkpoint {
         Tensor result = Tensor.param(out.data(), out.shape());
         tape.record(() -> {
             beforeRecompute.run();
-            Tape inner = Tape.training();
+            Tape inner = tape.pool() == null ? Tape.training() : Tape.training(tape.pool());
             Tensor input = Tensor.param(x.data(), x.shape());
             Tensor y = segment.apply(inner, input);
             if (!y.requiresGrad()) return;

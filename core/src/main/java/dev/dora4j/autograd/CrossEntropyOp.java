@@ -46,9 +46,9 @@ final class CrossEntropyOp {
         boolean retain = needsGrad && (long) rows.length * vocab <= retainFloats;
         float[] lse = new float[rows.length];
         double[] rowLoss = new double[rows.length];
-        float[] x = new float[chunk * dim];
+        float[] x = tape.floats(chunk * dim);
         // retained: every row's logits at row·vocab, turned into softmax − onehot; else one chunk at a time
-        float[] logits = new float[(retain ? rows.length : chunk) * vocab];
+        float[] logits = tape.floats((retain ? rows.length : chunk) * vocab);
         for (int c0 = 0; c0 < rows.length; c0 += chunk) {
             int n = Math.min(chunk, rows.length - c0), first = c0, base = retain ? c0 : 0;
             gather(hidden.data(), rows, first, n, dim, x);
@@ -67,26 +67,29 @@ final class CrossEntropyOp {
                 }
             });
         }
+        tape.give(x);
+        if (!retain) tape.give(logits);
         double sum = 0;
         for (double l : rowLoss) sum += l;
         float[] loss = {(float) (sum / normalizer)};
         Tensor result = needsGrad ? Tensor.param(loss) : Tensor.of(loss);
         if (needsGrad) {
             float[] kept = retain ? logits : null;
-            tape.record("cross_entropy",
-                    () -> backward(hidden, head, rows, rowTargets, lse, kept, result.grad()[0] / normalizer, chunk));
+            tape.record("cross_entropy", result,
+                    () -> backward(tape, hidden, head, rows, rowTargets, lse, kept, result.grad()[0] / normalizer, chunk),
+                    kept);
         }
         return result;
     }
 
     // kept: softmax − onehot of every row from forward, or null to recompute each chunk's from lse
-    private static void backward(Tensor hidden, Tensor head, int[] rows, int[] rowTargets, float[] lse, float[] kept,
-                                 float coef, int chunk) {
+    private static void backward(Tape tape, Tensor hidden, Tensor head, int[] rows, int[] rowTargets, float[] lse,
+                                 float[] kept, float coef, int chunk) {
         int dim = hidden.cols(), vocab = head.dim(0);
         if (rows.length == 0) return;
-        float[] x = new float[chunk * dim];
-        float[] logits = kept != null ? kept : new float[chunk * vocab];
-        float[] dx = hidden.requiresGrad() ? new float[chunk * dim] : null;
+        float[] x = tape.floats(chunk * dim);
+        float[] logits = kept != null ? kept : tape.floats(chunk * vocab);
+        float[] dx = hidden.requiresGrad() ? tape.floats(chunk * dim) : null;
         for (int c0 = 0; c0 < rows.length; c0 += chunk) {
             int n = Math.min(chunk, rows.length - c0), first = c0, off = kept != null ? c0 * vocab : 0;
             gather(hidden.data(), rows, first, n, dim, x);
@@ -112,6 +115,9 @@ final class CrossEntropyOp {
                 Gemm.gtX(logits, off, x, 0, head.grad(), 0, n, vocab, dim, true);
             }
         }
+        tape.give(x);
+        tape.give(dx);
+        if (kept == null) tape.give(logits);
     }
 
     // indices of the rows with a target, after checking every target

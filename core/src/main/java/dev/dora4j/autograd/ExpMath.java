@@ -2,14 +2,14 @@ package dev.dora4j.autograd;
 
 import dev.dora4j.kernel.FastExp;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vectorised row maxima and shifted exponentials for the softmax-based ops (the kernel layer has a softmax that
  * overwrites whole rows; these variants read without writing, or scale while writing). The last partial vector
- * is handled with a lane mask, so every element goes through the same exponential.
+ * is computed lane by lane with the scalar exponential, which gives the vector one's bits, and summed into the same
+ * lanes, so results are those of a masked vector tail.
  */
 final class ExpMath {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -34,12 +34,12 @@ final class ExpMath {
         for (; i <= n - L; i += L) {
             acc = acc.add(FastExp.exp(FloatVector.fromArray(S, x, off + i).sub(shift)));
         }
-        if (i < n) {
-            VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector e = FastExp.exp(FloatVector.fromArray(S, x, off + i, m).sub(shift));
-            acc = acc.add(e, m);
-        }
-        return FastExp.sumLanes(acc);
+        // the last partial vector lane by lane (the scalar exp gives the vector's bits): a second vector exp or a
+        // vector passed to a call would not be inlined into this loop, and each call would box its vectors
+        float[] lanes = new float[L];
+        acc.intoArray(lanes, 0);
+        for (int j = 0; i + j < n; j++) lanes[j] += FastExp.exp(x[off + i + j] - shift);
+        return FastExp.sumLanes(lanes, 0, L);
     }
 
     /** x[i] = exp(x[i] − shift) · scale over x[off, off + n); returns Σ exp(x[i] − shift). */
@@ -51,12 +51,13 @@ final class ExpMath {
             acc = acc.add(e);
             e.mul(scale).intoArray(x, off + i);
         }
-        if (i < n) {
-            VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector e = FastExp.exp(FloatVector.fromArray(S, x, off + i, m).sub(shift));
-            acc = acc.add(e, m);
-            e.mul(scale).intoArray(x, off + i, m);
+        float[] lanes = new float[L];
+        acc.intoArray(lanes, 0);
+        for (int j = 0; i + j < n; j++) {
+            float e = FastExp.exp(x[off + i + j] - shift);
+            lanes[j] += e;
+            x[off + i + j] = e * scale;
         }
-        return FastExp.sumLanes(acc);
+        return FastExp.sumLanes(lanes, 0, L);
     }
 }

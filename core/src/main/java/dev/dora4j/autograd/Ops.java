@@ -13,7 +13,7 @@ public final class Ops {
 
     /** The result of an op over {@code inputs}: trainable when the tape records and any input needs a gradient. */
     static Tensor output(Tape tape, float[] data, int[] shape, Tensor... inputs) {
-        return tape.needsGrad(inputs) ? Tensor.param(data, shape) : Tensor.of(data, shape);
+        return tape.needsGrad(inputs) ? Tensor.param(data, shape).pooled(tape.pool()) : Tensor.of(data, shape);
     }
 
     /** x: [tokens, in], w: [out, in], bias: [out] or null -> y: [tokens, out] = x·Wᵀ + b. */
@@ -24,12 +24,12 @@ public final class Ops {
         }
         int[] shape = x.shape();
         shape[shape.length - 1] = out;
-        float[] y = new float[tokens * out];
+        float[] y = tape.floats(tokens * out);
         Gemm.xWt(x.data(), 0, w.matrix(), y, 0, tokens, false, null, null);
         if (bias != null) addRowVector(y, bias.data(), tokens, out);
         Tensor result = output(tape, y, shape, x, w, bias);
         if (result.requiresGrad()) {
-            tape.record("linear", () -> {
+            tape.record("linear", result, () -> {
                 float[] gy = result.grad();
                 if (x.requiresGrad()) Gemm.gW(gy, 0, w.matrix(), null, x.grad(), 0, tokens, true);
                 if (w.requiresGrad()) Gemm.gtX(gy, 0, x.data(), 0, w.grad(), 0, tokens, out, in, true);
@@ -42,11 +42,11 @@ public final class Ops {
     /** a + b, same shapes. */
     public static Tensor add(Tape tape, Tensor a, Tensor b) {
         checkSameSize(a, b, "add");
-        float[] y = new float[a.numel()];
+        float[] y = tape.floats(a.numel());
         VecOps.add(a.data(), 0, b.data(), 0, y, 0, y.length);
         Tensor result = output(tape, y, a.shape(), a, b);
         if (result.requiresGrad()) {
-            tape.record("add", () -> {
+            tape.record("add", result, () -> {
                 if (a.requiresGrad()) VecOps.axpy(1f, result.grad(), 0, a.grad(), 0, y.length);
                 if (b.requiresGrad()) VecOps.axpy(1f, result.grad(), 0, b.grad(), 0, y.length);
             });
@@ -57,12 +57,12 @@ public final class Ops {
     /** a ⊙ b, same shapes. */
     public static Tensor mul(Tape tape, Tensor a, Tensor b) {
         checkSameSize(a, b, "mul");
-        float[] y = new float[a.numel()];
+        float[] y = tape.floats(a.numel());
         float[] ad = a.data(), bd = b.data();
         for (int i = 0; i < y.length; i++) y[i] = ad[i] * bd[i];
         Tensor result = output(tape, y, a.shape(), a, b);
         if (result.requiresGrad()) {
-            tape.record(() -> {
+            tape.record("mul", result, () -> {
                 float[] g = result.grad();
                 if (a.requiresGrad()) for (int i = 0; i < y.length; i++) a.grad()[i] += g[i] * bd[i];
                 if (b.requiresGrad()) for (int i = 0; i < y.length; i++) b.grad()[i] += g[i] * ad[i];

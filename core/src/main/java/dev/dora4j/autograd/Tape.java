@@ -1,5 +1,6 @@
 package dev.dora4j.autograd;
 
+import dev.dora4j.tensor.BufferPool;
 import dev.dora4j.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -8,6 +9,10 @@ import java.util.List;
  * A tape of coarse ops in creation order. Each op records one backward closure that reads the
  * output's gradient and accumulates into the gradients of its inputs; {@link #backward} replays
  * them in reverse. With recording off (inference), ops record nothing and outputs carry no gradient.
+ *
+ * <p>A training tape may draw its ops' buffers from a {@link BufferPool}: ops take their outputs and the values they
+ * save for backward through {@link #floats}, name them when they record, and the tape gives them back as soon as the
+ * op has run backward: by then every op that read the output has run backward too (they were recorded after it).
  */
 public final class Tape {
     /** One op's backward rule. */
@@ -16,11 +21,20 @@ public final class Tape {
         void run();
     }
 
-    private final List<Backward> ops = new ArrayList<>();
+    /** One recorded op: its rule, the output it made (or null) and the buffers it saved for backward alone. */
+    private record Entry(Backward backward, Tensor output, float[][] saved) {}
+
+    private final List<Entry> ops = new ArrayList<>();
+    private final BufferPool pool;
     private boolean recording;
 
     public Tape(boolean recording) {
+        this(recording, null);
+    }
+
+    private Tape(boolean recording, BufferPool pool) {
         this.recording = recording;
+        this.pool = pool;
     }
 
     /** A tape that records nothing: forward passes for inference. */
@@ -30,6 +44,26 @@ public final class Tape {
 
     public static Tape training() {
         return new Tape(true);
+    }
+
+    /** A recording tape whose ops take their buffers from {@code pool} and give them back during backward. */
+    public static Tape training(BufferPool pool) {
+        return new Tape(true, pool);
+    }
+
+    /** The pool this tape's ops draw from, or null. */
+    public BufferPool pool() {
+        return pool;
+    }
+
+    /** A zeroed array of {@code n} floats for an op's output or saved values: from the pool when the tape records. */
+    public float[] floats(int n) {
+        return pool != null && recording ? pool.take(n) : new float[n];
+    }
+
+    /** Gives a buffer taken with {@link #floats} back before backward, when the op that took it is done with it. */
+    public void give(float[] buffer) {
+        if (pool != null) pool.give(buffer);
     }
 
     public boolean recording() {
@@ -48,12 +82,21 @@ public final class Tape {
     }
 
     public void record(Backward backward) {
-        if (recording) ops.add(backward);
+        if (recording) ops.add(new Entry(backward, null, null));
     }
 
     /** Records {@code backward} under an op name, for {@link OpProfile}. */
     public void record(String op, Backward backward) {
-        if (recording) ops.add(OpProfile.backward(op, backward));
+        if (recording) ops.add(new Entry(OpProfile.backward(op, backward), null, null));
+    }
+
+    /**
+     * Records the backward of the op that made {@code output}; once it has run, the output's values and gradient and
+     * the {@code saved} buffers go back to the tape's pool. Only buffers the op itself took may be named: an output
+     * that shares its input's values, or a saved buffer that is an input's, must not.
+     */
+    public void record(String op, Tensor output, Backward backward, float[]... saved) {
+        if (recording) ops.add(new Entry(OpProfile.backward(op, backward), output, saved));
     }
 
     public int size() {
@@ -76,8 +119,11 @@ public final class Tape {
      */
     public void backwardFromSeeded() {
         for (int i = ops.size() - 1; i >= 0; i--) {
-            Backward op = ops.set(i, null);
-            op.run();
+            Entry op = ops.set(i, null);
+            op.backward().run();
+            if (pool == null) continue;
+            if (op.output() != null) op.output().recycle();
+            if (op.saved() != null) for (float[] buffer : op.saved()) pool.give(buffer);
         }
         ops.clear();
     }

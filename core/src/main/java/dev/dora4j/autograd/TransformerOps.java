@@ -7,7 +7,6 @@ import dev.dora4j.kernel.VecOps;
 import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -39,12 +38,12 @@ public final class TransformerOps {
             }
         }
         int[] rows = ids.clone();
-        float[] y = new float[rows.length * dim];
+        float[] y = tape.floats(rows.length * dim);
         WeightMatrix w = table.matrix();
         for (int t = 0; t < rows.length; t++) w.dequantizeRow(rows[t], 0, dim, y, t * dim);
         Tensor result = Ops.output(tape, y, new int[] {rows.length, dim}, table);
         if (result.requiresGrad()) {
-            tape.record("embedding", () -> {
+            tape.record("embedding", result, () -> {
                 float[] g = result.grad(), gw = table.grad();
                 for (int t = 0; t < rows.length; t++) VecOps.axpy(1f, g, t * dim, gw, rows[t] * dim, dim);
             });
@@ -59,8 +58,8 @@ public final class TransformerOps {
             throw new IllegalArgumentException("rmsNorm: weight " + weight + " does not match " + dim + " features");
         }
         float[] xd = x.data(), w = weight.data();
-        float[] y = new float[xd.length];
-        float[] inv = new float[rows];
+        float[] y = tape.floats(xd.length);
+        float[] inv = tape.floats(rows);
         Parallel.range(rows, rowGrain(dim), (start, end) -> {
             for (int r = start; r < end; r++) {
                 int off = r * dim;
@@ -71,7 +70,7 @@ public final class TransformerOps {
             }
         });
         Tensor result = Ops.output(tape, y, x.shape(), x, weight);
-        if (result.requiresGrad()) tape.record("rms_norm", () -> rmsNormBackward(x, weight, result.grad(), inv));
+        if (result.requiresGrad()) tape.record("rms_norm", result, () -> rmsNormBackward(x, weight, result.grad(), inv), inv);
         return result;
     }
 
@@ -130,7 +129,7 @@ public final class TransformerOps {
         int[] pos = positions.clone();
         for (int p : pos) table.checkedPosition(p);
         float[] cos = table.cos, sin = table.sin, xd = x.data();
-        float[] y = new float[xd.length];
+        float[] y = tape.floats(xd.length);
         int cols = x.cols();
         Parallel.range(rows, rowGrain(cols), (start, end) -> {
             for (int r = start; r < end; r++) {
@@ -147,7 +146,7 @@ public final class TransformerOps {
         });
         Tensor result = Ops.output(tape, y, x.shape(), x);
         if (result.requiresGrad()) {
-            tape.record("rope", () -> {
+            tape.record("rope", result, () -> {
                 float[] g = result.grad(), gx = x.grad();
                 Parallel.range(rows, rowGrain(cols), (start, end) -> {
                     for (int r = start; r < end; r++) {
@@ -183,12 +182,14 @@ public final class TransformerOps {
             throw new IllegalArgumentException("swiglu: shapes differ: " + gate + " vs " + up);
         }
         float[] g = gate.data(), u = up.data();
-        float[] y = new float[g.length];
+        float[] y = tape.floats(g.length);
         Parallel.range(g.length, GRAIN_ELEMENTS, (start, end) -> {
-            for (int i = start; i < end; i += S.length()) swigluForward(g, u, y, i, S.indexInRange(i, end));
+            int i = start;
+            for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) swigluForward(g, u, y, i);
+            for (; i < end; i++) y[i] = g[i] / (FastExp.exp(-g[i]) + 1f) * u[i];
         });
         Tensor result = Ops.output(tape, y, gate.shape(), gate, up);
-        if (result.requiresGrad()) tape.record("swiglu", () -> swigluBackward(gate, up, result.grad()));
+        if (result.requiresGrad()) tape.record("swiglu", result, () -> swigluBackward(gate, up, result.grad()));
         return result;
     }
 
@@ -196,28 +197,35 @@ public final class TransformerOps {
     private static void swigluBackward(Tensor gate, Tensor up, float[] gy) {
         float[] g = gate.data(), u = up.data(), gg = gate.grad(), gu = up.grad();
         Parallel.range(g.length, GRAIN_ELEMENTS, (start, end) -> {
-            for (int i = start; i < end; i += S.length()) swigluBackward(g, u, gy, gg, gu, i, S.indexInRange(i, end));
+            int i = start;
+            for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {
+                swigluBackward(g, u, gy, gg, gu, i);
+            }
+            for (; i < end; i++) {
+                float gi = g[i], dy = gy[i], sig = 1f / (FastExp.exp(-gi) + 1f);
+                if (gu != null) gu[i] = gu[i] + dy * (gi * sig);
+                if (gg != null) gg[i] = gg[i] + dy * u[i] * (sig * (gi * (-sig + 1f) + 1f));
+            }
         });
     }
 
-    // one vector of y = silu(g) ⊙ u at i, lanes in m
-    private static void swigluForward(float[] g, float[] u, float[] y, int i, VectorMask<Float> m) {
-        FloatVector gv = FloatVector.fromArray(S, g, i, m);
+    // one vector of y = silu(g) ⊙ u at i; the tail loops in swiglu compute the same ops lane by lane
+    private static void swigluForward(float[] g, float[] u, float[] y, int i) {
+        FloatVector gv = FloatVector.fromArray(S, g, i);
         FloatVector silu = gv.div(FastExp.exp(gv.neg()).add(1f));
-        silu.mul(FloatVector.fromArray(S, u, i, m)).intoArray(y, i, m);
+        silu.mul(FloatVector.fromArray(S, u, i)).intoArray(y, i);
     }
 
-    // one vector of the swiglu gradients at i, lanes in m
-    private static void swigluBackward(float[] g, float[] u, float[] gy, float[] gg, float[] gu, int i,
-                                       VectorMask<Float> m) {
-        FloatVector gv = FloatVector.fromArray(S, g, i, m);
-        FloatVector dy = FloatVector.fromArray(S, gy, i, m);
+    // one vector of the swiglu gradients at i
+    private static void swigluBackward(float[] g, float[] u, float[] gy, float[] gg, float[] gu, int i) {
+        FloatVector gv = FloatVector.fromArray(S, g, i);
+        FloatVector dy = FloatVector.fromArray(S, gy, i);
         FloatVector sig = FloatVector.broadcast(S, 1f).div(FastExp.exp(gv.neg()).add(1f));
-        if (gu != null) FloatVector.fromArray(S, gu, i, m).add(dy.mul(gv.mul(sig))).intoArray(gu, i, m);
+        if (gu != null) FloatVector.fromArray(S, gu, i).add(dy.mul(gv.mul(sig))).intoArray(gu, i);
         if (gg != null) {
             FloatVector dsilu = sig.mul(gv.mul(sig.neg().add(1f)).add(1f));
-            FloatVector du = dy.mul(FloatVector.fromArray(S, u, i, m)).mul(dsilu);
-            FloatVector.fromArray(S, gg, i, m).add(du).intoArray(gg, i, m);
+            FloatVector du = dy.mul(FloatVector.fromArray(S, u, i)).mul(dsilu);
+            FloatVector.fromArray(S, gg, i).add(du).intoArray(gg, i);
         }
     }
 

@@ -161,10 +161,10 @@ public final class LoraAdapter implements Adapter {
         float[] mask = dropout == null ? null : dropout.nextMask(tokens * in);
         float[] dx = mask == null ? x : multiply(x, mask);
 
-        float[] y = new float[tokens * out];
+        float[] y = tape.floats(tokens * out);
         Gemm.xWt(x, 0, w, y, 0, tokens, false, null, null);
         // su = s·A drop(x), kept for backward; s·B A drop(x) is then su·Bᵀ
-        float[] su = new float[tokens * r];
+        float[] su = tape.floats(tokens * r);
         Gemm.xWt(dx, 0, a, 0, su, 0, tokens, in, r, false);
         for (int i = 0; i < su.length; i++) su[i] *= s;
 
@@ -184,12 +184,13 @@ public final class LoraAdapter implements Adapter {
                     Gemm.xWt(su, 0, b, 0, y, 0, tokens, r, out, true, scale, bias);
                 } else {
                     Gemm.xWt(su, 0, b, 0, y, 0, tokens, r, out, true);
-                    unscaled = y.clone();
+                    unscaled = tape.floats(y.length);
+                    System.arraycopy(y, 0, unscaled, 0, y.length);
                     scaleColumns(y, scale, bias, tokens, out);
                 }
             } else {
                 // y = W x + b + (m/n − 1) ⊙ W drop(x) + (m/n) ⊙ s·B A drop(x)
-                float[] db = new float[tokens * out], vs = new float[tokens * out], sc = scale;
+                float[] db = tape.floats(tokens * out), vs = tape.floats(tokens * out), sc = scale;
                 droppedBase = db;
                 v = vs;
                 Gemm.xWt(dx, 0, w, db, 0, tokens, false, null, null);
@@ -204,10 +205,12 @@ public final class LoraAdapter implements Adapter {
         }
 
         boolean trainable = tape.needsGrad(input, loraA, loraB, magnitude, base.bias());
-        Tensor result = trainable ? Tensor.param(y, outShape(input, out)) : Tensor.of(y, outShape(input, out));
+        Tensor result = trainable ? Tensor.param(y, outShape(input, out)).pooled(tape.pool())
+                : Tensor.of(y, outShape(input, out));
         if (trainable) {
-            Backward backward = new Backward(base, input, result, dx, mask, su, v, droppedBase, unscaled, scale, norm);
-            tape.record(opName(), backward::run);
+            Backward backward = new Backward(tape, base, input, result, dx, mask, su, v, droppedBase, unscaled, scale,
+                    norm);
+            tape.record(opName(), result, backward::run, su, v, droppedBase, unscaled);
         }
         return result;
     }
@@ -236,6 +239,7 @@ public final class LoraAdapter implements Adapter {
 
     /** The saved state of one forward pass and its backward rule. */
     private final class Backward {
+        private final Tape tape;
         private final Linear base;
         private final Tensor input, result;
         /** drop(x), its mask (or null), s·A drop(x); with dropout, W drop(x) and s·B A drop(x) (DoRA only). */
@@ -244,8 +248,9 @@ public final class LoraAdapter implements Adapter {
         private final float[] unscaled, scale;
         private final DoraNorm.Result norm;
 
-        Backward(Linear base, Tensor input, Tensor result, float[] dx, float[] mask, float[] su, float[] v,
+        Backward(Tape tape, Linear base, Tensor input, Tensor result, float[] dx, float[] mask, float[] su, float[] v,
                 float[] droppedBase, float[] unscaled, float[] scale, DoraNorm.Result norm) {
+            this.tape = tape;
             this.base = base;
             this.input = input;
             this.result = result;
@@ -287,21 +292,23 @@ public final class LoraAdapter implements Adapter {
                 if (magnitude == null) {
                     Gemm.gtX(gy, 0, su, 0, loraB.grad(), 0, tokens, out, r, true);
                 } else {
-                    float[] gbu = new float[out * r], gB = loraB.grad();
+                    float[] gbu = tape.floats(out * r), gB = loraB.grad();
                     Gemm.gtX(gy, 0, su, 0, gbu, 0, tokens, out, r, false);
                     for (int o = 0; o < out; o++) {
                         for (int j = o * r; j < (o + 1) * r; j++) gB[j] += scale[o] * gbu[j];
                     }
+                    tape.give(gbu);
                 }
             }
             // gu = gv·B = gy·diag(s·m/n)·B
             float[] bScale = new float[out];
             for (int o = 0; o < out; o++) bScale[o] = magnitude == null ? s : s * scale[o];
-            float[] gu = new float[tokens * r];
+            float[] gu = tape.floats(tokens * r);
             Gemm.gW(gy, 0, b, 0, bScale, gu, 0, tokens, out, r, false);
             if (loraA.requiresGrad()) Gemm.gtX(gu, 0, dx, 0, loraA.grad(), 0, tokens, r, in, true);
             if (magnitude != null && exactNormGradient) normGradient(dScale, w, a, b, out, in, r);
             if (input.requiresGrad()) inputGradient(gy, gu, w, a, tokens, out, in, r);
+            tape.give(gu);
         }
 
         /** dL/d(m/n) per output column: the sum over tokens of gy ⊙ (W drop(x) + s·B A drop(x)). */
@@ -372,7 +379,7 @@ public final class LoraAdapter implements Adapter {
             }
             // gx += gy·W + mask ⊙ (gu·A + gy·diag(m/n − 1)·W)
             Gemm.gW(gy, 0, w, null, gx, 0, tokens, true);
-            float[] gDropped = new float[tokens * in];
+            float[] gDropped = tape.floats(tokens * in);
             Gemm.gW(gu, 0, a, 0, gDropped, 0, tokens, r, in, false);
             if (magnitude != null) {
                 float[] scaleMinusOne = new float[out];
@@ -380,6 +387,7 @@ public final class LoraAdapter implements Adapter {
                 Gemm.gW(gy, 0, w, scaleMinusOne, gDropped, 0, tokens, true);
             }
             for (int i = 0; i < gx.length; i++) gx[i] += mask[i] * gDropped[i];
+            tape.give(gDropped);
         }
     }
 

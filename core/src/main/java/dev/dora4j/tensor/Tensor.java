@@ -20,6 +20,10 @@ public final class Tensor {
     private boolean trainable;
     private float[] grad;
     private String name;
+    private final int numel;
+    /** Where a gradient buffer comes from and where both buffers go back to; null: plain arrays. */
+    private BufferPool pool;
+    private boolean recycled;
 
     private Tensor(float[] data, int[] shape, boolean requiresGrad) {
         long n = numel(shape);
@@ -30,6 +34,7 @@ public final class Tensor {
         this.shape = shape.clone();
         this.data = data;
         this.trainable = requiresGrad;
+        this.numel = data.length;
     }
 
     /** A frozen tensor over {@code data} (not copied). */
@@ -49,11 +54,12 @@ public final class Tensor {
 
     private Tensor(int[] shape) {
         this.shape = shape.clone();
+        this.numel = Math.toIntExact(numel(shape));
     }
 
     /** The values as a matrix for the products: the stored matrix, or an F32 view of a float tensor [rows, cols]. */
     public WeightMatrix matrix() {
-        return stored != null ? stored : new F32Matrix(data, rows(), cols());
+        return stored != null ? stored : new F32Matrix(data(), rows(), cols());
     }
 
     /** How the values are kept: F32 unless the tensor holds another storage's matrix. */
@@ -63,18 +69,18 @@ public final class Tensor {
 
     /** Bytes the values occupy. */
     public long bytes() {
-        return stored != null ? stored.bytes() : 4L * data.length;
+        return stored != null ? stored.bytes() : 4L * numel;
     }
 
     /** A new float array holding the values. */
     public float[] toFloatArray() {
-        return stored == null ? data.clone() : stored.toFloatArray();
+        return stored == null ? data().clone() : stored.toFloatArray();
     }
 
     /** Overwrites the values (rounded or quantised as the storage keeps them). */
     public void set(float[] values) {
         if (values.length != numel()) throw new IllegalArgumentException("set: " + values.length + " values for " + this);
-        if (stored == null) System.arraycopy(values, 0, data, 0, values.length);
+        if (stored == null) System.arraycopy(values, 0, data(), 0, values.length);
         else stored = stored.encode(values);
     }
 
@@ -110,7 +116,7 @@ public final class Tensor {
     }
 
     public int numel() {
-        return stored != null ? Math.toIntExact(stored.numel()) : data.length;
+        return numel;
     }
 
     /** Size of the last dimension. */
@@ -126,6 +132,7 @@ public final class Tensor {
     /** The float values themselves; a tensor in another storage has none (see {@link #matrix()}). */
     public float[] data() {
         if (stored != null) throw new IllegalStateException(this + " keeps " + stored.storage() + " values; read them with matrix()");
+        if (data == null) throw recycledError();
         return data;
     }
 
@@ -137,8 +144,36 @@ public final class Tensor {
 
     // locked: backward's parallel chunks may ask for an input's gradient at the same moment
     private synchronized float[] allocateGrad() {
-        if (grad == null && trainable) grad = new float[data.length];
+        if (recycled) throw recycledError();
+        if (grad == null && trainable) grad = pool != null ? pool.take(numel) : new float[numel];
         return grad;
+    }
+
+    /** Takes this op output's gradient buffer from {@code pool} and lets {@link #recycle} give its buffers back there. */
+    public Tensor pooled(BufferPool pool) {
+        this.pool = pool;
+        return this;
+    }
+
+    /**
+     * Gives the values and gradient back to the pool they came from, once nothing reads them any more (a training
+     * tape calls this when the op that made this tensor has run backward); reading them afterwards fails. Buffers that
+     * did not come from the pool are kept.
+     */
+    public void recycle() {
+        if (pool == null) return;
+        if (stored == null && pool.give(data)) data = null;
+        float[] g;
+        synchronized (this) {
+            g = grad;
+            grad = null;
+            recycled = true;
+        }
+        pool.give(g);
+    }
+
+    private IllegalStateException recycledError() {
+        return new IllegalStateException(this + " was recycled after backward; its buffers now belong to other tensors");
     }
 
     public boolean requiresGrad() {
@@ -151,6 +186,7 @@ public final class Tensor {
             data = stored.toFloatArray();
             stored = null;
         }
+        recycled = false;
         trainable = on;
         if (!on) grad = null;
         return this;
@@ -171,7 +207,7 @@ public final class Tensor {
 
     /** A frozen copy of the values, in the same storage type. */
     public Tensor copy() {
-        return stored != null ? of(stored) : of(data.clone(), shape);
+        return stored != null ? of(stored) : of(data().clone(), shape);
     }
 
     @Override

@@ -6,6 +6,7 @@ import dev.dora4j.eval.ClassificationEvaluator;
 import dev.dora4j.eval.Score;
 import dev.dora4j.model.BertClassifier;
 import dev.dora4j.nn.Linear;
+import dev.dora4j.tensor.BufferPool;
 import java.util.List;
 import java.util.Map;
 
@@ -17,6 +18,8 @@ import java.util.Map;
 public final class ClassificationObjective implements Objective {
     private final BertClassifier model;
     private final List<ClassificationExample> train, eval;
+    /** Buffers each micro-batch's forward and backward reuse from the one before. */
+    private final BufferPool buffers = new BufferPool();
 
     public ClassificationObjective(BertClassifier model, List<ClassificationExample> train, List<ClassificationExample> eval) {
         this.model = model;
@@ -42,11 +45,12 @@ public final class ClassificationObjective implements Objective {
     @Override
     public double forwardBackward(int[] micro, float normalizer) {
         var p = ClassificationEvaluator.Packed.of(train, micro);
-        Tape tape = Tape.training();
+        Tape tape = Tape.training(buffers);
         var loss = model.loss(tape, p.ids(), p.offsets(), p.labels(), normalizer);
         double value = loss.data()[0];
         HeapBudget.atForwardEnd(p.ids().length);
         tape.backward(loss);
+        buffers.endStep();
         return value;
     }
 

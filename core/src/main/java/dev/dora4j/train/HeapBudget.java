@@ -8,19 +8,19 @@ import java.lang.management.ManagementFactory;
  * what a training run actually holds, so the resident size follows the work instead of a fixed guess.
  *
  * <p>The most a step holds is at the end of its forward pass: every activation backward will read, before backward
- * starts freeing them. At that point, the first time and again whenever a batch has at least 10 % more tokens than any
- * measured before, a full collection is run and the heap in use after it (the live set: weights, optimizer state,
- * activations) is read; the soft limit becomes {@code 1.25 × live + 384 MB}, which leaves the concurrent collector
- * room for a step's short-lived temporaries, but at most {@code live + 2 GB} (a large live set is mostly frozen
- * weights, which make no garbage: an 8B model in BF16 holds 16 GB of them) and never more than the maximum heap.
- * On a Llama model of 134M parameters
- * ('base' in bench/performance.md, live set 1.17 GB) this trains as fast as a 2 GB limit with 200 MB less resident
- * memory; with 256 MB instead of 384 MB over 1.25 × live, DoRA trained about 20 % slower there, the collector running
- * all the time. Measuring costs one full collection.
+ * starts giving them back. At that point, the first time and again whenever a batch has at least 10 % more tokens than
+ * any measured before, a full collection is run and the heap in use after it (the live set: weights, optimizer state,
+ * activations) is read; the soft limit becomes {@code 1.1 × live + 192 MB}, at most {@code live + 2 GB} (a large live
+ * set is mostly frozen weights, which make no garbage: an 8B model in BF16 holds 16 GB of them) and never more than the
+ * maximum heap. The headroom is small because a step makes little garbage: its ops take their buffers from a
+ * {@link dev.dora4j.tensor.BufferPool} and backward gives them back. Until that first measurement (model building or
+ * loading, the first forward pass) the limit is the weights' size + 192 MB ({@link #beforeTraining}). On the 'base'
+ * Llama of 134M parameters (bench/performance.md) this holds a DoRA step at about 1.5 GB resident against 2.0-2.15 GB
+ * with a 1.25 × live + 384 MB limit and steps that allocated every buffer, at the same speed. Measuring costs one full
+ * collection.
  *
  * <p>A run with activation checkpointing has asked for memory before speed, and its step keeps little besides the
- * weights: there the limit is {@code live + 256 MB}. A DoRA step on the llama1b shape with an NF4 base then peaks at
- * about 2.26 GB resident, ZGC running some 300 MB past the soft limit (bench/storage.md).
+ * weights: there the limit is {@code live + 256 MB}.
  *
  * <p>Off unless the system property {@code dora4j.heap} is {@code auto} (the launcher sets it); with any other
  * value, or a JVM whose soft limit cannot be changed at run time, nothing is done.
@@ -28,8 +28,8 @@ import java.lang.management.ManagementFactory;
 public final class HeapBudget {
     /** The system property that turns fitting on with the value {@code auto}. */
     public static final String PROPERTY = "dora4j.heap";
-    private static final double LIVE_FACTOR = 1.25;
-    private static final long MARGIN_BYTES = 384L << 20;
+    private static final double LIVE_FACTOR = 1.1;
+    private static final long MARGIN_BYTES = 192L << 20;
     private static final long MAX_HEADROOM_BYTES = 2048L << 20;
     private static final long RECOMPUTING_HEADROOM_BYTES = 256L << 20;
 
@@ -40,19 +40,16 @@ public final class HeapBudget {
 
     private HeapBudget() {}
 
-    /** Whether the run recomputes activations in backward (activation checkpointing): the tighter limit applies. */
-    public static synchronized void recomputing(boolean on) {
-        recomputing = on;
-    }
-
     /**
-     * Before a run that recomputes activations builds or loads a model of {@code weightBytes}: the soft limit becomes
-     * {@code weightBytes + 384 MB} until the first forward pass measures the live set, so the conversions of loading
-     * (each matrix widened and quantised in turn) do not grow the heap past what the run will need.
+     * Before a training run's first step, with its model built or loaded (or about to be) holding {@code weightBytes}:
+     * the soft limit becomes {@code weightBytes + 192 MB} until the first forward pass measures the live set, so
+     * neither the conversions of loading (each matrix widened and quantised in turn) nor the first step, which has no
+     * buffers to reuse yet, grow the heap past what the run will hold. {@code recomputingRun}: the run recomputes
+     * activations in backward (activation checkpointing), and the tighter limit applies.
      */
-    public static synchronized void beforeLoading(long weightBytes, boolean recomputingRun) {
+    public static synchronized void beforeTraining(long weightBytes, boolean recomputingRun) {
         recomputing = recomputingRun;
-        if (failed || !recomputingRun || !"auto".equals(System.getProperty(PROPERTY))) return;
+        if (failed || !"auto".equals(System.getProperty(PROPERTY))) return;
         setSoftMax(Math.min(Runtime.getRuntime().maxMemory(), weightBytes + MARGIN_BYTES));
     }
 
@@ -77,7 +74,7 @@ public final class HeapBudget {
         setSoftMax(target);
     }
 
-    /** The soft heap limit for a live set of {@code liveBytes}: 1.25 × live + 384 MB, at most live + 2 GB and max. */
+    /** The soft heap limit for a live set of {@code liveBytes}: 1.1 × live + 192 MB, at most live + 2 GB and max. */
     static long target(long liveBytes, long maxBytes) {
         long fitted = Math.min((long) (liveBytes * LIVE_FACTOR) + MARGIN_BYTES, liveBytes + MAX_HEADROOM_BYTES);
         return Math.min(maxBytes, fitted);

@@ -6,6 +6,7 @@ import dev.dora4j.eval.Evaluator;
 import dev.dora4j.eval.Score;
 import dev.dora4j.model.CausalLM;
 import dev.dora4j.nn.Linear;
+import dev.dora4j.tensor.BufferPool;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -14,6 +15,8 @@ import java.util.Map;
 public final class LanguageModelObjective implements Objective {
     private final CausalLM model;
     private final List<Example> train, eval;
+    /** Buffers each micro-batch's forward and backward reuse from the one before. */
+    private final BufferPool buffers = new BufferPool();
 
     public LanguageModelObjective(CausalLM model, List<Example> train, List<Example> eval) {
         this.model = model;
@@ -50,11 +53,12 @@ public final class LanguageModelObjective implements Objective {
         }
         int[] targets = CausalLM.shiftLabels(labels, micro.length, seqLen);
         if (CausalLM.countTargets(targets) == 0) return 0;
-        Tape tape = Tape.training();
+        Tape tape = Tape.training(buffers);
         var loss = model.loss(tape, ids, targets, micro.length, seqLen, normalizer);
         double value = loss.data()[0];
         HeapBudget.atForwardEnd(ids.length);
         tape.backward(loss);
+        buffers.endStep();
         return value;
     }
 

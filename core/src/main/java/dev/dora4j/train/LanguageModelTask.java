@@ -34,7 +34,8 @@ record LanguageModelTask(CausalLM model, Tokenizer tokenizer, int seqLen, Exampl
         Examples.Prepared evalData = config.evalData() == null ? null
                 : Examples.prepare(DatasetReader.read(Path.of(config.evalData())), tokenizer, seqLen, config.trainOnInputs());
         model.activationCheckpointing(config.activationCheckpointing());
-        HeapBudget.recomputing(config.activationCheckpointing());
+        HeapBudget.beforeTraining(model.namedTensors().values().stream().mapToLong(Tensor::bytes).sum(),
+                config.activationCheckpointing());
         return new LanguageModelTask(model, tokenizer, seqLen, trainData, evalData);
     }
 

@@ -14,6 +14,7 @@ import dev.dora4j.peft.AdapterInjector;
 import dev.dora4j.peft.AdapterSettings;
 import dev.dora4j.peft.PeftConfig;
 import dev.dora4j.peft.PeftMethods;
+import dev.dora4j.tensor.BufferPool;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -47,7 +48,7 @@ public final class TrainBenchmark {
     private TrainBenchmark() {}
 
     public static Result run(LlamaConfig config, Settings s) {
-        HeapBudget.beforeLoading(ModelMemory.weightBytes(config, s.dtype(), s.linears()), s.activationCheckpointing());
+        HeapBudget.beforeTraining(ModelMemory.weightBytes(config, s.dtype(), s.linears()), s.activationCheckpointing());
         Stepper run = new Stepper(config, s);
         double[] times = new double[s.steps()];
         resetPeaks();
@@ -71,7 +72,7 @@ public final class TrainBenchmark {
     public static List<double[]> alternating(LlamaConfig config, List<Settings> settings) {
         long bytes = 0;
         for (Settings s : settings) bytes += ModelMemory.weightBytes(config, s.dtype(), s.linears());
-        HeapBudget.beforeLoading(bytes, settings.getFirst().activationCheckpointing());
+        HeapBudget.beforeTraining(bytes, settings.getFirst().activationCheckpointing());
         List<Stepper> runs = new ArrayList<>();
         for (Settings s : settings) runs.add(new Stepper(config, s));
         int warmup = settings.getFirst().warmup(), steps = settings.getFirst().steps();
@@ -95,6 +96,7 @@ public final class TrainBenchmark {
         final Optimizer opt;
         final SplittableRandom rng;
         final int[] ids;
+        final BufferPool buffers = new BufferPool();
 
         Stepper(LlamaConfig config, Settings s) {
             this.config = config;
@@ -122,10 +124,11 @@ public final class TrainBenchmark {
             int[] targets = CausalLM.shiftLabels(ids, s.batch(), s.seqLen());
             long t0 = System.nanoTime();
             for (Parameter p : params) p.tensor().zeroGrad();
-            Tape tape = Tape.training();
+            Tape tape = Tape.training(buffers);
             var loss = model.loss(tape, ids, targets, s.batch(), s.seqLen(), CausalLM.countTargets(targets));
             if (warmup) HeapBudget.atForwardEnd(ids.length);
             tape.backward(loss);
+            buffers.endStep();
             long o0 = System.nanoTime();
             opt.step(1e-4f);
             if (OpProfile.enabled()) OpProfile.add("optimizer", System.nanoTime() - o0);
