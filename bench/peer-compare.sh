@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side training speed and memory of dora4j and the PyTorch peer (../shared/bench/peer-torch), one run after
 # the other on the same machine: for each round, config and method, the peer first, then `./dora4j bench` with the
-# peer's settings (2 threads, 5 timed steps after 2 warm-up steps; batch 4 on 'small', 2 on 'base').
+# peer's settings (2 threads, 5 timed steps after 2 warm-up steps; batch 4 on 'small', 2 on 'base', 1 on 'qwen05b' and
+# 'llama1b'; sequences of 256).
 #
 #   bench/peer-compare.sh OUT_DIR [ROUNDS] [CONFIGS] [METHODS]
 #   bench/peer-compare.sh /tmp/cmp 2 "small base" "lora dora"
@@ -19,7 +20,7 @@ mkdir -p "$out"
 cd "$root"
 for round in $(seq 1 "$rounds"); do
   for c in $configs; do
-    batch=4; [ "$c" = base ] && batch=2
+    batch=4; [ "$c" = base ] && batch=2; case "$c" in qwen05b|llama1b) batch=1 ;; esac
     for m in $methods; do
       pm="$m"; [ "$m" = full ] && pm=ft
       ( eval "$(bash "$peer/setup.sh")"
@@ -44,7 +45,7 @@ for f in sorted(glob.glob(f"{out}/dora4j-*.json")):
     c = r["config"].split("/")[-1].removesuffix(".json")
     ours.setdefault((c, r["method"]), []).append(r)
 med = statistics.median
-print("| config | method | peer step s | dora4j step s | peer tok/s | dora4j tok/s | speed ratio | peer peak RSS MB | dora4j peak RSS MB | RSS ratio | dora4j GFLOP/s (of 345) |")
+print("| config | method | peer step s | dora4j step s | peer tok/s | dora4j tok/s | speed ratio | peer peak RSS MB | dora4j peak RSS MB | RSS ratio | dora4j GFLOP/s (of measured FMA peak) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 rows = {}
 for key in sorted(ours, key=lambda k: (k[0] != "small", k[1])):
@@ -54,9 +55,10 @@ for key in sorted(ours, key=lambda k: (k[0] != "small", k[1])):
     ps, os_ = med([r["step_s_median"] for r in p]), med([r["step_s_median"] for r in o])
     prss, orss = med([r["peak_rss_all_mb"] for r in p]), med([r["peak_rss_mb"] for r in o])
     gf = med([r["gflops_per_s"] for r in o])
+    frac = med([r["fraction_of_peak"] for r in o])
     rows[key] = (ps, os_, prss, orss)
     print(f"| {key[0]} | {key[1]} | {ps:.3f} | {os_:.3f} | {p[0]['B'] * p[0]['T'] / ps:.0f} | {o[0]['batch'] * o[0]['seq_len'] / os_:.0f} "
-          f"| {ps / os_:.2f}x | {prss:.0f} | {orss:.0f} | {orss / prss:.2f} | {gf:.0f} ({100 * gf / 345:.0f} %) |")
+          f"| {ps / os_:.2f}x | {prss:.0f} | {orss:.0f} | {orss / prss:.2f} | {gf:.0f} ({100 * frac:.0f} %) |")
 for c in sorted({k[0] for k in rows}):
     if (c, "dora") in rows and (c, "lora") in rows:
         d, l = rows[(c, "dora")], rows[(c, "lora")]

@@ -103,6 +103,8 @@ final class BenchCommand implements Callable<Integer> {
         var r = TrainBenchmark.run(c, new TrainBenchmark.Settings(method, rank, alpha, targets, batch, seqLen, steps, warmup,
                 seed, activationCheckpointing, profile, tables, linears));
         double rss = Resources.peakRssMb();
+        // this machine's FMA peak on the run's threads, measured after it (half a second)
+        double measuredPeak = PeakFlops.fma(threads, 500);
         if (json) {
             ObjectNode o = new ObjectMapper().createObjectNode();
             o.put("method", r.method());
@@ -119,8 +121,6 @@ final class BenchCommand implements Callable<Integer> {
             for (double t : r.stepSeconds()) arr.add(t);
             o.put("train_flops", r.trainFlops());
             o.put("gflops_per_s", r.gflopsPerSecond());
-            o.put("fraction_of_345_gflops_peak", r.gflopsPerSecond() / 345.0);
-            double measuredPeak = PeakFlops.fma(threads, 500);
             o.put("fma_peak_gflops", measuredPeak);
             o.put("fraction_of_peak", r.gflopsPerSecond() / measuredPeak);
             o.put("peak_rss_mb", rss);
@@ -137,10 +137,12 @@ final class BenchCommand implements Callable<Integer> {
             }
             System.out.println(o);
         } else {
-            System.out.printf("%s %s: median step %.3f s, %.0f tokens/s, %.1f GFLOP/s (%.0f %% of 345), peak RSS %.0f MB, peak heap %.0f MB "
+            System.out.printf("%s %s: median step %.3f s, %.0f tokens/s, %.1f GFLOP/s (%.0f %% of this machine's FMA peak, "
+                    + "%.0f GFLOP/s on %d threads), peak RSS %.0f MB, peak heap %.0f MB "
                     + "(live after GC %.0f MB), %,d of %,d parameters trainable (%.1f bytes each with gradient and optimizer "
                     + "state; %.1f bytes per frozen parameter)%n", r.method(), config.getFileName(), r.stepSecondsMedian(),
-                    r.tokensPerSecond(), r.gflopsPerSecond(), 100 * r.gflopsPerSecond() / 345.0, rss, r.peakHeapMb(),
+                    r.tokensPerSecond(), r.gflopsPerSecond(), 100 * r.gflopsPerSecond() / measuredPeak, measuredPeak, threads,
+                    rss, r.peakHeapMb(),
                     r.peakLiveHeapMb(), r.trainableParams(), r.totalParams(), r.bytesPerTrainableParam(), r.bytesPerFrozenParam());
             if (profile) {
                 double total = r.stepSecondsMedian() * steps;

@@ -14,6 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
 final class ExpMath {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    /** The calling thread's L floats through which a sum leaves its vector register. */
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[L]);
 
     private ExpMath() {}
 
@@ -36,7 +38,7 @@ final class ExpMath {
         }
         // the last partial vector lane by lane (the scalar exp gives the vector's bits): a second vector exp or a
         // vector passed to a call would not be inlined into this loop, and each call would box its vectors
-        float[] lanes = new float[L];
+        float[] lanes = LANES.get();
         acc.intoArray(lanes, 0);
         for (int j = 0; i + j < n; j++) lanes[j] += FastExp.exp(x[off + i + j] - shift);
         return FastExp.sumLanes(lanes, 0, L);
@@ -51,7 +53,7 @@ final class ExpMath {
             acc = acc.add(e);
             e.mul(scale).intoArray(x, off + i);
         }
-        float[] lanes = new float[L];
+        float[] lanes = LANES.get();
         acc.intoArray(lanes, 0);
         for (int j = 0; i + j < n; j++) {
             float e = FastExp.exp(x[off + i + j] - shift);

@@ -26,6 +26,8 @@ public final class Tape {
 
     private final List<Entry> ops = new ArrayList<>();
     private final BufferPool pool;
+    /** The buffers a scratch tape's ops took, to give back at {@link #discard}; null for other tapes. */
+    private final List<float[]> taken;
     private boolean recording;
 
     public Tape(boolean recording) {
@@ -33,8 +35,13 @@ public final class Tape {
     }
 
     private Tape(boolean recording, BufferPool pool) {
+        this(recording, pool, null);
+    }
+
+    private Tape(boolean recording, BufferPool pool, List<float[]> taken) {
         this.recording = recording;
         this.pool = pool;
+        this.taken = taken;
     }
 
     /** A tape that records nothing: forward passes for inference. */
@@ -51,14 +58,32 @@ public final class Tape {
         return new Tape(true, pool);
     }
 
+    /**
+     * A tape that records nothing, for a forward pass whose intermediate values nobody keeps (a checkpointed segment):
+     * its ops take their buffers from {@code pool}, and {@link #discard} gives them all back.
+     */
+    public static Tape scratch(BufferPool pool) {
+        return new Tape(false, pool, new ArrayList<>());
+    }
+
+    /** Gives back every buffer a scratch tape's ops took: nothing may read the values computed on it any more. */
+    public void discard() {
+        if (taken == null) throw new IllegalStateException("discard: not a scratch tape");
+        for (float[] buffer : taken) pool.give(buffer);
+        taken.clear();
+    }
+
     /** The pool this tape's ops draw from, or null. */
     public BufferPool pool() {
         return pool;
     }
 
-    /** A zeroed array of {@code n} floats for an op's output or saved values: from the pool when the tape records. */
+    /** A zeroed array of {@code n} floats for an op's output or saved values: from the pool when the tape has one. */
     public float[] floats(int n) {
-        return pool != null && recording ? pool.take(n) : new float[n];
+        if (pool == null || !recording && taken == null) return new float[n];
+        float[] buffer = pool.take(n);
+        if (taken != null) taken.add(buffer);
+        return buffer;
     }
 
     /** Gives a buffer taken with {@link #floats} back before backward, when the op that took it is done with it. */
@@ -93,10 +118,11 @@ public final class Tape {
     /**
      * Records the backward of the op that made {@code output}; once it has run, the output's values and gradient and
      * the {@code saved} buffers go back to the tape's pool. Only buffers the op itself took may be named: an output
-     * that shares its input's values, or a saved buffer that is an input's, must not.
+     * that shares its input's values, or a saved buffer that is an input's, must not. A null {@code op} is not timed
+     * by {@link OpProfile} (a rule that runs other recorded ops).
      */
     public void record(String op, Tensor output, Backward backward, float[]... saved) {
-        if (recording) ops.add(new Entry(OpProfile.backward(op, backward), output, saved));
+        if (recording) ops.add(new Entry(op == null ? backward : OpProfile.backward(op, backward), output, saved));
     }
 
     public int size() {

@@ -9,6 +9,8 @@ final class WeightRows {
     static final int BLOCK_FLOATS = 1 << 18;
 
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
+    /** The calling thread's block of dequantized rows in {@link #timesTransposed}, reused from call to call. */
+    private static final ThreadLocal<float[][]> BLOCK = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
 
     private WeightRows() {}
 
@@ -48,7 +50,9 @@ final class WeightRows {
             return;
         }
         int n = w.rows(), k = w.cols(), block = blockRows(w);
-        float[] rows = new float[Math.min(n, block) * k];
+        float[][] holder = BLOCK.get();
+        if (holder[0].length < Math.min(n, block) * k) holder[0] = new float[Math.min(n, block) * k];
+        float[] rows = holder[0];
         for (int r0 = 0; r0 < n; r0 += block) {
             int count = Math.min(block, n - r0), first = r0;
             Parallel.range(count, Math.max(1, 4096 / Math.max(1, k)), (i0, i1) -> {
