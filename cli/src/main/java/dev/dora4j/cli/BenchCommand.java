@@ -6,6 +6,7 @@ import dev.dora4j.DoraException;
 import dev.dora4j.generate.DecodeBenchmark;
 import dev.dora4j.kernel.Parallel;
 import dev.dora4j.kernel.PeakFlops;
+import dev.dora4j.peft.PeftMethods;
 import dev.dora4j.kernel.WeightStorage;
 import dev.dora4j.model.LinearStorage;
 import dev.dora4j.model.LlamaConfig;
@@ -76,6 +77,12 @@ final class BenchCommand implements Callable<Integer> {
                     + " ${DEFAULT-VALUE}).")
     List<String> storages;
 
+    @Option(names = "--compare-methods", split = ",", paramLabel = "M,...",
+            description = "Time training steps of the model under each of these methods instead (for example lora,dora),"
+                    + " one model each with --dtype and --quantize, one step of each in turn (--warmup steps, then --steps"
+                    + " rounds): ratios that the machine's drift and a process's speed cancel.")
+    List<String> compareMethods;
+
     @Option(names = "--rounds", defaultValue = "3", description = "With --decode: rounds (default: ${DEFAULT-VALUE}).")
     int rounds;
 
@@ -89,6 +96,7 @@ final class BenchCommand implements Callable<Integer> {
         if (config == null) throw new DoraException("bench needs --config FILE (or --peak)");
         if (decode != null) return decode();
         if (compareStorages) return compareStorages();
+        if (compareMethods != null) return compareMethods();
         LlamaConfig c = LlamaConfig.read(config);
         WeightStorage tables;
         LinearStorage linears;
@@ -189,17 +197,58 @@ final class BenchCommand implements Callable<Integer> {
         List<TrainBenchmark.Settings> settings = variants.stream().map(v -> new TrainBenchmark.Settings(method, rank, alpha,
                 targets, batch, seqLen, steps, warmup, seed, activationCheckpointing, false, v.dtype(), v.linears())).toList();
         List<double[]> times = TrainBenchmark.alternating(c, settings);
-        double[] first = times.getFirst();
         ObjectNode o = new ObjectMapper().createObjectNode();
         o.put("config", config.toString()).put("method", method).put("batch", batch).put("seq_len", seqLen)
                 .put("threads", threads);
-        ObjectNode each = o.putObject("storages");
-        for (int k = 0; k < variants.size(); k++) {
+        printRounds(o.putObject("storages"), variants.stream().map(DecodeBenchmark.Variant::name).toList(), times);
+        if (json) System.out.println(o);
+        return 0;
+    }
+
+    private int compareMethods() {
+        LlamaConfig c = LlamaConfig.read(config);
+        WeightStorage tables;
+        LinearStorage linears;
+        try {
+            tables = LinearStorage.parse(dtype, null, false).storage();
+            linears = LinearStorage.parse(null, quantize, doubleQuant);
+        } catch (IllegalArgumentException e) {
+            throw new DoraException(e.getMessage());
+        }
+        for (String m : compareMethods) {
+            if (!m.equals("full") && !PeftMethods.isMethod(m)) {
+                throw new DoraException("--compare-methods: no method '" + m + "' (one of " + PeftMethods.ids() + ", full)");
+            }
+        }
+        if (compareMethods.contains("full") && linears.storage() != null) {
+            throw new DoraException("--compare-methods: --quantize keeps the frozen base weights quantised under an"
+                    + " adapter; full trains every weight");
+        }
+        MemoryCheck.weightsFit(compareMethods.size() * ModelMemory.weightBytes(c, tables, linears),
+                config.getFileName() + " once per method in " + String.join(", ", compareMethods));
+        List<TrainBenchmark.Settings> settings = compareMethods.stream().map(m -> new TrainBenchmark.Settings(m, rank,
+                alpha, targets, batch, seqLen, steps, warmup, seed, activationCheckpointing, false, tables, linears)).toList();
+        List<double[]> times = TrainBenchmark.alternating(c, settings);
+        ObjectNode o = new ObjectMapper().createObjectNode();
+        o.put("config", config.toString()).put("batch", batch).put("seq_len", seqLen).put("threads", threads)
+                .put("dtype", tables.name());
+        if (linears.storage() == null) o.putNull("quantize");
+        else o.put("quantize", linears.storage().name());
+        printRounds(o.putObject("methods"), compareMethods, times);
+        if (json) System.out.println(o);
+        return 0;
+    }
+
+    // each variant's step times and their ratio to the first variant's in the same round: into out, and printed
+    // a line per variant unless --json
+    private void printRounds(ObjectNode out, List<String> names, List<double[]> times) {
+        double[] first = times.getFirst();
+        for (int k = 0; k < names.size(); k++) {
             double[] t = times.get(k);
-            ObjectNode v = each.putObject(variants.get(k).name());
+            ObjectNode v = out.putObject(names.get(k));
             var secs = v.putArray("step_s");
             var ratio = v.putArray("ratio_to_first");
-            StringBuilder line = new StringBuilder(String.format("%-5s", variants.get(k).name()));
+            StringBuilder line = new StringBuilder(String.format("%-5s", names.get(k)));
             for (int i = 0; i < t.length; i++) {
                 secs.add(t[i]);
                 ratio.add(t[i] / first[i]);
@@ -207,8 +256,6 @@ final class BenchCommand implements Callable<Integer> {
             }
             if (!json) System.out.println(line);
         }
-        if (json) System.out.println(o);
-        return 0;
     }
 
     private int decode() {

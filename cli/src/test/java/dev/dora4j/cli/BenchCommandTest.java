@@ -157,4 +157,26 @@ class BenchCommandTest {
         assertThat(full.code()).isEqualTo(1);
         assertThat(full.err()).contains("--method full trains every weight");
     }
+
+    @Test
+    void compareMethodsAlternatesTrainingStepsOfEachMethod() throws Exception {
+        CliRun r = CliRun.of("bench", "--config", config().toString(), "--compare-methods", "lora,dora", "--batch", "1",
+                "--seq-len", "8", "--warmup", "1", "--steps", "2", "--threads", "1", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode m = new ObjectMapper().readTree(r.out()).get("methods");
+        assertThat(m.size()).isEqualTo(2);
+        for (String name : new String[] {"lora", "dora"}) {
+            assertThat(m.get(name).get("step_s").size()).isEqualTo(2);
+            for (JsonNode v : m.get(name).get("step_s")) assertThat(v.asDouble()).isPositive();
+        }
+        assertThat(m.get("dora").get("ratio_to_first").get(0).asDouble())
+                .isEqualTo(m.get("dora").get("step_s").get(0).asDouble() / m.get("lora").get("step_s").get(0).asDouble());
+        CliRun bad = CliRun.of("bench", "--config", config().toString(), "--compare-methods", "lora,qlora");
+        assertThat(bad.code()).isEqualTo(1);
+        assertThat(bad.err()).contains("--compare-methods: no method 'qlora'");
+        CliRun full = CliRun.of("bench", "--config", config().toString(), "--compare-methods", "lora,full",
+                "--quantize", "nf4");
+        assertThat(full.code()).isEqualTo(1);
+        assertThat(full.err()).contains("full trains every weight");
+    }
 }
