@@ -157,8 +157,8 @@ public final class Tensor {
 
     /**
      * Gives the values and gradient back to the pool they came from, once nothing reads them any more (a training
-     * tape calls this when the op that made this tensor has run backward); reading them afterwards fails. Buffers that
-     * did not come from the pool are kept.
+     * tape calls this when the op that made this tensor has run backward); reading them afterwards fails. Values that
+     * did not come from the pool stay readable; the gradient is dropped either way.
      */
     public void recycle() {
         if (pool == null) return;
@@ -186,7 +186,6 @@ public final class Tensor {
             data = stored.toFloatArray();
             stored = null;
         }
-        recycled = false;
         trainable = on;
         if (!on) grad = null;
         return this;
