@@ -29,6 +29,11 @@ public final class VecOps {
         PREFERRED.axpy(alpha, x, xOff, y, yOff, n);
     }
 
+    /** {@code y += a ⊙ b} over n elements, each product rounded before it is added. */
+    public static void mulAdd(float[] a, int aOff, float[] b, int bOff, float[] y, int yOff, int n) {
+        PREFERRED.mulAdd(a, aOff, b, bOff, y, yOff, n);
+    }
+
     /** {@code x *= alpha} over n elements. */
     public static void scale(float alpha, float[] x, int off, int n) {
         PREFERRED.scale(alpha, x, off, n);

@@ -18,6 +18,9 @@ public interface VecOpsKernel {
     /** {@code y += alpha·x} over n elements. */
     void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n);
 
+    /** {@code y += a ⊙ b} over n elements, each product rounded to float before it is added (no fused multiply-add). */
+    void mulAdd(float[] a, int aOff, float[] b, int bOff, float[] y, int yOff, int n);
+
     /** {@code x *= alpha} over n elements. */
     void scale(float alpha, float[] x, int off, int n);
 

@@ -20,6 +20,13 @@ public final class VecOpsScalar {
         for (int i = 0; i < n; i++) y[yOff + i] = (float) (y[yOff + i] + (double) alpha * x[xOff + i]);
     }
 
+    public static void mulAdd(float[] a, int aOff, float[] b, int bOff, float[] y, int yOff, int n) {
+        Objects.checkFromIndexSize(aOff, n, a.length);
+        Objects.checkFromIndexSize(bOff, n, b.length);
+        Objects.checkFromIndexSize(yOff, n, y.length);
+        for (int i = 0; i < n; i++) y[yOff + i] = y[yOff + i] + a[aOff + i] * b[bOff + i];
+    }
+
     public static void scale(float alpha, float[] x, int off, int n) {
         Objects.checkFromIndexSize(off, n, x.length);
         for (int i = 0; i < n; i++) x[off + i] = alpha * x[off + i];

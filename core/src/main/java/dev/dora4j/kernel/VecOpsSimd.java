@@ -57,6 +57,19 @@ final class VecOpsSimd implements VecOpsKernel {
     }
 
     @Override
+    public void mulAdd(float[] a, int aOff, float[] b, int bOff, float[] y, int yOff, int n) {
+        Objects.checkFromIndexSize(aOff, n, a.length);
+        Objects.checkFromIndexSize(bOff, n, b.length);
+        Objects.checkFromIndexSize(yOff, n, y.length);
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector p = FloatVector.fromArray(S, a, aOff + i).mul(FloatVector.fromArray(S, b, bOff + i));
+            FloatVector.fromArray(S, y, yOff + i).add(p).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) y[yOff + i] = y[yOff + i] + a[aOff + i] * b[bOff + i];
+    }
+
+    @Override
     public void scale(float alpha, float[] x, int off, int n) {
         Objects.checkFromIndexSize(off, n, x.length);
         int i = 0;

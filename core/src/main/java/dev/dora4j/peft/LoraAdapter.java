@@ -3,6 +3,7 @@ package dev.dora4j.peft;
 import dev.dora4j.autograd.Tape;
 import dev.dora4j.kernel.Gemm;
 import dev.dora4j.kernel.Parallel;
+import dev.dora4j.kernel.VecOps;
 import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.nn.Dropout;
 import dev.dora4j.nn.Linear;
@@ -320,13 +321,13 @@ public final class LoraAdapter implements Adapter {
                 for (int t = 0; t < tokens; t++) {
                     int i0 = t * out;
                     if (unscaled != null) {
-                        for (int o = o0; o < o1; o++) ds[o] += gy[i0 + o] * unscaled[i0 + o];
+                        VecOps.mulAdd(gy, i0 + o0, unscaled, i0 + o0, ds, o0, o1 - o0);
                     } else if (droppedBase != null) {
                         for (int o = o0; o < o1; o++) ds[o] += gy[i0 + o] * (droppedBase[i0 + o] + v[i0 + o]);
                     } else if (bias != null) {
                         for (int o = o0; o < o1; o++) ds[o] += gy[i0 + o] * (y[i0 + o] - bias[o]);
                     } else {
-                        for (int o = o0; o < o1; o++) ds[o] += gy[i0 + o] * y[i0 + o];
+                        VecOps.mulAdd(gy, i0 + o0, y, i0 + o0, ds, o0, o1 - o0);
                     }
                 }
                 // without a copy, y - b = (m/n) ⊙ (W x + s·B A x), and every m/n is non-zero

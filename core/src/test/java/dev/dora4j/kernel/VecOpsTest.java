@@ -49,6 +49,11 @@ class VecOpsTest {
                         "axpy " + where + " at " + i);
             }
 
+            float[] m = b.clone(), mRef = b.clone();
+            ops.mulAdd(a, ao, a, ao, m, bo, n);
+            VecOpsScalar.mulAdd(a, ao, a, ao, mRef, bo, n);
+            assertThat(m).as("mulAdd " + where).containsExactly(mRef);
+
             float[] s = a.clone(), sRef = a.clone();
             ops.scale(-1.5f, s, ao, n);
             VecOpsScalar.scale(-1.5f, sRef, ao, n);
