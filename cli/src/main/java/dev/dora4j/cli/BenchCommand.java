@@ -98,14 +98,8 @@ final class BenchCommand implements Callable<Integer> {
         if (compareStorages) return compareStorages();
         if (compareMethods != null) return compareMethods();
         LlamaConfig c = LlamaConfig.read(config);
-        WeightStorage tables;
-        LinearStorage linears;
-        try {
-            tables = LinearStorage.parse(dtype, null, false).storage();
-            linears = LinearStorage.parse(null, quantize, doubleQuant);
-        } catch (IllegalArgumentException e) {
-            throw new DoraException(e.getMessage());
-        }
+        WeightStorage tables = tableStorage();
+        LinearStorage linears = linearStorage();
         MemoryCheck.weightsFit(ModelMemory.weightBytes(c, tables, linears), config.getFileName() + " as " + tables
                 + (quantize == null ? "" : " with " + linears.storage() + " linear weights"));
         var r = TrainBenchmark.run(c, new TrainBenchmark.Settings(method, rank, alpha, targets, batch, seqLen, steps, warmup,
@@ -205,16 +199,28 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private int compareMethods() {
-        LlamaConfig c = LlamaConfig.read(config);
-        WeightStorage tables;
-        LinearStorage linears;
+    // --dtype: how the random model's matrices are stored
+    private WeightStorage tableStorage() {
         try {
-            tables = LinearStorage.parse(dtype, null, false).storage();
-            linears = LinearStorage.parse(null, quantize, doubleQuant);
+            return LinearStorage.parse(dtype, null, false).storage();
         } catch (IllegalArgumentException e) {
             throw new DoraException(e.getMessage());
         }
+    }
+
+    // --quantize and --double-quant: how the decoder layers' linear weights are kept
+    private LinearStorage linearStorage() {
+        try {
+            return LinearStorage.parse(null, quantize, doubleQuant);
+        } catch (IllegalArgumentException e) {
+            throw new DoraException(e.getMessage());
+        }
+    }
+
+    private int compareMethods() {
+        LlamaConfig c = LlamaConfig.read(config);
+        WeightStorage tables = tableStorage();
+        LinearStorage linears = linearStorage();
         for (String m : compareMethods) {
             if (!m.equals("full") && !PeftMethods.isMethod(m)) {
                 throw new DoraException("--compare-methods: no method '" + m + "' (one of " + PeftMethods.ids() + ", full)");
