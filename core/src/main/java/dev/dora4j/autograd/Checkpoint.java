@@ -9,8 +9,8 @@ import java.util.function.BiFunction;
  * backward runs it again on a private tape to get the gradients. Trades one extra forward of the
  * segment for not keeping its activations. The segment must compute the same values both times;
  * {@code beforeRecompute} restores any random state it draws from (dropout masks). When the tape has a
- * {@link BufferPool}, both runs of the segment take their buffers from it and give them back (the forward's as soon
- * as its output is copied out), so a checkpointed step allocates as little as one that keeps its activations.
+ * {@link BufferPool}, both runs of the segment take their buffers from it and give them back (the first run's as soon
+ * as it ends, but for its output), so a checkpointed step allocates as little as one that keeps its activations.
  */
 public final class Checkpoint {
     private Checkpoint() {}
@@ -21,13 +21,12 @@ public final class Checkpoint {
             Tensor out = segment.apply(Tape.inference(), x);
             return tape.recording() ? record(tape, x, Tensor.param(out.data(), out.shape()), segment, beforeRecompute) : out;
         }
-        // with a pool, the segment's buffers go straight back to it: only a copy of its output is kept
+        // with a pool, the segment's buffers go straight back to it but its output's, which the result keeps (and
+        // gives back once the checkpoint has run backward)
         Tape scratch = Tape.scratch(pool);
         Tensor out = segment.apply(scratch, x);
-        float[] kept = pool.take(out.numel());
-        System.arraycopy(out.data(), 0, kept, 0, kept.length);
-        scratch.discard();
-        return record(tape, x, Tensor.param(kept, out.shape()).pooled(pool), segment, beforeRecompute);
+        scratch.discardExcept(out.data());
+        return record(tape, x, Tensor.param(out.data(), out.shape()).pooled(pool), segment, beforeRecompute);
     }
 
     private static Tensor record(Tape tape, Tensor x, Tensor result, BiFunction<Tape, Tensor, Tensor> segment,

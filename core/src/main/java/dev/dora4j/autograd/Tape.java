@@ -26,7 +26,7 @@ public final class Tape {
 
     private final List<Entry> ops = new ArrayList<>();
     private final BufferPool pool;
-    /** The buffers a scratch tape's ops took, to give back at {@link #discard}; null for other tapes. */
+    /** The buffers a scratch tape's ops took, to give back at {@link #discardExcept}; null for other tapes. */
     private final List<float[]> taken;
     private boolean recording;
 
@@ -60,16 +60,19 @@ public final class Tape {
 
     /**
      * A tape that records nothing, for a forward pass whose intermediate values nobody keeps (a checkpointed segment):
-     * its ops take their buffers from {@code pool}, and {@link #discard} gives them all back.
+     * its ops take their buffers from {@code pool}, and {@link #discardExcept} gives them back.
      */
     public static Tape scratch(BufferPool pool) {
         return new Tape(false, pool, new ArrayList<>());
     }
 
-    /** Gives back every buffer a scratch tape's ops took: nothing may read the values computed on it any more. */
-    public void discard() {
+    /**
+     * Gives back every buffer a scratch tape's ops took but {@code kept} (the values still wanted, which stay lent until
+     * they are given back in turn): nothing may read the other values computed on it any more.
+     */
+    public void discardExcept(float[] kept) {
         if (taken == null) throw new IllegalStateException("discard: not a scratch tape");
-        for (float[] buffer : taken) pool.give(buffer);
+        for (float[] buffer : taken) if (buffer != kept) pool.give(buffer);
         taken.clear();
     }
 

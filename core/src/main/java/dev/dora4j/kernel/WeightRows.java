@@ -21,9 +21,14 @@ final class WeightRows {
 
     /** A scratch array of the calling thread with at least {@code size} floats; its contents are garbage. */
     static float[] scratch(int size) {
-        float[][] holder = SCRATCH.get();
-        if (holder[0].length < size) holder[0] = new float[size];
-        return holder[0];
+        return atLeast(SCRATCH, size);
+    }
+
+    // the calling thread's array in holder, grown to at least size floats
+    private static float[] atLeast(ThreadLocal<float[][]> holder, int size) {
+        float[][] h = holder.get();
+        if (h[0].length < size) h[0] = new float[size];
+        return h[0];
     }
 
     /** w: [rows, cols] -> ‖W_row‖² per row, accumulated in double. */
@@ -50,9 +55,7 @@ final class WeightRows {
             return;
         }
         int n = w.rows(), k = w.cols(), block = blockRows(w);
-        float[][] holder = BLOCK.get();
-        if (holder[0].length < Math.min(n, block) * k) holder[0] = new float[Math.min(n, block) * k];
-        float[] rows = holder[0];
+        float[] rows = atLeast(BLOCK, Math.min(n, block) * k);
         for (int r0 = 0; r0 < n; r0 += block) {
             int count = Math.min(block, n - r0), first = r0;
             Parallel.range(count, Math.max(1, 4096 / Math.max(1, k)), (i0, i1) -> {

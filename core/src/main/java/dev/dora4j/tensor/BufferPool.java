@@ -59,19 +59,15 @@ public final class BufferPool {
             a = l.free.poll();
             if (a == null) {
                 allocatedFloats += n;
-            } else {
-                freeFloats -= n;
-                reusedFloats += n;
+                a = new float[n];
+                lent.add(a);
+                return a;
             }
-        }
-        if (a == null) {
-            a = new float[n];
-        } else {
-            Arrays.fill(a, 0f);
-        }
-        synchronized (this) {
+            freeFloats -= n;
+            reusedFloats += n;
             lent.add(a);
         }
+        Arrays.fill(a, 0f); // outside the lock: nobody else holds a reused buffer
         return a;
     }
 

@@ -39,8 +39,7 @@ record ClassificationTask(BertClassifier classifier, Tokenizer tokenizer, int se
                 ClassificationReader.read(Path.of(config.evalData()), config.coarseLabels()), tokenizer, seqLen, labels);
         BertClassifier cls = BertClassifier.create(bert, labels, config.pooling(), config.seed());
         bert.activationCheckpointing(config.activationCheckpointing());
-        HeapBudget.beforeTraining(bert.namedTensors().values().stream().mapToLong(Tensor::bytes).sum(),
-                config.activationCheckpointing());
+        HeapBudget.beforeTraining(bert.namedTensors().values(), config.activationCheckpointing());
         return new ClassificationTask(cls, tokenizer, seqLen, trainSet, evalSet);
     }
 

@@ -1,7 +1,9 @@
 package dev.dora4j.train;
 
 import com.sun.management.HotSpotDiagnosticMXBean;
+import dev.dora4j.tensor.Tensor;
 import java.lang.management.ManagementFactory;
+import java.util.Collection;
 
 /**
  * Fits the collector's soft heap limit ({@code -XX:SoftMaxHeapSize}, which ZGC keeps the heap under while it can) to
@@ -41,12 +43,19 @@ public final class HeapBudget {
     private HeapBudget() {}
 
     /**
-     * Before a training run's first step, with its model built or loaded (or about to be) holding {@code weightBytes}:
-     * the soft limit becomes {@code weightBytes + 192 MB} until the first forward pass measures the live set, so
+     * Before a training run's first step, with its model built or loaded (or about to be) holding {@code weights}: the
+     * soft limit becomes their size + 192 MB until the first forward pass measures the live set, so
      * neither the conversions of loading (each matrix widened and quantised in turn) nor the first step, which has no
      * buffers to reuse yet, grow the heap past what the run will hold. {@code recomputingRun}: the run recomputes
      * activations in backward (activation checkpointing), and the tighter limit applies.
      */
+    public static void beforeTraining(Collection<Tensor> weights, boolean recomputingRun) {
+        long bytes = 0;
+        for (Tensor t : weights) bytes += t.bytes();
+        beforeTraining(bytes, recomputingRun);
+    }
+
+    /** As {@link #beforeTraining(Collection, boolean)}, with the weights' size given. */
     public static synchronized void beforeTraining(long weightBytes, boolean recomputingRun) {
         recomputing = recomputingRun;
         if (failed || !"auto".equals(System.getProperty(PROPERTY))) return;

@@ -34,8 +34,7 @@ record LanguageModelTask(CausalLM model, Tokenizer tokenizer, int seqLen, Exampl
         Examples.Prepared evalData = config.evalData() == null ? null
                 : Examples.prepare(DatasetReader.read(Path.of(config.evalData())), tokenizer, seqLen, config.trainOnInputs());
         model.activationCheckpointing(config.activationCheckpointing());
-        HeapBudget.beforeTraining(model.namedTensors().values().stream().mapToLong(Tensor::bytes).sum(),
-                config.activationCheckpointing());
+        HeapBudget.beforeTraining(model.namedTensors().values(), config.activationCheckpointing());
         return new LanguageModelTask(model, tokenizer, seqLen, trainData, evalData);
     }
 
