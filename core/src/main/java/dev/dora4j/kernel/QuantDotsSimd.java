@@ -14,7 +14,7 @@ import jdk.incubator.vector.VectorSpecies;
  * 8 or 16 lanes. Int8: L codes widened to floats, the row's sum scaled by SCB/127 at the end. 4-bit: L bytes hold 2L
  * codes; the high nibbles multiply x's even-indexed values and the low nibbles its odd ones, each code looked up in
  * the 16-value table by a lane selection; each block's sum is scaled by its absmax. Sums run in two accumulators
- * (one FMA chain per two vectors) and leave registers through {@code reduceLanes}; where a block is two vectors of
+ * (one FMA chain per two vectors) and leave registers through a scratch array; where a block is two vectors of
  * codes (NF4 blocks of 64 at 16 lanes) one loop does a block per trip (C2 compiles a nested loop of two trips at half
  * the speed, and at a speed that varied between processes).
  */
@@ -43,6 +43,9 @@ final class QuantDotsSimd implements QuantDots {
         int blocksPerRow = f != null ? f.cols() / f.blockSize() : 0;
         boolean nested = f != null && f.absmax() == null;
         float[] widened = nested ? new float[blocksPerRow] : null;   // a double-quantised row's absmax values
+        // sums leave registers through this scratch and are added in a fixed order (reduceLanes' order differs
+        // between the interpreter and compiled code, so results would change as the method warms up)
+        float[] lanes = new float[L];
         for (int j = j0; j < j1; j++) {
             float[] scales = null;
             int first = 0;
@@ -54,8 +57,8 @@ final class QuantDotsSimd implements QuantDots {
                 first = j * blocksPerRow;
             }
             for (int i = 0; i < m; i++) {
-                float s = f == null ? int8Row(x, xOff + i * w.cols(), (Int8Matrix) w, j)
-                        : fourBitRow(pairs, i * w.cols(), f, table, j, scales, first);
+                float s = f == null ? int8Row(x, xOff + i * w.cols(), (Int8Matrix) w, j, lanes)
+                        : fourBitRow(pairs, i * w.cols(), f, table, j, scales, first, lanes);
                 int yi = yOff + i * n + j;
                 if (acc) s += y[yi];
                 if (cs != null) s *= cs[j];
@@ -66,7 +69,7 @@ final class QuantDotsSimd implements QuantDots {
     }
 
     // ⟨x[xi ..], CB_j⟩ · SCB_j / 127
-    private static float int8Row(float[] x, int xi, Int8Matrix q, int j) {
+    private static float int8Row(float[] x, int xi, Int8Matrix q, int j, float[] lanes) {
         byte[] codes = q.codes();
         int k = q.cols(), base = j * k, bound = S.loopBound(k);
         FloatVector s0 = FloatVector.zero(S), s1 = s0;   // two running sums: half the chain of dependent FMAs
@@ -76,7 +79,8 @@ final class QuantDotsSimd implements QuantDots {
             s1 = FloatVector.fromArray(S, x, xi + p + L).fma(widen(codes, base + p + L), s1);
         }
         if (p < bound) s0 = FloatVector.fromArray(S, x, xi + p).fma(widen(codes, base + p), s0);
-        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        s0.add(s1).intoArray(lanes, 0);
+        float s = FastExp.sumLanes(lanes, 0, L);
         for (p = bound; p < k; p++) s += x[xi + p] * codes[base + p];
         return s * q.scb()[j] * Int8Matrix.INV_127;
     }
@@ -89,7 +93,7 @@ final class QuantDotsSimd implements QuantDots {
     // Σ over the blocks of row j of absmax_b · Σ (even x · table[hi] + odd x · table[lo]); pairs at pi: [2, k/2];
     // scales[first + b]: the absmax of the row's block b
     private static float fourBitRow(float[] pairs, int pi, FourBitMatrix f, float[] table, int j, float[] scales,
-                                    int first) {
+                                    int first, float[] lanes) {
         byte[] packed = f.packed();
         int half = f.cols() / 2, blockBytes = f.blockSize() / 2, rowByte = j * half;
         FloatVector low = FloatVector.fromArray(S, table, 0), high = L == 8 ? FloatVector.fromArray(S, table, 8) : low;
@@ -125,7 +129,8 @@ final class QuantDotsSimd implements QuantDots {
                 t0 = sum.fma(FloatVector.broadcast(S, scales[blk]), t0);
             }
         }
-        return t0.add(t1).reduceLanes(VectorOperators.ADD);
+        t0.add(t1).intoArray(lanes, 0);
+        return FastExp.sumLanes(lanes, 0, L);
     }
 
     // L bytes of codes at packed[b], one per int lane (sign-extended: mask before use)
