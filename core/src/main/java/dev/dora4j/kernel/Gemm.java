@@ -65,6 +65,15 @@ public final class Gemm {
         PREFERRED.xWt(x, xOff, w, y, yOff, m, acc, colScale, colBias);
     }
 
+    /**
+     * {@code y = x·Wᵀ} and {@code ay = a·Wᵀ} with W read once for both. x: [m, in], a: [r, in], w: [out, in] -> y:
+     * [m, out], ay: [r, out], both overwritten.
+     */
+    public static void xWtShared(float[] x, int xOff, int m, float[] a, int aOff, int r, WeightMatrix w, float[] y,
+                                 int yOff, float[] ay, int ayOff) {
+        PREFERRED.xWtShared(x, xOff, m, a, aOff, r, w, y, yOff, ay, ayOff);
+    }
+
     /** {@code dx (+)= g·diag(rowScale)·W} for a weight in any storage. g: [m, out], w: [out, in] -> dx: [m, in]. */
     public static void gW(float[] g, int gOff, WeightMatrix w, float[] rowScale, float[] dx, int dxOff, int m,
                           boolean acc) {

@@ -49,6 +49,17 @@ public interface GemmKernel {
              float[] colBias);
 
     /**
+     * {@code y = x·Wᵀ} and {@code ay = a·Wᵀ}: two left-hand matrices times the same weight, which a kernel may read
+     * (and widen) once for both. x: [m, in] at xOff, a: [r, in] at aOff, w: [out, in] -> y: [m, out] at yOff, ay:
+     * [r, out] at ayOff, both overwritten.
+     */
+    default void xWtShared(float[] x, int xOff, int m, float[] a, int aOff, int r, WeightMatrix w, float[] y, int yOff,
+                           float[] ay, int ayOff) {
+        xWt(x, xOff, w, y, yOff, m, false, null, null);
+        xWt(a, aOff, w, ay, ayOff, r, false, null, null);
+    }
+
+    /**
      * {@code dx (+)= g·diag(rowScale)·W} for a weight in any storage. g: [m, out] at gOff, w: [out, in], rowScale:
      * [out] or null -> dx: [m, in] at dxOff.
      */

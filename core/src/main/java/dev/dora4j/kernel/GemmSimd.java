@@ -124,7 +124,24 @@ final class GemmSimd implements GemmKernel {
         } else if (k > 0 && m <= WIDENED_DOT_M) {
             widenedDotProducts(x, xOff, w, m, y, yOff, acc, colScale, colBias);
         } else {
-            gemm(m, n, k, x, xOff, k, 1, null, 0, 1, k, w, true, null, y, yOff, n, acc, colScale, colBias);
+            gemm(m, n, k, x, xOff, k, 1, null, 0, 1, k, w, true, null, y, yOff, n, acc, colScale, colBias, null);
+        }
+    }
+
+    @Override
+    public void xWtShared(float[] x, int xOff, int m, float[] a, int aOff, int r, WeightMatrix w, float[] y, int yOff,
+                          float[] ay, int ayOff) {
+        int k = w.cols(), n = w.rows();
+        GemmChecks.xWt(x, xOff, w, y, yOff, m);
+        GemmChecks.xWt(a, aOff, w, ay, ayOff, r);
+        if (k == 0 || m <= WIDENED_DOT_M || r == 0) {
+            GemmKernel.super.xWtShared(x, xOff, m, a, aOff, r, w, y, yOff, ay, ayOff);
+        } else if (w instanceof F32Matrix f) {
+            gemm(m, n, k, x, xOff, k, 1, f.data(), f.offset(), 1, k, null, false, null, y, yOff, n, false, null, null,
+                    new Rows(a, aOff, r, ay, ayOff));
+        } else {
+            gemm(m, n, k, x, xOff, k, 1, null, 0, 1, k, w, true, null, y, yOff, n, false, null, null,
+                    new Rows(a, aOff, r, ay, ayOff));
         }
     }
 
@@ -137,7 +154,7 @@ final class GemmSimd implements GemmKernel {
         int n = w.rows(), k = w.cols();
         GemmChecks.gW(g, gOff, w, dx, dxOff, m);
         GemmChecks.vector("rowScale", rowScale, n);
-        gemm(m, k, n, g, gOff, n, 1, null, 0, k, 1, w, false, rowScale, dx, dxOff, k, acc, null, null);
+        gemm(m, k, n, g, gOff, n, 1, null, 0, k, 1, w, false, rowScale, dx, dxOff, k, acc, null, null, null);
     }
 
     @Override
@@ -151,14 +168,22 @@ final class GemmSimd implements GemmKernel {
     private static void gemm(int bigM, int bigN, int bigK, float[] a, int aOff, int aRs, int aCs,
                              float[] b, int bOff, int bRs, int bCs, float[] ps, float[] c, int cOff, int ldc,
                              boolean acc, float[] cs, float[] cb) {
-        gemm(bigM, bigN, bigK, a, aOff, aRs, aCs, b, bOff, bRs, bCs, null, false, ps, c, cOff, ldc, acc, cs, cb);
+        gemm(bigM, bigN, bigK, a, aOff, aRs, aCs, b, bOff, bRs, bCs, null, false, ps, c, cOff, ldc, acc, cs, cb, null);
     }
 
+    /**
+     * More rows of the left-hand matrix, in another array, multiplied by the same packed B as the main rows: A(i, p)
+     * = a[aOff + i·aRs + p·aCs] and C(i, j) = c[cOff + i·ldc + j] for i < rows, with the main rows' strides. (Not
+     * private, nor is {@link TileBody}: the per-species copies {@link Specialize} makes are other classes.)
+     */
+    record Rows(float[] a, int aOff, int rows, float[] c, int cOff) {}
+
     // as above, with B taken from the weight matrix bw instead of b when bw is not null: B(p, j) = W[j, p] when
-    // transposed (x·Wᵀ), W[p, j] otherwise (g·W)
+    // transposed (x·Wᵀ), W[p, j] otherwise (g·W); the rows of extra (or null) are multiplied by each packed block too
+    // (acc, cs and cb apply to the main rows only; extra's rows are overwritten)
     private static void gemm(int bigM, int bigN, int bigK, float[] a, int aOff, int aRs, int aCs,
                              float[] b, int bOff, int bRs, int bCs, WeightMatrix bw, boolean transposed, float[] ps,
-                             float[] c, int cOff, int ldc, boolean acc, float[] cs, float[] cb) {
+                             float[] c, int cOff, int ldc, boolean acc, float[] cs, float[] cb, Rows extra) {
         if (bigM == 0 || bigN == 0) return;
         if (bigK == 0) {
             for (int i = 0; i < bigM; i++) {
@@ -172,39 +197,56 @@ final class GemmSimd implements GemmKernel {
             }
             return;
         }
-        boolean parallel = (long) bigM * bigN * bigK >= PARALLEL_MACS && Parallel.threads() > 1;
+        int extraRows = extra == null ? 0 : extra.rows();
+        boolean parallel = (long) (bigM + extraRows) * bigN * bigK >= PARALLEL_MACS && Parallel.threads() > 1;
         int nc = Math.max(NRL, PACK_FLOATS / bigK / NRL * NRL);
         for (int jc = 0; jc < bigN; jc += nc) {
             int j0 = jc, cols = Math.min(nc, bigN - jc);
             int wide = cols / NRL;
             int panels = wide + (cols - wide * NRL + L - 1) / L;
-            int tiles = (bigM + MR - 1) / MR;
+            int mainTiles = (bigM + MR - 1) / MR, tiles = mainTiles + (extraRows + MR - 1) / MR;
             int packed = bigK * (cols + L);
+            // row tiles [t0, t1): the main rows' first, then extra's
+            TileBody rowsOf = (t0, t1, q0, q1, bp) -> {
+                if (t0 < mainTiles) {
+                    block(t0 * MR, Math.min(bigM, Math.min(t1, mainTiles) * MR), q0, q1, wide, cols, bigK, a, aOff,
+                            aRs, aCs, bp, c, cOff, ldc, j0, acc, cs, cb);
+                }
+                if (t1 > mainTiles) {
+                    int e0 = Math.max(t0, mainTiles) - mainTiles, e1 = t1 - mainTiles;
+                    block(e0 * MR, Math.min(extraRows, e1 * MR), q0, q1, wide, cols, bigK, extra.a(), extra.aOff(),
+                            aRs, aCs, bp, extra.c(), extra.cOff(), ldc, j0, false, null, null);
+                }
+            };
             if (!parallel) {
                 float[] bp = packBuffer(packed);
                 pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, 0, panels, bp);
-                block(0, bigM, 0, panels, wide, cols, bigK, a, aOff, aRs, aCs, bp, c, cOff, ldc, j0, acc, cs, cb);
+                rowsOf.run(0, tiles, 0, panels, bp);
             } else if (tiles < panels) {
                 float[] bp = packBuffer(packed);
                 Parallel.range(panels, 1, (q0, q1) -> {
                     pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, q0, q1, bp);
-                    block(0, bigM, q0, q1, wide, cols, bigK, a, aOff, aRs, aCs, bp, c, cOff, ldc, j0, acc, cs, cb);
+                    rowsOf.run(0, tiles, q0, q1, bp);
                 });
             } else if (packed <= PRIVATE_PACK_FLOATS && bw == null) {
                 // each thread copies the float block itself; a widened weight (bw) is widened once, in parallel, below
                 Parallel.range(tiles, 1, (t0, t1) -> {
                     float[] bp = packBuffer(packed);
                     pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, 0, panels, bp);
-                    block(t0 * MR, Math.min(bigM, t1 * MR), 0, panels, wide, cols, bigK, a, aOff, aRs, aCs, bp,
-                            c, cOff, ldc, j0, acc, cs, cb);
+                    rowsOf.run(t0, t1, 0, panels, bp);
                 });
             } else {
                 float[] bp = packBuffer(packed);
                 Parallel.range(panels, 1, (q0, q1) -> pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, q0, q1, bp));
-                Parallel.range(tiles, 1, (t0, t1) -> block(t0 * MR, Math.min(bigM, t1 * MR), 0, panels, wide, cols,
-                        bigK, a, aOff, aRs, aCs, bp, c, cOff, ldc, j0, acc, cs, cb));
+                Parallel.range(tiles, 1, (t0, t1) -> rowsOf.run(t0, t1, 0, panels, bp));
             }
         }
+    }
+
+    /** Row tiles [t0, t1) times panels [q0, q1) of the packed block bp. */
+    @FunctionalInterface
+    interface TileBody {
+        void run(int t0, int t1, int q0, int q1, float[] bp);
     }
 
     // panels [q0, q1) of the column block [j0, j0 + cols) of B, row p times ps[p] when ps is not null (only g·W

@@ -9,7 +9,8 @@ import dev.dora4j.kernel.WeightMatrix;
  * The row norms {@code n = ‖W + s·B·A‖} of a DoRA layer, computed without ever forming the
  * {@code [out, in]} matrix: {@code ‖W_o + s(BA)_o‖² = ‖W_o‖² + 2s⟨B_o, (W·Aᵀ)_o⟩ + s²·B_o(A·Aᵀ)B_oᵀ}.
  * {@code ‖W_o‖²} is computed once per frozen weight, in whatever storage it is kept; the two small products
- * {@code W·Aᵀ: [out, r]} and {@code B·(A·Aᵀ): [out, r]} are kept for the exact norm gradient.
+ * {@code W·Aᵀ: [out, r]} and {@code B·(A·Aᵀ): [out, r]} are kept for the exact norm gradient. In training, the
+ * adapter's forward pass gets {@code A·Wᵀ} from the same pass over W as the base product ({@code Gemm.xWtShared}).
  */
 final class DoraNorm {
     /** The norms and the intermediates their gradient needs. */
@@ -22,9 +23,25 @@ final class DoraNorm {
      * {@code n_o = ‖W_o + s·(BA)_o‖}.
      */
     static Result compute(WeightMatrix w, float[] a, float[] b, double[] wSq, float s, int r) {
-        int out = w.rows(), in = w.cols();
-        float[] wat = new float[out * r];
+        float[] wat = new float[w.rows() * r];
         Gemm.weightTimesTransposed(w, a, 0, r, wat, 0);
+        return fromProduct(wat, a, b, wSq, s, r);
+    }
+
+    /**
+     * As {@link #compute(WeightMatrix, float[], float[], double[], float, int)}, from {@code A·Wᵀ: [r, out]} already
+     * computed (with the base product, in one pass over W).
+     */
+    static Result compute(float[] aWt, float[] a, float[] b, double[] wSq, float s, int r) {
+        int out = wSq.length;
+        float[] wat = new float[out * r];
+        for (int j = 0; j < r; j++) for (int o = 0; o < out; o++) wat[o * r + j] = aWt[j * out + o];
+        return fromProduct(wat, a, b, wSq, s, r);
+    }
+
+    // wat = W·Aᵀ: [out, r]
+    private static Result fromProduct(float[] wat, float[] a, float[] b, double[] wSq, float s, int r) {
+        int out = wSq.length, in = a.length / r;
         float[] gram = new float[r * r];
         Gemm.xWt(a, 0, a, 0, gram, 0, r, in, r, false);
         float[] bg = new float[out * r];

@@ -163,7 +163,10 @@ public final class LoraAdapter implements Adapter {
         float[] dx = mask == null ? x : multiply(x, mask);
 
         float[] y = tape.floats(tokens * out);
-        Gemm.xWt(x, 0, w, y, 0, tokens, false, null, null);
+        // DoRA's norm needs A·Wᵀ: computed in the same pass over W as the base product
+        float[] aWt = magnitude != null && !frozen() ? new float[r * out] : null;
+        if (aWt != null) Gemm.xWtShared(x, 0, tokens, a, 0, r, w, y, 0, aWt, 0);
+        else Gemm.xWt(x, 0, w, y, 0, tokens, false, null, null);
         // su = s·A drop(x), kept for backward; s·B A drop(x) is then su·Bᵀ
         float[] su = tape.floats(tokens * r);
         Gemm.xWt(dx, 0, a, 0, su, 0, tokens, in, r, false);
@@ -174,7 +177,7 @@ public final class LoraAdapter implements Adapter {
         if (magnitude == null) {
             Gemm.xWt(su, 0, b, 0, y, 0, tokens, r, out, true, null, bias);
         } else {
-            norm = frozen() ? frozenNorm(w, wSq) : DoraNorm.compute(w, a, b, wSq, s, r);
+            norm = aWt == null ? frozenNorm(w, wSq) : DoraNorm.compute(aWt, a, b, wSq, s, r);
             if (fixedNorm != null) norm = new DoraNorm.Result(fixedNorm, norm.weightTimesAt(), norm.bTimesGram(), norm.gram());
             scale = new float[out];
             for (int o = 0; o < out; o++) scale[o] = DoraNorm.scale(magnitude.data()[o], norm.norm()[o]);

@@ -109,6 +109,16 @@ class WeightMatrixTest {
             }
             assertClose(wat, watExpected, watBound, storage + " W·Aᵀ " + str(shape));
 
+            // x·Wᵀ and A·Wᵀ from one pass over W: the first as x·Wᵀ alone, bit for bit; the second as the twin's W·Aᵀ
+            float[] xs = random(1 + m * in, rnd), ys = random(2 + m * out, rnd), alone = ys.clone();
+            float[] ay = random(3 + r * out, rnd);
+            kernel.xWtShared(xs, 1, m, a, 1, r, w, ys, 2, ay, 3);
+            kernel.xWt(xs, 1, w, alone, 2, m, false, null, null);
+            assertSameBits(ys, alone, storage + " shared x·Wᵀ " + str(shape));
+            float[] ayT = new float[out * r];
+            for (int j = 0; j < r; j++) for (int o = 0; o < out; o++) ayT[o * r + j] = ay[3 + j * out + o];
+            assertClose(ayT, watExpected, watBound, storage + " shared A·Wᵀ " + str(shape));
+
             double[] sq = w.rowSquaredNorms();
             for (int o = 0; o < out; o++) {
                 double s = 0;
@@ -188,6 +198,14 @@ class WeightMatrixTest {
             }
         }
         return b;
+    }
+
+    private static void assertSameBits(float[] actual, float[] expected, String where) {
+        for (int i = 0; i < actual.length; i++) {
+            if (Float.floatToIntBits(actual[i]) != Float.floatToIntBits(expected[i])) {
+                fail("%s: element %d is %s, expected %s", where, i, actual[i], expected[i]);
+            }
+        }
     }
 
     private static void assertClose(float[] actual, float[] expected, float[] bound, String where) {
