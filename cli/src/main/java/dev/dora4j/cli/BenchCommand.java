@@ -3,6 +3,7 @@ package dev.dora4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dora4j.DoraException;
+import dev.dora4j.autograd.OpProfile;
 import dev.dora4j.generate.DecodeBenchmark;
 import dev.dora4j.kernel.Parallel;
 import dev.dora4j.kernel.PeakFlops;
@@ -46,7 +47,8 @@ final class BenchCommand implements Callable<Integer> {
     long seed;
     @Option(names = "--activation-checkpointing", description = "Recompute each layer in backward.")
     boolean activationCheckpointing;
-    @Option(names = "--profile", description = "Time every op, forward and backward, over the timed steps.")
+    @Option(names = "--profile", description = "Time every op, forward and backward, over the timed steps (with"
+            + " --compare-methods: each method's adapter ops apart, the shared ops averaged over the models).")
     boolean profile;
     @Option(names = "--dtype", defaultValue = "f32", paramLabel = "f32|bf16|f16",
             description = "Storage of the random model's matrices, as a checkpoint in this dtype (default: ${DEFAULT-VALUE}).")
@@ -233,7 +235,7 @@ final class BenchCommand implements Callable<Integer> {
         MemoryCheck.weightsFit(compareMethods.size() * ModelMemory.weightBytes(c, tables, linears),
                 config.getFileName() + " once per method in " + String.join(", ", compareMethods));
         List<TrainBenchmark.Settings> settings = compareMethods.stream().map(m -> new TrainBenchmark.Settings(m, rank,
-                alpha, targets, batch, seqLen, steps, warmup, seed, activationCheckpointing, false, tables, linears)).toList();
+                alpha, targets, batch, seqLen, steps, warmup, seed, activationCheckpointing, profile, tables, linears)).toList();
         List<double[]> times = TrainBenchmark.alternating(c, settings);
         ObjectNode o = new ObjectMapper().createObjectNode();
         o.put("config", config.toString()).put("batch", batch).put("seq_len", seqLen).put("threads", threads)
@@ -241,6 +243,18 @@ final class BenchCommand implements Callable<Integer> {
         if (linears.storage() == null) o.putNull("quantize");
         else o.put("quantize", linears.storage().name());
         printRounds(o.putObject("methods"), compareMethods, times);
+        if (profile) {
+            // per model and timed step: each adapter's ops under its own name, the shared ops averaged over the models
+            ObjectNode ops = o.putObject("profile_s_per_step");
+            int n = compareMethods.size();
+            OpProfile.snapshot().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
+                    .forEach(e -> {
+                        boolean own = compareMethods.stream().anyMatch(m -> e.getKey().startsWith(m + " "));
+                        double perStep = e.getValue()[0] / steps / (own ? 1 : n);
+                        ops.put(e.getKey(), perStep);
+                        if (!json) System.out.printf("  %-26s %8.3f s/step%s%n", e.getKey(), perStep, own ? "" : " (mean over the models)");
+                    });
+        }
         if (json) System.out.println(o);
         return 0;
     }

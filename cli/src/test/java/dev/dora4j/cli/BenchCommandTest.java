@@ -171,6 +171,17 @@ class BenchCommandTest {
         }
         assertThat(m.get("dora").get("ratio_to_first").get(0).asDouble())
                 .isEqualTo(m.get("dora").get("step_s").get(0).asDouble() / m.get("lora").get("step_s").get(0).asDouble());
+        assertThat(new ObjectMapper().readTree(r.out()).has("profile_s_per_step")).isFalse();
+
+        // --profile: each method's adapter ops under its own name, next to the ops the models share
+        CliRun profiled = CliRun.of("bench", "--config", config().toString(), "--compare-methods", "lora,dora", "--batch",
+                "1", "--seq-len", "8", "--warmup", "1", "--steps", "2", "--threads", "1", "--profile", "--json");
+        assertThat(profiled.code()).as(profiled.err()).isZero();
+        JsonNode ops = new ObjectMapper().readTree(profiled.out()).get("profile_s_per_step");
+        for (String op : new String[] {"lora forward", "lora backward", "dora forward", "dora backward", "attention forward"}) {
+            assertThat(ops.get(op)).as(op).isNotNull();
+            assertThat(ops.get(op).asDouble()).as(op).isPositive();
+        }
         CliRun bad = CliRun.of("bench", "--config", config().toString(), "--compare-methods", "lora,qlora");
         assertThat(bad.code()).isEqualTo(1);
         assertThat(bad.err()).contains("--compare-methods: no method 'qlora'");

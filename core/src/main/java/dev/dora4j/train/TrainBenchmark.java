@@ -67,7 +67,9 @@ public final class TrainBenchmark {
     /**
      * Step times in seconds of several settings (of one config: typically the same model in several storages), one
      * model each, their steps taken in turn: warm-up steps, then {@code steps} rounds of one step each, so that a
-     * machine whose speed drifts during the run slows them alike. The first setting's warm-up and step counts apply.
+     * machine whose speed drifts during the run slows them alike. The first setting's warm-up and step counts apply;
+     * with its {@code profile}, every op of the timed rounds is timed ({@link OpProfile#snapshot()} afterwards: an
+     * adapter's ops are named after its method, the other ops add up over all models).
      */
     public static List<double[]> alternating(LlamaConfig config, List<Settings> settings) {
         long bytes = 0;
@@ -79,11 +81,16 @@ public final class TrainBenchmark {
         List<double[]> times = new ArrayList<>();
         for (int k = 0; k < runs.size(); k++) times.add(new double[steps]);
         for (int i = 0; i < warmup + steps; i++) {
+            if (i == warmup && settings.getFirst().profile()) {
+                OpProfile.reset();
+                OpProfile.enable(true);
+            }
             for (int k = 0; k < runs.size(); k++) {
                 double dt = runs.get(k).step(i < warmup);
                 if (i >= warmup) times.get(k)[i - warmup] = dt;
             }
         }
+        OpProfile.enable(false);
         return times;
     }
 
