@@ -21,6 +21,7 @@ final class Exchange {
     private final Response response;
     private final Callback callback;
     private boolean answered;
+    private boolean bodyRead;
     int status;
 
     Exchange(Request request, Response response, Callback callback) {
@@ -33,6 +34,7 @@ final class Exchange {
     ObjectNode jsonBody() {
         long length = request.getLength();
         if (length > MAX_BODY_BYTES) throw ApiError.invalid(null, "the request body of " + length + " bytes is over the limit of " + MAX_BODY_BYTES);
+        bodyRead = true;
         String text;
         try {
             text = Content.Source.asString(request, StandardCharsets.UTF_8);
@@ -76,12 +78,30 @@ final class Exchange {
     }
 
     void error(ApiError e) {
+        if (!bodyRead) dropBody();
         ObjectNode root = JSON.createObjectNode(), err = root.putObject("error");
         err.put("message", e.getMessage());
         err.put("type", e.type);
         err.put("param", e.param);
         err.put("code", e.code);
         reply(e.status, root);
+    }
+
+    // Reads and drops a body no handler read (a request refused before its body mattered), so that the connection
+    // stays usable: a server that answers and closes with request bytes unread makes its TCP stack reset the
+    // connection, and the reset can destroy the answer before the client reads it. A body over the limit is not read:
+    // the answer then closes the connection and says so.
+    private void dropBody() {
+        bodyRead = true;
+        if (request.getLength() > MAX_BODY_BYTES) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            return;
+        }
+        try {
+            Content.Source.consumeAll(request);
+        } catch (IOException e) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        }
     }
 
     /** Starts a 200 event stream; the caller sends events and then calls {@link #endStream}. */

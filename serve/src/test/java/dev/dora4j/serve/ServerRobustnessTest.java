@@ -67,6 +67,45 @@ class ServerRobustnessTest {
     }
 
     @Test
+    void aRequestRefusedBeforeItsBodyArrivesLeavesTheConnectionUsable() throws Exception {
+        // the body comes after the server could already refuse the request (no such route, loading disabled); the
+        // server must still read it, so that the next request on the same connection is answered
+        try (DoraServer s = TestServer.start(SMALL, null, false);
+             java.net.Socket socket = new java.net.Socket("127.0.0.1", s.port())) {
+            socket.setSoTimeout(30_000);
+            var out = socket.getOutputStream();
+            var in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+            for (String path : new String[] {"/v1/load_lora_adapter", "/v1/nothing"}) {
+                String body = "{\"lora_name\": \"a\", \"lora_path\": \"/nowhere\"}";
+                out.write(("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: " + body.length() + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                Thread.sleep(300);
+                out.write(body.getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                assertThat(readResponse(in)).as(path).startsWith("HTTP/1.1 404").doesNotContainIgnoringCase("connection: close");
+            }
+            out.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            assertThat(readResponse(in)).startsWith("HTTP/1.1 200");
+        }
+    }
+
+    // the status line and headers of one response, its body read by Content-Length and dropped
+    private static String readResponse(BufferedReader in) throws java.io.IOException {
+        StringBuilder head = new StringBuilder();
+        int length = 0;
+        for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
+            head.append(line).append('\n');
+            if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) length = Integer.parseInt(line.substring(15).trim());
+        }
+        for (int i = 0; i < length; i++) {
+            if (in.read() < 0) break;
+        }
+        return head.toString();
+    }
+
+    @Test
     void theApiKeyIsEnforcedOnV1Routes() throws Exception {
         try (DoraServer s = TestServer.start(SMALL, "sekrit", false)) {
             assertError(TestServer.get(s, "/v1/models"), 401, "invalid_request_error", null);
