@@ -79,9 +79,4 @@ public final class Gemm {
                           boolean acc) {
         PREFERRED.gW(g, gOff, w, rowScale, dx, dxOff, m, acc);
     }
-
-    /** {@code out = W·Aᵀ}. w: [n, k], a: [r, k] -> out: [n, r]. */
-    public static void weightTimesTransposed(WeightMatrix w, float[] a, int aOff, int r, float[] out, int outOff) {
-        PREFERRED.weightTimesTransposed(w, a, aOff, r, out, outOff);
-    }
 }

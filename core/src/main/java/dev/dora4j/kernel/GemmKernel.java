@@ -64,7 +64,4 @@ public interface GemmKernel {
      * [out] or null -> dx: [m, in] at dxOff.
      */
     void gW(float[] g, int gOff, WeightMatrix w, float[] rowScale, float[] dx, int dxOff, int m, boolean acc);
-
-    /** {@code out = W·Aᵀ}. w: [n, k], a: [r, k] at aOff -> out: [n, r] at outOff. */
-    void weightTimesTransposed(WeightMatrix w, float[] a, int aOff, int r, float[] out, int outOff);
 }

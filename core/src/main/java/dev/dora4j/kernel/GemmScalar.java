@@ -81,9 +81,4 @@ public final class GemmScalar {
                           boolean acc) {
         gW(g, gOff, w.toFloatArray(), 0, rowScale, dx, dxOff, m, w.rows(), w.cols(), acc);
     }
-
-    /** The twin of {@link Gemm#weightTimesTransposed}. */
-    public static void weightTimesTransposed(WeightMatrix w, float[] a, int aOff, int r, float[] out, int outOff) {
-        xWt(w.toFloatArray(), 0, a, aOff, out, outOff, w.rows(), w.cols(), r, false);
-    }
 }

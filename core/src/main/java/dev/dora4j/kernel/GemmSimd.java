@@ -134,14 +134,25 @@ final class GemmSimd implements GemmKernel {
         int k = w.cols(), n = w.rows();
         GemmChecks.xWt(x, xOff, w, y, yOff, m);
         GemmChecks.xWt(a, aOff, w, ay, ayOff, r);
-        if (k == 0 || m <= WIDENED_DOT_M || r == 0) {
+        if (k == 0 || r == 0) {
             GemmKernel.super.xWtShared(x, xOff, m, a, aOff, r, w, y, yOff, ay, ayOff);
-        } else if (w instanceof F32Matrix f) {
-            gemm(m, n, k, x, xOff, k, 1, f.data(), f.offset(), 1, k, null, false, null, y, yOff, n, false, null, null,
-                    new Rows(a, aOff, r, ay, ayOff));
+        } else if (m > WIDENED_DOT_M) {
+            packedProduct(x, xOff, m, w, y, yOff, new Rows(a, aOff, r, ay, ayOff));
         } else {
-            gemm(m, n, k, x, xOff, k, 1, null, 0, 1, k, w, true, null, y, yOff, n, false, null, null,
-                    new Rows(a, aOff, r, ay, ayOff));
+            // few rows of x take the dot-product paths, as x·Wᵀ alone does; A·Wᵀ still goes through packed panels, so
+            // that its bits (DoRA's norm) do not depend on how many rows x has
+            if (m > 0) xWt(x, xOff, w, y, yOff, m, false, null, null);
+            packedProduct(a, aOff, r, w, ay, ayOff, null);
+        }
+    }
+
+    // y = x·Wᵀ (x: [m, k]) through packed panels of W, with the rows of extra (or null) on the same panels
+    private static void packedProduct(float[] x, int xOff, int m, WeightMatrix w, float[] y, int yOff, Rows extra) {
+        int k = w.cols(), n = w.rows();
+        if (w instanceof F32Matrix f) {
+            gemm(m, n, k, x, xOff, k, 1, f.data(), f.offset(), 1, k, null, false, null, y, yOff, n, false, null, null, extra);
+        } else {
+            gemm(m, n, k, x, xOff, k, 1, null, 0, 1, k, w, true, null, y, yOff, n, false, null, null, extra);
         }
     }
 
@@ -155,11 +166,6 @@ final class GemmSimd implements GemmKernel {
         GemmChecks.gW(g, gOff, w, dx, dxOff, m);
         GemmChecks.vector("rowScale", rowScale, n);
         gemm(m, k, n, g, gOff, n, 1, null, 0, k, 1, w, false, rowScale, dx, dxOff, k, acc, null, null, null);
-    }
-
-    @Override
-    public void weightTimesTransposed(WeightMatrix w, float[] a, int aOff, int r, float[] out, int outOff) {
-        WeightRows.timesTransposed(this, w, a, aOff, r, out, outOff);
     }
 
     // C[M, N] = ((acc ? C : 0) + A[M, K]·diag(ps)·B[K, N]) ⊙ cs + cb with A(i, p) = a[aOff + i·aRs + p·aCs],

@@ -4,7 +4,7 @@ package dev.dora4j.kernel;
  * A frozen weight matrix {@code W: [rows, cols]} (PyTorch's {@code [out, in]}) in one storage type. The products a
  * frozen weight takes part in ({@link Gemm#xWt(float[], int, WeightMatrix, float[], int, int, boolean, float[],
  * float[]) x·Wᵀ}, {@link Gemm#gW(float[], int, WeightMatrix, float[], float[], int, int, boolean) g·diag(s)·W},
- * {@link Gemm#weightTimesTransposed W·Aᵀ}, {@link #rowSquaredNorms}) widen the values while a panel is packed, a
+ * {@link Gemm#xWtShared A·Wᵀ next to x·Wᵀ}, {@link #rowSquaredNorms}) widen the values while a panel is packed, a
  * block of rows at a time: never as a float copy of the whole matrix. Implementations are immutable, except that an
  * {@link F32Matrix} is a view over an array that its owner (a trainable tensor) may update.
  *

@@ -1,32 +1,14 @@
 package dev.dora4j.kernel;
 
-/**
- * Products that read a {@link WeightMatrix} row by row, widening a block of rows at a time into a scratch buffer
- * of at most {@link #BLOCK_FLOATS} floats per thread.
- */
+/** Reading a {@link WeightMatrix} row by row: a per-thread scratch to widen rows into, and the row norms. */
 final class WeightRows {
-    /** Floats in one widened block of rows. */
-    static final int BLOCK_FLOATS = 1 << 18;
-
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
-    /** The calling thread's block of dequantized rows in {@link #timesTransposed}, reused from call to call. */
-    private static final ThreadLocal<float[][]> BLOCK = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
 
     private WeightRows() {}
 
-    /** Rows of {@code w} per widened block. */
-    static int blockRows(WeightMatrix w) {
-        return Math.max(1, BLOCK_FLOATS / Math.max(1, w.cols()));
-    }
-
     /** A scratch array of the calling thread with at least {@code size} floats; its contents are garbage. */
     static float[] scratch(int size) {
-        return atLeast(SCRATCH, size);
-    }
-
-    // the calling thread's array in holder, grown to at least size floats
-    private static float[] atLeast(ThreadLocal<float[][]> holder, int size) {
-        float[][] h = holder.get();
+        float[][] h = SCRATCH.get();
         if (h[0].length < size) h[0] = new float[size];
         return h[0];
     }
@@ -45,23 +27,5 @@ final class WeightRows {
             }
         });
         return sq;
-    }
-
-    /** w: [n, k], a: [r, k] at aOff -> out: [n, r] at outOff = W·Aᵀ. */
-    static void timesTransposed(GemmKernel kernel, WeightMatrix w, float[] a, int aOff, int r, float[] out,
-                                int outOff) {
-        if (w instanceof F32Matrix f) {
-            kernel.xWt(f.data(), f.offset(), a, aOff, out, outOff, f.rows(), f.cols(), r, false);
-            return;
-        }
-        int n = w.rows(), k = w.cols(), block = blockRows(w);
-        float[] rows = atLeast(BLOCK, Math.min(n, block) * k);
-        for (int r0 = 0; r0 < n; r0 += block) {
-            int count = Math.min(block, n - r0), first = r0;
-            Parallel.range(count, Math.max(1, 4096 / Math.max(1, k)), (i0, i1) -> {
-                for (int i = i0; i < i1; i++) w.dequantizeRow(first + i, 0, k, rows, i * k);
-            });
-            kernel.xWt(rows, 0, a, aOff, out, outOff + r0 * r, count, k, r, false);
-        }
     }
 }

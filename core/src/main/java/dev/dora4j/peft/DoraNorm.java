@@ -23,9 +23,9 @@ final class DoraNorm {
      * {@code n_o = ‖W_o + s·(BA)_o‖}.
      */
     static Result compute(WeightMatrix w, float[] a, float[] b, double[] wSq, float s, int r) {
-        float[] wat = new float[w.rows() * r];
-        Gemm.weightTimesTransposed(w, a, 0, r, wat, 0);
-        return fromProduct(wat, a, b, wSq, s, r);
+        float[] aWt = new float[r * w.rows()];
+        Gemm.xWtShared(new float[0], 0, 0, a, 0, r, w, new float[0], 0, aWt, 0);   // the same bits as in training
+        return compute(aWt, a, b, wSq, s, r);
     }
 
     /**
