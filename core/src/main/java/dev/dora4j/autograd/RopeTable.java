@@ -8,24 +8,48 @@ import dev.dora4j.kernel.Parallel;
  * optionally rescaled by {@code rope_scaling}, then {@code cos(position · inv_freq)} and {@code sin(...)} of the
  * float product. HF's {@code cat(freqs, freqs)} duplicates each frequency for dimensions i and i + D/2, so only
  * D/2 values per position are stored.
+ *
+ * <p>Positions are computed as far as they are used (the longest sequence so far, rounded up to a power of two):
+ * Llama 3.2 allows 131,072 positions, 34 MB of tables at head size 64, while a run of 512-token sequences needs 128
+ * KB. Each position's values do not depend on how far the table reaches.
  */
 public final class RopeTable {
+    /** Positions computed when the table is made. */
+    private static final int FIRST_POSITIONS = 256;
+
     private final int headDim;
     private final int maxPositions;
     private final float[] inverseFrequencies;
-    /** cos: [maxPositions, headDim/2]. */
-    final float[] cos;
-    /** sin: [maxPositions, headDim/2]. */
-    final float[] sin;
+    private volatile Values values;
+
+    /** cos and sin: [positions, headDim/2]. */
+    record Values(int positions, float[] cos, float[] sin) {}
 
     private RopeTable(int headDim, int maxPositions, float[] inverseFrequencies) {
         this.headDim = headDim;
         this.maxPositions = maxPositions;
         this.inverseFrequencies = inverseFrequencies;
+        this.values = compute(Math.min(maxPositions, FIRST_POSITIONS));
+    }
+
+    /** The values for positions [0, positions) at least ({@code positions ≤ maxPositions}). */
+    Values covering(int positions) {
+        Values v = values;
+        if (positions <= v.positions()) return v;
+        synchronized (this) {
+            v = values;
+            if (positions > v.positions()) {
+                long grown = Math.max(positions, 2L * v.positions());
+                values = v = compute((int) Math.min(maxPositions, grown));
+            }
+            return v;
+        }
+    }
+
+    private Values compute(int positions) {
         int half = headDim / 2;
-        this.cos = new float[Math.multiplyExact(maxPositions, half)];
-        this.sin = new float[cos.length];
-        Parallel.range(maxPositions, 256, (start, end) -> {
+        float[] cos = new float[Math.multiplyExact(positions, half)], sin = new float[cos.length];
+        Parallel.range(positions, 256, (start, end) -> {
             for (int p = start; p < end; p++) {
                 for (int i = 0; i < half; i++) {
                     float angle = inverseFrequencies[i] * (float) p;
@@ -34,6 +58,7 @@ public final class RopeTable {
                 }
             }
         });
+        return new Values(positions, cos, sin);
     }
 
     /**
@@ -77,12 +102,12 @@ public final class RopeTable {
 
     /** cos(position · inv_freq[i]) for i < headDim/2 (also the value at dimension i + headDim/2). */
     public float cos(int position, int i) {
-        return cos[checkedPosition(position) * (headDim / 2) + checkedIndex(i)];
+        return covering(checkedPosition(position) + 1).cos()[position * (headDim / 2) + checkedIndex(i)];
     }
 
     /** sin(position · inv_freq[i]) for i < headDim/2 (also the value at dimension i + headDim/2). */
     public float sin(int position, int i) {
-        return sin[checkedPosition(position) * (headDim / 2) + checkedIndex(i)];
+        return covering(checkedPosition(position) + 1).sin()[position * (headDim / 2) + checkedIndex(i)];
     }
 
     int checkedPosition(int position) {

@@ -127,8 +127,10 @@ public final class TransformerOps {
             throw new IllegalArgumentException("rope: " + positions.length + " positions for " + rows + " rows");
         }
         int[] pos = positions.clone();
-        for (int p : pos) table.checkedPosition(p);
-        float[] cos = table.cos, sin = table.sin, xd = x.data();
+        int last = -1;
+        for (int p : pos) last = Math.max(last, table.checkedPosition(p));
+        RopeTable.Values values = table.covering(last + 1);
+        float[] cos = values.cos(), sin = values.sin(), xd = x.data();
         float[] y = tape.floats(xd.length);
         int cols = x.cols();
         Parallel.range(rows, rowGrain(cols), (start, end) -> {

@@ -94,6 +94,26 @@ class RopeTableTest {
     }
 
     @Test
+    void positionsAreComputedAsFarAsUsedWithTheSameBits() {
+        int max = 131072;
+        RopeTable grown = RopeTable.create(64, max, 500000, RopeScaling.llama3(32, 1, 4, 8192));
+        assertThat(grown.covering(1).positions()).as("made with the first positions only").isEqualTo(256);
+        assertThat(grown.covering(300).positions()).as("grown to twice as far").isEqualTo(512);
+        assertThat(grown.covering(5000).positions()).isEqualTo(5000);
+        assertThat(grown.covering(max).positions()).isEqualTo(max);
+        RopeTable direct = RopeTable.create(64, max, 500000, RopeScaling.llama3(32, 1, 4, 8192));
+        assertThat(direct.cos(max - 1, 31)).isEqualTo(grown.cos(max - 1, 31));
+        for (int p : new int[] {0, 1, 255, 256, 299, 511, 4999, 70000, max - 1}) {
+            for (int i = 0; i < 32; i++) {
+                assertThat(Float.floatToIntBits(direct.cos(p, i))).as("cos %d %d", p, i).isEqualTo(Float.floatToIntBits(grown.cos(p, i)));
+                assertThat(Float.floatToIntBits(direct.sin(p, i))).as("sin %d %d", p, i).isEqualTo(Float.floatToIntBits(grown.sin(p, i)));
+            }
+        }
+        // a small table keeps its bound
+        assertThat(RopeTable.create(4, 8, 10000, null).covering(8).positions()).isEqualTo(8);
+    }
+
+    @Test
     void badArgumentsAreRejected() {
         assertThatThrownBy(() -> RopeTable.create(5, 8, 10000, null)).hasMessageContaining("even");
         assertThatThrownBy(() -> RopeTable.create(4, 0, 10000, null)).hasMessageContaining("max positions");
