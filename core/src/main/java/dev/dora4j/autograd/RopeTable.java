@@ -1,7 +1,5 @@
 package dev.dora4j.autograd;
 
-import dev.dora4j.kernel.Parallel;
-
 /**
  * Precomputed rotary-embedding cosines and sines for positions [0, maxPositions) and one head size, computed as
  * Hugging Face's {@code LlamaRotaryEmbedding} does in float32: {@code inv_freq = 1 / theta^(arange(0, D, 2) / D)},
@@ -46,18 +44,17 @@ public final class RopeTable {
         }
     }
 
+    // on the calling thread (it may hold this table's lock: no pool task may wait for it)
     private Values compute(int positions) {
         int half = headDim / 2;
         float[] cos = new float[Math.multiplyExact(positions, half)], sin = new float[cos.length];
-        Parallel.range(positions, 256, (start, end) -> {
-            for (int p = start; p < end; p++) {
-                for (int i = 0; i < half; i++) {
-                    float angle = inverseFrequencies[i] * (float) p;
-                    cos[p * half + i] = (float) Math.cos(angle);
-                    sin[p * half + i] = (float) Math.sin(angle);
-                }
+        for (int p = 0; p < positions; p++) {
+            for (int i = 0; i < half; i++) {
+                float angle = inverseFrequencies[i] * (float) p;
+                cos[p * half + i] = (float) Math.cos(angle);
+                sin[p * half + i] = (float) Math.sin(angle);
             }
-        });
+        }
         return new Values(positions, cos, sin);
     }
 
