@@ -66,6 +66,7 @@ final class Exchange {
     }
 
     void reply(int status, String contentType, String text) {
+        if (!bodyRead) dropBody();
         answered = true;
         this.status = status;
         response.setStatus(status);
@@ -78,7 +79,6 @@ final class Exchange {
     }
 
     void error(ApiError e) {
-        if (!bodyRead) dropBody();
         ObjectNode root = JSON.createObjectNode(), err = root.putObject("error");
         err.put("message", e.getMessage());
         err.put("type", e.type);
@@ -87,10 +87,10 @@ final class Exchange {
         reply(e.status, root);
     }
 
-    // Reads and drops a body no handler read (a request refused before its body mattered), so that the connection
-    // stays usable: a server that answers and closes with request bytes unread makes its TCP stack reset the
-    // connection, and the reset can destroy the answer before the client reads it. A body over the limit is not read:
-    // the answer then closes the connection and says so.
+    // Reads and drops a body no handler read (a request answered before its body mattered, such as one refused), so
+    // that the connection stays usable: Jetty closes a connection whose request body is still unread once the answer
+    // is sent, without saying so, and a client that sends its next request on it gets no answer. A body over the
+    // limit is not read: the answer then closes the connection and says so.
     private void dropBody() {
         bodyRead = true;
         if (request.getLength() > MAX_BODY_BYTES) {
@@ -106,6 +106,7 @@ final class Exchange {
 
     /** Starts a 200 event stream; the caller sends events and then calls {@link #endStream}. */
     SseStream startStream() {
+        if (!bodyRead) dropBody();
         answered = true;
         status = 200;
         response.setStatus(200);
