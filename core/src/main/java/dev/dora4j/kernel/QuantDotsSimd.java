@@ -97,19 +97,16 @@ final class QuantDotsSimd implements QuantDots {
         byte[] packed = f.packed();
         int half = f.cols() / 2, blockBytes = f.blockSize() / 2, rowByte = j * half;
         FloatVector low = FloatVector.fromArray(S, table, 0), high = L == 8 ? FloatVector.fromArray(S, table, 8) : low;
-        IntVector lowBits = low.reinterpretAsInts();
         FloatVector t0 = FloatVector.zero(S), t1 = t0;
         if (blockBytes == 2 * L) {
             // a block is two vectors of codes, each summed into its own running sum: the chain of dependent FMAs is
             // one per block, and the loop has one trip count (C2 compiles nested loops of two trips much slower)
             for (int q = 0, blk = first; q < half; q += 2 * L, blk++) {
                 IntVector c0 = codes(packed, rowByte + q), c1 = codes(packed, rowByte + q + L);
-                FloatVector h0 = L == 16 ? select(c0.lanewise(VectorOperators.LSHR, 4).and(15), lowBits)
-                        : lookup(c0.lanewise(VectorOperators.LSHR, 4).and(15), low, high);
-                FloatVector l0 = L == 16 ? select(c0.and(15), lowBits) : lookup(c0.and(15), low, high);
-                FloatVector h1 = L == 16 ? select(c1.lanewise(VectorOperators.LSHR, 4).and(15), lowBits)
-                        : lookup(c1.lanewise(VectorOperators.LSHR, 4).and(15), low, high);
-                FloatVector l1 = L == 16 ? select(c1.and(15), lowBits) : lookup(c1.and(15), low, high);
+                FloatVector h0 = lookup(c0.lanewise(VectorOperators.LSHR, 4).and(15), low, high);
+                FloatVector l0 = lookup(c0.and(15), low, high);
+                FloatVector h1 = lookup(c1.lanewise(VectorOperators.LSHR, 4).and(15), low, high);
+                FloatVector l1 = lookup(c1.and(15), low, high);
                 FloatVector s0 = FloatVector.fromArray(S, pairs, pi + q).mul(h0)
                         .add(FloatVector.fromArray(S, pairs, pi + half + q).mul(l0));
                 FloatVector s1 = FloatVector.fromArray(S, pairs, pi + q + L).mul(h1)
@@ -136,11 +133,6 @@ final class QuantDotsSimd implements QuantDots {
     // L bytes of codes at packed[b], one per int lane (sign-extended: mask before use)
     private static IntVector codes(byte[] packed, int b) {
         return (IntVector) ByteVector.fromArray(B, packed, b).convertShape(VectorOperators.B2I, I, 0);
-    }
-
-    // table[code] for 16 codes in 0..15 from the 16-lane table's bits
-    private static FloatVector select(IntVector codes, IntVector table) {
-        return codes.selectFrom(table).reinterpretAsFloats();
     }
 
     // table[code] for L codes in 0..15: one selection from the 16-lane table (its bits as ints), or one from each
