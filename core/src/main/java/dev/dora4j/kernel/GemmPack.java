@@ -18,6 +18,8 @@ final class GemmPack {
                       float[] dst, int dOff) {
         if (bCs == 1) {
             copyRows(b, bOff + j0, bRs, depth, cols, width, dst, dOff);
+        } else if (bRs == 1 && Transpose16.NATIVE) {
+            Transpose16.panel(b, bOff + j0 * bCs, bCs, depth, cols, width, dst, dOff);
         } else if (bRs == 1) {
             transpose(b, bOff + j0 * bCs, bCs, depth, cols, width, dst, dOff);
         } else {
@@ -39,7 +41,7 @@ final class GemmPack {
     }
 
     // src columns are contiguous: column jj (a row of the stored matrix) at src + jj·ld
-    private static void transpose(float[] b, int src, int ld, int depth, int cols, int width, float[] dst, int dOff) {
+    static void transpose(float[] b, int src, int ld, int depth, int cols, int width, float[] dst, int dOff) {
         for (int p0 = 0; p0 < depth; p0 += TRANSPOSE_ROWS) {
             int p1 = Math.min(depth, p0 + TRANSPOSE_ROWS);
             for (int jj = 0; jj < cols; jj++) {
