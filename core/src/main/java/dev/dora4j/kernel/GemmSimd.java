@@ -35,6 +35,11 @@ final class GemmSimd implements GemmKernel {
     private static final int PACK_FLOATS = 1 << 21;
     /** A packed B up to this many floats is packed by every thread for itself, saving a round of hand-offs. */
     private static final int PRIVATE_PACK_FLOATS = 1 << 15;
+    /**
+     * Products with at most this many rows read a float B with contiguous rows in place instead of packing it (the
+     * weight gradients of low-rank adapters: r rows against a layer's input or output gradient).
+     */
+    private static final int IN_PLACE_M = 64;
     /** Products with fewer multiply-adds than this run on the calling thread. */
     private static final long PARALLEL_MACS = 1L << 18;
     /**
@@ -205,6 +210,9 @@ final class GemmSimd implements GemmKernel {
         }
         int extraRows = extra == null ? 0 : extra.rows();
         boolean parallel = (long) (bigM + extraRows) * bigN * bigK >= PARALLEL_MACS && Parallel.threads() > 1;
+        // few rows against a float B with contiguous rows, whole vectors of columns and no row scales: the micro-kernels
+        // read B's rows where they are (copying B into panels would cost more than the products)
+        boolean inPlace = bigM <= IN_PLACE_M && extra == null && bw == null && ps == null && bCs == 1 && bigN % L == 0;
         int nc = Math.max(NRL, PACK_FLOATS / bigK / NRL * NRL);
         for (int jc = 0; jc < bigN; jc += nc) {
             int j0 = jc, cols = Math.min(nc, bigN - jc);
@@ -213,18 +221,25 @@ final class GemmSimd implements GemmKernel {
             int mainTiles = (bigM + MR - 1) / MR, tiles = mainTiles + (extraRows + MR - 1) / MR;
             int packed = bigK * (cols + L);
             // row tiles [t0, t1): the main rows' first, then extra's
+            int bBase = inPlace ? bOff : 0, ldb = inPlace ? bRs : 0;
             TileBody rowsOf = (t0, t1, q0, q1, bp) -> {
                 if (t0 < mainTiles) {
                     block(t0 * MR, Math.min(bigM, Math.min(t1, mainTiles) * MR), q0, q1, wide, cols, bigK, a, aOff,
-                            aRs, aCs, bp, c, cOff, ldc, j0, acc, cs, cb);
+                            aRs, aCs, bp, bBase, ldb, c, cOff, ldc, j0, acc, cs, cb);
                 }
                 if (t1 > mainTiles) {
                     int e0 = Math.max(t0, mainTiles) - mainTiles, e1 = t1 - mainTiles;
                     block(e0 * MR, Math.min(extraRows, e1 * MR), q0, q1, wide, cols, bigK, extra.a(), extra.aOff(),
-                            aRs, aCs, bp, extra.c(), extra.cOff(), ldc, j0, false, null, null);
+                            aRs, aCs, bp, bBase, ldb, extra.c(), extra.cOff(), ldc, j0, false, null, null);
                 }
             };
-            if (!parallel) {
+            if (inPlace && !parallel) {
+                rowsOf.run(0, tiles, 0, panels, b);
+            } else if (inPlace && tiles < panels) {
+                Parallel.range(panels, 1, (q0, q1) -> rowsOf.run(0, tiles, q0, q1, b));
+            } else if (inPlace) {
+                Parallel.range(tiles, 1, (t0, t1) -> rowsOf.run(t0, t1, 0, panels, b));
+            } else if (!parallel) {
                 float[] bp = packBuffer(packed);
                 pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, 0, panels, bp);
                 rowsOf.run(0, tiles, 0, panels, bp);
@@ -297,8 +312,8 @@ final class GemmSimd implements GemmKernel {
     // first wide panels NRL wide, the rest L wide), over the whole depth; the column scale cs and bias cb (or null)
     // are applied as the last depth block is stored
     private static void block(int i0, int i1, int q0, int q1, int wide, int cols, int depth,
-                              float[] a, int aOff, int aRs, int aCs, float[] bp, float[] c, int cOff, int ldc, int j0,
-                              boolean acc, float[] cs, float[] cb) {
+                              float[] a, int aOff, int aRs, int aCs, float[] bp, int bBase, int ldb, float[] c,
+                              int cOff, int ldc, int j0, boolean acc, float[] cs, float[] cb) {
         float[] tile = new float[MR * NRL];
         for (int pc = 0; pc < depth; pc += KC) {
             int kc = Math.min(KC, depth - pc);
@@ -311,17 +326,19 @@ final class GemmSimd implements GemmKernel {
                     int col = column(q, wide);
                     int width = q < wide ? NRL : L;
                     int pcols = Math.min(width, cols - col);
-                    int bi = col * depth + pc * width;
+                    // packed: panel q at column(q)·depth, rows width apart; in place: B's rows, ldb apart
+                    int bi = ldb == 0 ? col * depth + pc * width : bBase + pc * ldb + j0 + col;
+                    int bRs = ldb == 0 ? width : ldb;
                     int step = width == NRL ? MR : 2 * MR;
                     for (int ir = ic; ir < iEnd; ir += step) {
                         int rows = Math.min(step, iEnd - ir);
                         int ai = aOff + ir * aRs + pc * aCs;
                         int ci = cOff + ir * ldc + j0 + col;
                         if (width == NRL) {
-                            kernel6x4(a, ai, aRs, aCs, bp, bi, kc, tile, c, ci, ldc, rows, pcols, load, scale, bias,
+                            kernel6x4(a, ai, aRs, aCs, bp, bi, bRs, kc, tile, c, ci, ldc, rows, pcols, load, scale, bias,
                                     j0 + col);
                         } else {
-                            kernel12x1(a, ai, aRs, aCs, bp, bi, kc, tile, c, ci, ldc, rows, pcols, load, scale, bias,
+                            kernel12x1(a, ai, aRs, aCs, bp, bi, bRs, kc, tile, c, ci, ldc, rows, pcols, load, scale, bias,
                                     j0 + col);
                         }
                     }
@@ -331,11 +348,11 @@ final class GemmSimd implements GemmKernel {
     }
 
     // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
-    // b: micro-panel [kc, NRL] at bOff -> c: [rows, cols] at cOff, row stride ldc (load: add into c; then times
+    // b: micro-panel [kc, NRL] at bOff, row p at bOff + p·bRs -> c: [rows, cols] at cOff, row stride ldc (load: add into c; then times
     // cs[j..] and plus cb[j..] where not null, j the tile's first column of C).
     // The sums leave through the scratch tile (MR·NRL floats): storing them straight into c, with the edge masks,
     // makes the method too large for the JIT to keep its vectors in registers.
-    private static void kernel6x4(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int kc,
+    private static void kernel6x4(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int bRs, int kc,
                                   float[] tile, float[] c, int cOff, int ldc, int rows, int cols,
                                   boolean load, float[] cs, float[] cb, int j) {
         int a1 = aOff + Math.min(1, rows - 1) * aRs;
@@ -351,7 +368,7 @@ final class GemmSimd implements GemmKernel {
         FloatVector c40 = z, c41 = z, c42 = z, c43 = z;
         FloatVector c50 = z, c51 = z, c52 = z, c53 = z;
         for (int p = 0; p < kc; p++) {
-            int bi = bOff + p * NRL;
+            int bi = bOff + p * bRs;
             int ai = p * aCs;
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + L);
@@ -386,9 +403,9 @@ final class GemmSimd implements GemmKernel {
     }
 
     // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
-    // b: micro-panel [kc, L] at bOff -> c: [rows, cols] at cOff, row stride ldc (load: add into c; then times cs[j..]
+    // b: micro-panel [kc, L] at bOff, row p at bOff + p·bRs -> c: [rows, cols] at cOff, row stride ldc (load: add into c; then times cs[j..]
     // and plus cb[j..] where not null); tile: scratch
-    private static void kernel12x1(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int kc,
+    private static void kernel12x1(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int bRs, int kc,
                                   float[] tile, float[] c, int cOff, int ldc, int rows, int cols,
                                   boolean load, float[] cs, float[] cb, int j) {
         int a1 = aOff + Math.min(1, rows - 1) * aRs;
@@ -416,7 +433,7 @@ final class GemmSimd implements GemmKernel {
         FloatVector c100 = z;
         FloatVector c110 = z;
         for (int p = 0; p < kc; p++) {
-            int bi = bOff + p * L;
+            int bi = bOff + p * bRs;
             int ai = p * aCs;
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector av = FloatVector.broadcast(S, a[aOff + ai]);

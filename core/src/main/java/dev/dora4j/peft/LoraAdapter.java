@@ -292,17 +292,20 @@ public final class LoraAdapter implements Adapter {
                 for (int t = 0; t < tokens; t++) for (int o = 0; o < out; o++) gb[o] += gy[t * out + o];
             }
             if (loraB.requiresGrad()) {
-                // gB += gvᵀ·u = diag(m/n)·gyᵀ·(s·u)
+                // gB += gvᵀ·u = diag(m/n)·gyᵀ·(s·u), computed transposed, (s·u)ᵀ·gy: r rows against gy's rows in
+                // place, where gyᵀ·(s·u) would read gy down its columns (same sums, same bits)
+                float[] gbuT = tape.floats(r * out), gB = loraB.grad();
                 if (magnitude == null) {
-                    Gemm.gtX(gy, 0, su, 0, loraB.grad(), 0, tokens, out, r, true);
+                    for (int o = 0; o < out; o++) for (int j = 0; j < r; j++) gbuT[j * out + o] = gB[o * r + j];
+                    Gemm.gtX(su, 0, gy, 0, gbuT, 0, tokens, r, out, true);
+                    for (int o = 0; o < out; o++) for (int j = 0; j < r; j++) gB[o * r + j] = gbuT[j * out + o];
                 } else {
-                    float[] gbu = tape.floats(out * r), gB = loraB.grad();
-                    Gemm.gtX(gy, 0, su, 0, gbu, 0, tokens, out, r, false);
+                    Gemm.gtX(su, 0, gy, 0, gbuT, 0, tokens, r, out, false);
                     for (int o = 0; o < out; o++) {
-                        for (int j = o * r; j < (o + 1) * r; j++) gB[j] += scale[o] * gbu[j];
+                        for (int j = 0; j < r; j++) gB[o * r + j] += scale[o] * gbuT[j * out + o];
                     }
-                    tape.give(gbu);
                 }
+                tape.give(gbuT);
             }
             // gu = gv·B = gy·diag(s·m/n)·B
             float[] bScale = new float[out];

@@ -26,6 +26,8 @@ class GemmTest {
         {1, 1, 1}, {2, 7, 17}, {7, 2, 1}, {17, 63, 7}, {3, 257, 17}, {64, 64, 64}, {65, 63, 65}, {63, 65, 64},
         {5, 129, 33}, {6, 17, 200}, {13, 16, 257}, {257, 17, 16}, {257, 64, 65}, {65, 257, 63}, {1, 257, 257},
         {4, 300, 130}, {100, 1, 70}, {31, 0, 9}, {130, 257, 200}, {32, 65, 70}, {33, 70, 65},
+        // few rows against whole vectors of columns: B read in place (weight gradients of rank-r adapters)
+        {16, 128, 300}, {300, 128, 16}, {5, 48, 257}, {257, 80, 64}, {65, 64, 33},
     };
 
     /** Shapes whose depth exceeds the packed-panel budget, so the product runs in several column blocks. */
