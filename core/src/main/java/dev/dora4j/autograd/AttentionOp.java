@@ -42,7 +42,7 @@ final class AttentionOp {
         float[] out = tape.floats(s.tokens() * s.qStride());
         float[] lse = tape.floats(s.tokens() * heads);
         Parallel.range(s.batch() * heads, 1, (start, end) -> {
-            Workspace w = new Workspace(s, false);
+            Workspace w = Workspace.of(s, false);
             for (int task = start; task < end; task++) forwardHead(s, task, q.data(), k.data(), v.data(), out, lse, w);
         });
         boolean needsGrad = tape.needsGrad(q, k, v);
@@ -122,22 +122,39 @@ final class AttentionOp {
         }
     }
 
-    /** One task's buffers: a head's rows as [length, D] and one block's scores [BLOCK, length]. */
+    /**
+     * One task's buffers: a head's rows as [length, D] and one block's scores [BLOCK, length]. Each thread keeps its
+     * forward and its backward workspace from call to call, and replaces one only when a call needs more room.
+     */
     private static final class Workspace {
+        private static final ThreadLocal<Workspace[]> HELD = ThreadLocal.withInitial(() -> new Workspace[2]);
+
         final float[] q, k, v, scores, block;
         final float[] gradOut, dq, dScores;
 
-        Workspace(Shape s, boolean backward) {
-            int len = s.maxLength();
-            int rows = len * s.headDim(), blockScores = Math.min(BLOCK, len) * len;
+        private Workspace(int rows, int blockScores, int blockRows, boolean backward) {
             q = new float[rows];
             k = new float[rows];
             v = new float[rows];
             scores = new float[blockScores];
-            block = new float[Math.min(BLOCK, len) * s.headDim()];
+            block = new float[blockRows];
             gradOut = backward ? new float[rows] : null;
             dq = backward ? new float[rows] : null;
             dScores = backward ? new float[blockScores] : null;
+        }
+
+        /** The calling thread's workspace for a forward or a backward pass of shape s. */
+        static Workspace of(Shape s, boolean backward) {
+            int len = s.maxLength();
+            int rows = len * s.headDim(), blockScores = Math.min(BLOCK, len) * len;
+            int blockRows = Math.min(BLOCK, len) * s.headDim();
+            Workspace[] held = HELD.get();
+            int i = backward ? 1 : 0;
+            Workspace w = held[i];
+            if (w == null || w.q.length < rows || w.scores.length < blockScores || w.block.length < blockRows) {
+                held[i] = w = new Workspace(rows, blockScores, blockRows, backward);
+            }
+            return w;
         }
     }
 
@@ -193,7 +210,7 @@ final class AttentionOp {
         float[] dkHeads = k.requiresGrad() ? tape.floats(Math.toIntExact(size)) : null;
         float[] dvHeads = v.requiresGrad() ? tape.floats(Math.toIntExact(size)) : null;
         Parallel.range(s.batch() * s.heads(), 1, (start, end) -> {
-            Workspace w = new Workspace(s, true);
+            Workspace w = Workspace.of(s, true);
             for (int task = start; task < end; task++) backwardHead(s, task, q, k, v, out, lse, dkHeads, dvHeads, w);
         });
         Parallel.range(s.batch() * s.kvHeads(), 1, (start, end) -> {

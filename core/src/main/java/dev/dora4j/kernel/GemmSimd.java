@@ -70,6 +70,11 @@ final class GemmSimd implements GemmKernel {
     private static final QuantDots QUANT = Specialize.copy(QuantDotsSimd.class, QuantDots.class, S);
 
     private static final ThreadLocal<float[][]> PACK = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
+    /**
+     * Each thread's scratch micro-tile (one block at a time runs on a thread: a product made inside another's chunk
+     * runs after that chunk's block returns).
+     */
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NRL]);
 
     GemmSimd() {}
 
@@ -314,7 +319,7 @@ final class GemmSimd implements GemmKernel {
     private static void block(int i0, int i1, int q0, int q1, int wide, int cols, int depth,
                               float[] a, int aOff, int aRs, int aCs, float[] bp, int bBase, int ldb, float[] c,
                               int cOff, int ldc, int j0, boolean acc, float[] cs, float[] cb) {
-        float[] tile = new float[MR * NRL];
+        float[] tile = TILE.get();
         for (int pc = 0; pc < depth; pc += KC) {
             int kc = Math.min(KC, depth - pc);
             boolean load = acc || pc > 0;

@@ -4,6 +4,7 @@ import dev.dora4j.kernel.F32Matrix;
 import dev.dora4j.kernel.Gemm;
 import dev.dora4j.kernel.VecOps;
 import dev.dora4j.kernel.WeightMatrix;
+import java.util.function.IntFunction;
 
 /**
  * The row norms {@code n = ‖W + s·B·A‖} of a DoRA layer, computed without ever forming the
@@ -25,7 +26,7 @@ final class DoraNorm {
     static Result compute(WeightMatrix w, float[] a, float[] b, double[] wSq, float s, int r) {
         float[] aWt = new float[r * w.rows()];
         Gemm.xWtShared(new float[0], 0, 0, a, 0, r, w, new float[0], 0, aWt, 0);   // the same bits as in training
-        return compute(aWt, a, b, wSq, s, r);
+        return compute(aWt, a, b, wSq, s, r, float[]::new);
     }
 
     /**
@@ -33,20 +34,26 @@ final class DoraNorm {
      * computed (with the base product, in one pass over W).
      */
     static Result compute(float[] aWt, float[] a, float[] b, double[] wSq, float s, int r) {
+        return compute(aWt, a, b, wSq, s, r, float[]::new);
+    }
+
+    /** As above, the result's arrays taken from {@code floats} (a training step's buffer pool; every one overwritten). */
+    static Result compute(float[] aWt, float[] a, float[] b, double[] wSq, float s, int r, IntFunction<float[]> floats) {
         int out = wSq.length;
-        float[] wat = new float[out * r];
+        float[] wat = floats.apply(out * r);
         for (int j = 0; j < r; j++) for (int o = 0; o < out; o++) wat[o * r + j] = aWt[j * out + o];
-        return fromProduct(wat, a, b, wSq, s, r);
+        return fromProduct(wat, a, b, wSq, s, r, floats);
     }
 
     // wat = W·Aᵀ: [out, r]
-    private static Result fromProduct(float[] wat, float[] a, float[] b, double[] wSq, float s, int r) {
+    private static Result fromProduct(float[] wat, float[] a, float[] b, double[] wSq, float s, int r,
+                                      IntFunction<float[]> floats) {
         int out = wSq.length, in = a.length / r;
-        float[] gram = new float[r * r];
+        float[] gram = floats.apply(r * r);
         Gemm.xWt(a, 0, a, 0, gram, 0, r, in, r, false);
-        float[] bg = new float[out * r];
+        float[] bg = floats.apply(out * r);
         Gemm.xWt(b, 0, gram, 0, bg, 0, out, r, r, false);
-        float[] norm = new float[out];
+        float[] norm = floats.apply(out);
         for (int o = 0; o < out; o++) {
             double cross = VecOps.dot(b, o * r, wat, o * r, r);
             double ba2 = VecOps.dot(b, o * r, bg, o * r, r);

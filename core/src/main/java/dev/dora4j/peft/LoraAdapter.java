@@ -162,9 +162,10 @@ public final class LoraAdapter implements Adapter {
         float[] mask = dropout == null ? null : dropout.nextMask(tokens * in);
         float[] dx = mask == null ? x : multiply(x, mask);
 
+        boolean trainable = tape.needsGrad(input, loraA, loraB, magnitude, base.bias());
         float[] y = tape.floats(tokens * out);
         // DoRA's norm needs A·Wᵀ: computed in the same pass over W as the base product
-        float[] aWt = magnitude != null && !frozen() ? new float[r * out] : null;
+        float[] aWt = magnitude != null && !frozen() ? (trainable ? tape.floats(r * out) : new float[r * out]) : null;
         if (aWt != null) Gemm.xWtShared(x, 0, tokens, a, 0, r, w, y, 0, aWt, 0);
         else Gemm.xWt(x, 0, w, y, 0, tokens, false, null, null);
         // su = s·A drop(x), kept for backward; s·B A drop(x) is then su·Bᵀ
@@ -172,12 +173,21 @@ public final class LoraAdapter implements Adapter {
         Gemm.xWt(dx, 0, a, 0, su, 0, tokens, in, r, false);
         for (int i = 0; i < su.length; i++) su[i] *= s;
 
-        DoraNorm.Result norm = null;
+        DoraNorm.Result norm = null, pooledNorm = null;
         float[] scale = null, unscaled = null, droppedBase = null, v = null;
         if (magnitude == null) {
             Gemm.xWt(su, 0, b, 0, y, 0, tokens, r, out, true, null, bias);
         } else {
-            norm = aWt == null ? frozenNorm(w, wSq) : DoraNorm.compute(aWt, a, b, wSq, s, r);
+            if (aWt == null) {
+                norm = frozenNorm(w, wSq);
+            } else {
+                // a training step's norm arrays come from its pool and go back after this layer's backward
+                norm = DoraNorm.compute(aWt, a, b, wSq, s, r, trainable ? tape::floats : float[]::new);
+                if (trainable) {
+                    tape.give(aWt);
+                    pooledNorm = norm;
+                }
+            }
             if (fixedNorm != null) norm = new DoraNorm.Result(fixedNorm, norm.weightTimesAt(), norm.bTimesGram(), norm.gram());
             scale = new float[out];
             for (int o = 0; o < out; o++) scale[o] = DoraNorm.scale(magnitude.data()[o], norm.norm()[o]);
@@ -208,13 +218,14 @@ public final class LoraAdapter implements Adapter {
             }
         }
 
-        boolean trainable = tape.needsGrad(input, loraA, loraB, magnitude, base.bias());
         Tensor result = trainable ? Tensor.param(y, outShape(input, out)).pooled(tape.pool())
                 : Tensor.of(y, outShape(input, out));
         if (trainable) {
             Backward backward = new Backward(tape, base, input, result, dx, mask, su, v, droppedBase, unscaled, scale,
                     norm);
-            tape.record(opName(), result, backward::run, su, v, droppedBase, unscaled);
+            tape.record(opName(), result, backward::run, su, v, droppedBase, unscaled,
+                    pooledNorm == null ? null : pooledNorm.norm(), pooledNorm == null ? null : pooledNorm.weightTimesAt(),
+                    pooledNorm == null ? null : pooledNorm.bTimesGram(), pooledNorm == null ? null : pooledNorm.gram());
         }
         return result;
     }
