@@ -12,7 +12,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>All three layouts reduce to one blocked product {@code C[M, N] (+)= A[M, K]·B[K, N]} where A is read in place
  * through row and column strides and B is packed into panels of {@code NR} vectors per row (plus one-vector panels
- * for the leftover columns). A register-blocked micro-kernel keeps a tile of {@code MR × NR} vectors of C in
+ * for the leftover columns; a product with few rows reads a B with contiguous rows in place, as such panels with the
+ * row stride of B; x·Wᵀ's B, W's rows, is transposed 16 × 16 at a time by {@link Transpose16} where 512-bit
+ * vectors are native). A register-blocked micro-kernel keeps a tile of {@code MR × NR} vectors of C in
  * registers and adds one rank-1 update per step of depth: {@code NR} loads of B, {@code MR} broadcasts of A and
  * {@code MR·NR} fused multiply-adds. One-vector panels use a tile of {@code 2·MR × 1} vectors, enough independent
  * sums to hide the latency of the multiply-adds. Threads split the output by whole micro-tile rows or whole panels,
@@ -70,10 +72,7 @@ final class GemmSimd implements GemmKernel {
     private static final QuantDots QUANT = Specialize.copy(QuantDotsSimd.class, QuantDots.class, S);
 
     private static final ThreadLocal<float[][]> PACK = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
-    /**
-     * Each thread's scratch micro-tile (one block at a time runs on a thread: a product made inside another's chunk
-     * runs after that chunk's block returns).
-     */
+    /** Each thread's scratch micro-tile ({@code block} starts no other product, so a thread is in one block at a time). */
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NRL]);
 
     GemmSimd() {}
@@ -353,8 +352,9 @@ final class GemmSimd implements GemmKernel {
     }
 
     // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
-    // b: micro-panel [kc, NRL] at bOff, row p at bOff + p·bRs -> c: [rows, cols] at cOff, row stride ldc (load: add into c; then times
-    // cs[j..] and plus cb[j..] where not null, j the tile's first column of C).
+    // b: micro-panel [kc, NRL] at bOff, row p at bOff + p·bRs (packed: bRs = NRL; read in place: B's row stride)
+    // -> c: [rows, cols] at cOff, row stride ldc (load: add into c; then times cs[j..] and plus cb[j..] where not
+    // null, j the tile's first column of C).
     // The sums leave through the scratch tile (MR·NRL floats): storing them straight into c, with the edge masks,
     // makes the method too large for the JIT to keep its vectors in registers.
     private static void kernel6x4(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int bRs, int kc,
@@ -408,8 +408,8 @@ final class GemmSimd implements GemmKernel {
     }
 
     // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
-    // b: micro-panel [kc, L] at bOff, row p at bOff + p·bRs -> c: [rows, cols] at cOff, row stride ldc (load: add into c; then times cs[j..]
-    // and plus cb[j..] where not null); tile: scratch
+    // b: micro-panel [kc, L] at bOff, row p at bOff + p·bRs -> c: [rows, cols] at cOff, row stride ldc (load: add
+    // into c; then times cs[j..] and plus cb[j..] where not null); tile: scratch
     private static void kernel12x1(float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int bRs, int kc,
                                   float[] tile, float[] c, int cOff, int ldc, int rows, int cols,
                                   boolean load, float[] cs, float[] cb, int j) {
