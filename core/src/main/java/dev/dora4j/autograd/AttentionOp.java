@@ -5,6 +5,8 @@ import dev.dora4j.kernel.Parallel;
 import dev.dora4j.kernel.VecOps;
 import dev.dora4j.tensor.Tensor;
 import java.util.Arrays;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 
 /**
  * Grouped-query attention within sequences laid end to end, causal (decoders) or bidirectional (encoders), with a
@@ -42,8 +44,9 @@ final class AttentionOp {
         float[] out = tape.floats(s.tokens() * s.qStride());
         float[] lse = tape.floats(s.tokens() * heads);
         Parallel.range(s.batch() * heads, 1, (start, end) -> {
-            Workspace w = Workspace.of(s, false);
+            Workspace w = Workspace.take(s, false);
             for (int task = start; task < end; task++) forwardHead(s, task, q.data(), k.data(), v.data(), out, lse, w);
+            w.give();
         });
         boolean needsGrad = tape.needsGrad(q, k, v);
         int[] shape = {s.tokens(), s.qStride()};
@@ -123,11 +126,16 @@ final class AttentionOp {
     }
 
     /**
-     * One task's buffers: a head's rows as [length, D] and one block's scores [BLOCK, length]. Each thread keeps its
-     * forward and its backward workspace from call to call, and replaces one only when a call needs more room.
+     * One task's buffers: a head's rows as [length, D] and one block's scores [BLOCK, length]. Workspaces go back to a
+     * small shared store after each call and are taken again by the next (one too small for a call is dropped), so a
+     * training step allocates none once its shapes have been seen, and threads that run attention once in a while
+     * (a server's request threads) hold none between calls.
      */
     private static final class Workspace {
-        private static final ThreadLocal<Workspace[]> HELD = ThreadLocal.withInitial(() -> new Workspace[2]);
+        /** Free forward and backward workspaces, at most this many of each. */
+        private static final int KEPT = 16;
+        private static final BlockingQueue<Workspace> FORWARD = new ArrayBlockingQueue<>(KEPT);
+        private static final BlockingQueue<Workspace> BACKWARD = new ArrayBlockingQueue<>(KEPT);
 
         final float[] q, k, v, scores, block;
         final float[] gradOut, dq, dScores;
@@ -143,18 +151,20 @@ final class AttentionOp {
             dScores = backward ? new float[blockScores] : null;
         }
 
-        /** The calling thread's workspace for a forward or a backward pass of shape s. */
-        static Workspace of(Shape s, boolean backward) {
+        /** A workspace for a forward or a backward pass of shape s, to be given back with {@link #give}. */
+        static Workspace take(Shape s, boolean backward) {
             int len = s.maxLength();
             int rows = len * s.headDim(), blockScores = Math.min(BLOCK, len) * len;
             int blockRows = Math.min(BLOCK, len) * s.headDim();
-            Workspace[] held = HELD.get();
-            int i = backward ? 1 : 0;
-            Workspace w = held[i];
+            Workspace w = (backward ? BACKWARD : FORWARD).poll();
             if (w == null || w.q.length < rows || w.scores.length < blockScores || w.block.length < blockRows) {
-                held[i] = w = new Workspace(rows, blockScores, blockRows, backward);
+                w = new Workspace(rows, blockScores, blockRows, backward);
             }
             return w;
+        }
+
+        void give() {
+            (dq != null ? BACKWARD : FORWARD).offer(this);
         }
     }
 
@@ -210,8 +220,9 @@ final class AttentionOp {
         float[] dkHeads = k.requiresGrad() ? tape.floats(Math.toIntExact(size)) : null;
         float[] dvHeads = v.requiresGrad() ? tape.floats(Math.toIntExact(size)) : null;
         Parallel.range(s.batch() * s.heads(), 1, (start, end) -> {
-            Workspace w = Workspace.of(s, true);
+            Workspace w = Workspace.take(s, true);
             for (int task = start; task < end; task++) backwardHead(s, task, q, k, v, out, lse, dkHeads, dvHeads, w);
+            w.give();
         });
         Parallel.range(s.batch() * s.kvHeads(), 1, (start, end) -> {
             for (int task = start; task < end; task++) {
