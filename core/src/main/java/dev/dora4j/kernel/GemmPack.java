@@ -18,10 +18,8 @@ final class GemmPack {
                       float[] dst, int dOff) {
         if (bCs == 1) {
             copyRows(b, bOff + j0, bRs, depth, cols, width, dst, dOff);
-        } else if (bRs == 1 && Transpose16.NATIVE) {
-            Transpose16.panel(b, bOff + j0 * bCs, bCs, depth, cols, width, dst, dOff);
         } else if (bRs == 1) {
-            transpose(b, bOff + j0 * bCs, bCs, depth, cols, width, dst, dOff);
+            transpose(b, bOff + j0 * bCs, bCs, depth, cols, width, dst, dOff, Transpose16.NATIVE);
         } else {
             for (int p = 0; p < depth; p++) {
                 int d = dOff + p * width;
@@ -40,16 +38,28 @@ final class GemmPack {
         }
     }
 
-    // src columns are contiguous: column jj (a row of the stored matrix) at src + jj·ld
-    static void transpose(float[] b, int src, int ld, int depth, int cols, int width, float[] dst, int dOff) {
+    // src columns are contiguous: column jj (a row of the stored matrix) at src + jj·ld; 16 × 16 blocks in registers
+    // (Transpose16) or element by element, the same values either way
+    static void transpose(float[] b, int src, int ld, int depth, int cols, int width, float[] dst, int dOff,
+                          boolean registers) {
+        transposeCopy(b, src, ld, depth, cols, dst, dOff, width, registers);
+        if (cols < width) {
+            for (int p = 0; p < depth; p++) Arrays.fill(dst, dOff + p * width + cols, dOff + (p + 1) * width, 0f);
+        }
+    }
+
+    /** dst[dOff + p·dld + jj] = b[src + jj·ld + p] for jj < cols, p < depth (no padding). */
+    static void transposeCopy(float[] b, int src, int ld, int depth, int cols, float[] dst, int dOff, int dld,
+                              boolean registers) {
+        if (registers) {
+            Transpose16.copy(b, src, ld, depth, cols, dst, dOff, dld);
+            return;
+        }
         for (int p0 = 0; p0 < depth; p0 += TRANSPOSE_ROWS) {
             int p1 = Math.min(depth, p0 + TRANSPOSE_ROWS);
             for (int jj = 0; jj < cols; jj++) {
                 int s = src + jj * ld;
-                for (int p = p0; p < p1; p++) dst[dOff + p * width + jj] = b[s + p];
-            }
-            if (cols < width) {
-                for (int p = p0; p < p1; p++) Arrays.fill(dst, dOff + p * width + cols, dOff + (p + 1) * width, 0f);
+                for (int p = p0; p < p1; p++) dst[dOff + p * dld + jj] = b[s + p];
             }
         }
     }

@@ -1,14 +1,13 @@
 package dev.dora4j.kernel;
 
-import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The transposing copy that packs {@code x·Wᵀ}'s right-hand side (rows of W, or of W widened a block of rows at a time
- * for 16-bit and quantised storage, become panel columns), 16 × 16 floats at
- * a time in 512-bit registers: sixteen row loads, four rounds of pairing row i with row i + 8 (two two-vector
+ * The transposing copy that packs {@code x·Wᵀ}'s right-hand side (rows of W, or of W widened 16 rows at a time for
+ * 16-bit and quantised storage, become panel columns), 16 × 16 floats at a time in 512-bit registers (used through
+ * {@link GemmPack#transposeCopy}): sixteen row loads, four rounds of pairing row i with row i + 8 (two two-vector
  * rearranges each, a perfect shuffle, so that four rounds transpose the block), sixteen stores. About three times the
  * element-by-element copy (768 × 768: 0.19 against 0.52 ms on one thread). Only worth it where 512-bit vectors are
  * native; the copy is exact, so which path runs never changes a result.
@@ -33,17 +32,9 @@ final class Transpose16 {
     }
 
     /**
-     * Column jj of B (a row of the stored matrix) at src + jj·ld, its rows p < depth contiguous -> dst: [depth,
-     * width] at dOff (dst[dOff + p·width + jj] = B(p, jj)), each row zero-padded from cols to width.
+     * Column jj of B (a row of the stored matrix) at src + jj·ld, its rows p < depth contiguous -> dst[dOff + p·dld +
+     * jj] = B(p, jj) for jj < cols; whole 16 × 16 blocks in registers, the edges element by element.
      */
-    static void panel(float[] b, int src, int ld, int depth, int cols, int width, float[] dst, int dOff) {
-        copy(b, src, ld, depth, cols, dst, dOff, width);
-        if (cols < width) {
-            for (int p = 0; p < depth; p++) Arrays.fill(dst, dOff + p * width + cols, dOff + (p + 1) * width, 0f);
-        }
-    }
-
-    /** As {@link #panel} without the padding: dst[dOff + p·dld + jj] = b[src + jj·ld + p] for jj < cols, p < depth. */
     static void copy(float[] b, int src, int ld, int depth, int cols, float[] dst, int dOff, int dld) {
         int fullCols = cols & -L, fullDepth = depth & -L;
         for (int jj = 0; jj < fullCols; jj += L) {

@@ -12,25 +12,19 @@ final class WeightPanels {
     /** Rows of W widened before they are transposed together. */
     private static final int ROWS = 16;
 
-    private static final ThreadLocal<float[][]> ROW = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
-
     private WeightPanels() {}
 
     // x·Wᵀ's B(p, j) = W[j, p]: dst[p·width + jj] = W[j0 + jj, p] for p < depth (= W.cols), jj < cols, rest 0
     static void transposed(WeightMatrix w, int depth, int j0, int cols, int width, float[] dst, int dOff) {
         int span = Math.min(depth, TRANSPOSE_DEPTH);
-        float[] rows = rowBuffer(ROWS * span);
+        float[] rows = WeightRows.scratch(ROWS * span);
         for (int p0 = 0; p0 < depth; p0 += TRANSPOSE_DEPTH) {
             int len = Math.min(TRANSPOSE_DEPTH, depth - p0);
             // ROWS rows of W widened side by side (row i at i·span), then transposed into the panel
             for (int jj = 0; jj < cols; jj += ROWS) {
                 int n = Math.min(ROWS, cols - jj), d = dOff + p0 * width + jj;
                 for (int i = 0; i < n; i++) w.dequantizeRow(j0 + jj + i, p0, len, rows, i * span);
-                if (Transpose16.NATIVE) {
-                    Transpose16.copy(rows, 0, span, len, n, dst, d, width);
-                } else {
-                    for (int i = 0; i < n; i++) for (int p = 0; p < len; p++) dst[d + p * width + i] = rows[i * span + p];
-                }
+                GemmPack.transposeCopy(rows, 0, span, len, n, dst, d, width, Transpose16.NATIVE);
             }
             if (cols < width) {
                 for (int p = p0; p < p0 + len; p++) Arrays.fill(dst, dOff + p * width + cols, dOff + (p + 1) * width, 0f);
@@ -49,11 +43,5 @@ final class WeightPanels {
             }
             if (cols < width) Arrays.fill(dst, d + cols, d + width, 0f);
         }
-    }
-
-    private static float[] rowBuffer(int size) {
-        float[][] holder = ROW.get();
-        if (holder[0].length < size) holder[0] = new float[size];
-        return holder[0];
     }
 }
