@@ -31,13 +31,9 @@ final class DoraNorm {
 
     /**
      * As {@link #compute(WeightMatrix, float[], float[], double[], float, int)}, from {@code A·Wᵀ: [r, out]} already
-     * computed (with the base product, in one pass over W).
+     * computed (with the base product, in one pass over W), the result's arrays taken from {@code floats} (a training
+     * step's buffer pool, or {@code float[]::new}; every one is overwritten).
      */
-    static Result compute(float[] aWt, float[] a, float[] b, double[] wSq, float s, int r) {
-        return compute(aWt, a, b, wSq, s, r, float[]::new);
-    }
-
-    /** As above, the result's arrays taken from {@code floats} (a training step's buffer pool; every one overwritten). */
     static Result compute(float[] aWt, float[] a, float[] b, double[] wSq, float s, int r, IntFunction<float[]> floats) {
         int out = wSq.length;
         float[] wat = floats.apply(out * r);

@@ -8,6 +8,7 @@ import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.nn.Dropout;
 import dev.dora4j.nn.Linear;
 import dev.dora4j.tensor.Tensor;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -165,7 +166,7 @@ public final class LoraAdapter implements Adapter {
         boolean trainable = tape.needsGrad(input, loraA, loraB, magnitude, base.bias());
         float[] y = tape.floats(tokens * out);
         // DoRA's norm needs A·Wᵀ: computed in the same pass over W as the base product
-        float[] aWt = magnitude != null && !frozen() ? (trainable ? tape.floats(r * out) : new float[r * out]) : null;
+        float[] aWt = magnitude != null && !frozen() ? tape.floats(r * out) : null;
         if (aWt != null) Gemm.xWtShared(x, 0, tokens, a, 0, r, w, y, 0, aWt, 0);
         else Gemm.xWt(x, 0, w, y, 0, tokens, false, null, null);
         // su = s·A drop(x), kept for backward; s·B A drop(x) is then su·Bᵀ
@@ -173,22 +174,17 @@ public final class LoraAdapter implements Adapter {
         Gemm.xWt(dx, 0, a, 0, su, 0, tokens, in, r, false);
         for (int i = 0; i < su.length; i++) su[i] *= s;
 
-        DoraNorm.Result norm = null, pooledNorm = null;
+        DoraNorm.Result norm = null, computed = null;
         float[] scale = null, unscaled = null, droppedBase = null, v = null;
         if (magnitude == null) {
             Gemm.xWt(su, 0, b, 0, y, 0, tokens, r, out, true, null, bias);
         } else {
-            if (aWt == null) {
-                norm = frozenNorm(w, wSq);
-            } else {
-                // a training step's norm arrays come from its pool and go back after this layer's backward
-                norm = DoraNorm.compute(aWt, a, b, wSq, s, r, trainable ? tape::floats : float[]::new);
-                if (trainable) {
-                    tape.give(aWt);
-                    pooledNorm = norm;
-                }
-            }
-            if (fixedNorm != null) norm = new DoraNorm.Result(fixedNorm, norm.weightTimesAt(), norm.bTimesGram(), norm.gram());
+            // a training step takes the norm's arrays from its pool; they go back after this layer's backward
+            computed = aWt == null ? frozenNorm(w, wSq)
+                    : DoraNorm.compute(aWt, a, b, wSq, s, r, trainable ? tape::floats : float[]::new);
+            tape.give(aWt);
+            norm = fixedNorm == null ? computed
+                    : new DoraNorm.Result(fixedNorm, computed.weightTimesAt(), computed.bTimesGram(), computed.gram());
             scale = new float[out];
             for (int o = 0; o < out; o++) scale[o] = DoraNorm.scale(magnitude.data()[o], norm.norm()[o]);
             if (mask == null) {
@@ -223,11 +219,21 @@ public final class LoraAdapter implements Adapter {
         if (trainable) {
             Backward backward = new Backward(tape, base, input, result, dx, mask, su, v, droppedBase, unscaled, scale,
                     norm);
-            tape.record(opName(), result, backward::run, su, v, droppedBase, unscaled,
-                    pooledNorm == null ? null : pooledNorm.norm(), pooledNorm == null ? null : pooledNorm.weightTimesAt(),
-                    pooledNorm == null ? null : pooledNorm.bTimesGram(), pooledNorm == null ? null : pooledNorm.gram());
+            tape.record(opName(), result, backward::run, saved(computed, su, v, droppedBase, unscaled));
         }
         return result;
+    }
+
+    // the buffers that go back to the step's pool after this layer's backward: the saved values and the norm's
+    // arrays (the pool takes back only what it lent: a frozen adapter's cached norm stays untouched)
+    private static float[][] saved(DoraNorm.Result norm, float[]... values) {
+        if (norm == null) return values;
+        float[][] all = Arrays.copyOf(values, values.length + 4);
+        all[values.length] = norm.norm();
+        all[values.length + 1] = norm.weightTimesAt();
+        all[values.length + 2] = norm.bTimesGram();
+        all[values.length + 3] = norm.gram();
+        return all;
     }
 
     // y: [tokens, out] -> y ⊙ scale + bias per column (either may be null)
