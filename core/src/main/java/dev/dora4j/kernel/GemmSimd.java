@@ -14,7 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
  * through row and column strides and B is packed into panels of {@code NR} vectors per row (plus one-vector panels
  * for the leftover columns; a product with few rows reads a B with contiguous rows in place, as such panels with the
  * row stride of B; x·Wᵀ's B, W's rows, is transposed 16 × 16 at a time by {@link Transpose16} where 512-bit
- * vectors are native). A register-blocked micro-kernel keeps a tile of {@code MR × NR} vectors of C in
+ * vectors are native). Against packed panels, a block of A with contiguous rows is copied per thread so that the
+ * micro-kernel reads it at constant strides. A register-blocked micro-kernel keeps a tile of {@code MR × NR} vectors of C in
  * registers and adds one rank-1 update per step of depth: {@code NR} loads of B, {@code MR} broadcasts of A and
  * {@code MR·NR} fused multiply-adds. One-vector panels use a tile of {@code 2·MR × 1} vectors, enough independent
  * sums to hide the latency of the multiply-adds. Threads split the output by whole micro-tile rows or whole panels,
@@ -74,6 +75,12 @@ final class GemmSimd implements GemmKernel {
     private static final ThreadLocal<float[][]> PACK = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
     /** Each thread's scratch micro-tile ({@code block} starts no other product, so a thread is in one block at a time). */
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NRL]);
+    /**
+     * Each thread's copy of the block of A that packed wide panels are multiplied by: [MC, KC], row stride KC. Read
+     * in place, A's six rows are six streams a variable stride apart, each load with its own bounds check, and rows
+     * a power of two apart fall into the same cache sets; from the copy they are constant offsets of one index.
+     */
+    private static final ThreadLocal<float[]> A_BLOCK = ThreadLocal.withInitial(() -> new float[MC * KC]);
 
     GemmSimd() {}
 
@@ -319,6 +326,9 @@ final class GemmSimd implements GemmKernel {
                               float[] a, int aOff, int aRs, int aCs, float[] bp, int bBase, int ldb, float[] c,
                               int cOff, int ldc, int j0, boolean acc, float[] cs, float[] cb) {
         float[] tile = TILE.get();
+        // packed wide panels take A's block from a copy with contiguous rows (when A's rows are contiguous: a
+        // transposing copy costs more than it saves at attention's shapes, the only transposed A with wide panels)
+        float[] ab = ldb == 0 && aCs == 1 && q0 < wide ? A_BLOCK.get() : null;
         for (int pc = 0; pc < depth; pc += KC) {
             int kc = Math.min(KC, depth - pc);
             boolean load = acc || pc > 0;
@@ -326,6 +336,7 @@ final class GemmSimd implements GemmKernel {
             float[] scale = last ? cs : null, bias = last ? cb : null;
             for (int ic = i0; ic < i1; ic += MC) {
                 int iEnd = Math.min(ic + MC, i1);
+                if (ab != null) copyRows(a, aOff + ic * aRs + pc, aRs, iEnd - ic, kc, ab);
                 for (int q = q0; q < q1; q++) {
                     int col = column(q, wide);
                     int width = q < wide ? NRL : L;
@@ -338,7 +349,10 @@ final class GemmSimd implements GemmKernel {
                         int rows = Math.min(step, iEnd - ir);
                         int ai = aOff + ir * aRs + pc * aCs;
                         int ci = cOff + ir * ldc + j0 + col;
-                        if (width == NRL) {
+                        if (width == NRL && ab != null) {
+                            kernel6x4(ab, (ir - ic) * KC, bp, bi, kc, tile, c, ci, ldc, rows, pcols, load, scale, bias,
+                                    j0 + col);
+                        } else if (width == NRL) {
                             kernel6x4(a, ai, aRs, aCs, bp, bi, bRs, kc, tile, c, ci, ldc, rows, pcols, load, scale, bias,
                                     j0 + col);
                         } else {
@@ -349,6 +363,60 @@ final class GemmSimd implements GemmKernel {
                 }
             }
         }
+    }
+
+    // rows i < rows of A at src + i·ld, kc values each -> ab: row i at i·KC, then zero rows up to a whole
+    // micro-tile (their sums are never stored)
+    private static void copyRows(float[] a, int src, int ld, int rows, int kc, float[] ab) {
+        for (int i = 0; i < rows; i++) System.arraycopy(a, src + i * ld, ab, i * KC, kc);
+        int padded = (rows + MR - 1) / MR * MR;
+        for (int i = rows; i < padded; i++) Arrays.fill(ab, i * KC, i * KC + kc, 0f);
+    }
+
+    // a: the copied block, rows r < MR at aOff + r·KC; b: packed micro-panel [kc, NRL] at bOff -> c as the kernel
+    // below (the same sums in the same order; constant strides let the compiler check each row's index once)
+    private static void kernel6x4(float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, float[] c, int cOff,
+                                  int ldc, int rows, int cols, boolean load, float[] cs, float[] cb, int j) {
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c02 = z, c03 = z;
+        FloatVector c10 = z, c11 = z, c12 = z, c13 = z;
+        FloatVector c20 = z, c21 = z, c22 = z, c23 = z;
+        FloatVector c30 = z, c31 = z, c32 = z, c33 = z;
+        FloatVector c40 = z, c41 = z, c42 = z, c43 = z;
+        FloatVector c50 = z, c51 = z, c52 = z, c53 = z;
+        for (int p = 0; p < kc; p++) {
+            int bi = bOff + p * NRL;
+            int ai = aOff + p;
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bi + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, b, bi + 3 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ai]);
+            c00 = av.fma(b0, c00); c01 = av.fma(b1, c01); c02 = av.fma(b2, c02); c03 = av.fma(b3, c03);
+            av = FloatVector.broadcast(S, a[ai + KC]);
+            c10 = av.fma(b0, c10); c11 = av.fma(b1, c11); c12 = av.fma(b2, c12); c13 = av.fma(b3, c13);
+            av = FloatVector.broadcast(S, a[ai + 2 * KC]);
+            c20 = av.fma(b0, c20); c21 = av.fma(b1, c21); c22 = av.fma(b2, c22); c23 = av.fma(b3, c23);
+            av = FloatVector.broadcast(S, a[ai + 3 * KC]);
+            c30 = av.fma(b0, c30); c31 = av.fma(b1, c31); c32 = av.fma(b2, c32); c33 = av.fma(b3, c33);
+            av = FloatVector.broadcast(S, a[ai + 4 * KC]);
+            c40 = av.fma(b0, c40); c41 = av.fma(b1, c41); c42 = av.fma(b2, c42); c43 = av.fma(b3, c43);
+            av = FloatVector.broadcast(S, a[ai + 5 * KC]);
+            c50 = av.fma(b0, c50); c51 = av.fma(b1, c51); c52 = av.fma(b2, c52); c53 = av.fma(b3, c53);
+        }
+        c00.intoArray(tile, 0); c01.intoArray(tile, L);
+        c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
+        c10.intoArray(tile, 4 * L); c11.intoArray(tile, 5 * L);
+        c12.intoArray(tile, 6 * L); c13.intoArray(tile, 7 * L);
+        c20.intoArray(tile, 8 * L); c21.intoArray(tile, 9 * L);
+        c22.intoArray(tile, 10 * L); c23.intoArray(tile, 11 * L);
+        c30.intoArray(tile, 12 * L); c31.intoArray(tile, 13 * L);
+        c32.intoArray(tile, 14 * L); c33.intoArray(tile, 15 * L);
+        c40.intoArray(tile, 16 * L); c41.intoArray(tile, 17 * L);
+        c42.intoArray(tile, 18 * L); c43.intoArray(tile, 19 * L);
+        c50.intoArray(tile, 20 * L); c51.intoArray(tile, 21 * L);
+        c52.intoArray(tile, 22 * L); c53.intoArray(tile, 23 * L);
+        flush(tile, NRL, c, cOff, ldc, rows, cols, load, cs, cb, j);
     }
 
     // a: A(r, p) at a[aOff + r·aRs + p·aCs] for r < rows (rows past the last are computed on its data, not stored)
