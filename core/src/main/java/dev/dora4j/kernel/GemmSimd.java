@@ -36,6 +36,10 @@ final class GemmSimd implements GemmKernel {
     private static final int MC = 24 * MR;
     /** Upper bound on the floats of one packed column block of B. */
     private static final int PACK_FLOATS = 1 << 21;
+    /** Rows of B per share of the packing when a block has too few panels to give every thread two. */
+    private static final int PACK_DEPTH = 1024;
+    /** B deeper than this is packed this many rows at a time (a multiple of KC). */
+    private static final int DEEP_K = 32 * KC;
     /** A packed B up to this many floats is packed by every thread for itself, saving a round of hand-offs. */
     private static final int PRIVATE_PACK_FLOATS = 1 << 15;
     /**
@@ -224,53 +228,63 @@ final class GemmSimd implements GemmKernel {
         // few rows against a float B with contiguous rows, whole vectors of columns and no row scales: the micro-kernels
         // read B's rows where they are (copying B into panels would cost more than the products)
         boolean inPlace = bigM <= IN_PLACE_M && extra == null && bw == null && ps == null && bCs == 1 && bigN % L == 0;
-        int nc = Math.max(NRL, PACK_FLOATS / bigK / NRL * NRL);
+        // a deep B (g·W of an output head: 151936 rows) is packed DEEP_K rows at a time, so that a column block of two
+        // or more panels stays within PACK_FLOATS; each block's sums reach C in the order they would undivided
+        int kb = inPlace || bigK <= DEEP_K ? bigK : DEEP_K;
+        int nc = Math.max(NRL, PACK_FLOATS / kb / NRL * NRL);
+        int mainTiles = (bigM + MR - 1) / MR, tiles = mainTiles + (extraRows + MR - 1) / MR;
         for (int jc = 0; jc < bigN; jc += nc) {
             int j0 = jc, cols = Math.min(nc, bigN - jc);
             int wide = cols / NRL;
             int panels = wide + (cols - wide * NRL + L - 1) / L;
-            int mainTiles = (bigM + MR - 1) / MR, tiles = mainTiles + (extraRows + MR - 1) / MR;
-            int packed = bigK * (cols + L);
-            // row tiles [t0, t1): the main rows' first, then extra's
-            int bBase = inPlace ? bOff : 0, ldb = inPlace ? bRs : 0;
-            TileBody rowsOf = (t0, t1, q0, q1, bp) -> {
-                if (t0 < mainTiles) {
-                    block(t0 * MR, Math.min(bigM, Math.min(t1, mainTiles) * MR), q0, q1, wide, cols, bigK, a, aOff,
-                            aRs, aCs, bp, bBase, ldb, c, cOff, ldc, j0, acc, cs, cb);
-                }
-                if (t1 > mainTiles) {
-                    int e0 = Math.max(t0, mainTiles) - mainTiles, e1 = t1 - mainTiles;
-                    block(e0 * MR, Math.min(extraRows, e1 * MR), q0, q1, wide, cols, bigK, extra.a(), extra.aOff(),
-                            aRs, aCs, bp, bBase, ldb, extra.c(), extra.cOff(), ldc, j0, false, null, null);
-                }
-            };
-            if (inPlace && !parallel) {
-                rowsOf.run(0, tiles, 0, panels, b);
-            } else if (inPlace && tiles < panels) {
-                Parallel.range(panels, 1, (q0, q1) -> rowsOf.run(0, tiles, q0, q1, b));
-            } else if (inPlace) {
-                Parallel.range(tiles, 1, (t0, t1) -> rowsOf.run(t0, t1, 0, panels, b));
-            } else if (!parallel) {
-                float[] bp = packBuffer(packed);
-                pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, 0, panels, bp);
-                rowsOf.run(0, tiles, 0, panels, bp);
-            } else if (tiles < panels) {
-                float[] bp = packBuffer(packed);
-                Parallel.range(panels, 1, (q0, q1) -> {
-                    pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, q0, q1, bp);
-                    rowsOf.run(0, tiles, q0, q1, bp);
-                });
-            } else if (packed <= PRIVATE_PACK_FLOATS && bw == null) {
-                // each thread copies the float block itself; a widened weight (bw) is widened once, in parallel, below
-                Parallel.range(tiles, 1, (t0, t1) -> {
+            for (int pb = 0; pb < bigK; pb += kb) {
+                int p0 = pb, depth = Math.min(kb, bigK - pb);
+                boolean later = pb > 0, last = pb + depth == bigK;
+                boolean accMain = acc || later;
+                float[] scale = last ? cs : null, bias = last ? cb : null;
+                int aShift = pb * aCs, packed = depth * (cols + L);
+                // row tiles [t0, t1): the main rows' first, then extra's
+                int bBase = inPlace ? bOff : 0, ldb = inPlace ? bRs : 0;
+                TileBody rowsOf = (t0, t1, q0, q1, bp) -> {
+                    if (t0 < mainTiles) {
+                        block(t0 * MR, Math.min(bigM, Math.min(t1, mainTiles) * MR), q0, q1, wide, cols, depth, a,
+                                aOff + aShift, aRs, aCs, bp, bBase, ldb, c, cOff, ldc, j0, accMain, scale, bias);
+                    }
+                    if (t1 > mainTiles) {
+                        int e0 = Math.max(t0, mainTiles) - mainTiles, e1 = t1 - mainTiles;
+                        block(e0 * MR, Math.min(extraRows, e1 * MR), q0, q1, wide, cols, depth, extra.a(),
+                                extra.aOff() + aShift, aRs, aCs, bp, bBase, ldb, extra.c(), extra.cOff(), ldc, j0, later,
+                                null, null);
+                    }
+                };
+                if (inPlace && !parallel) {
+                    rowsOf.run(0, tiles, 0, panels, b);
+                } else if (inPlace && tiles < panels) {
+                    Parallel.range(panels, 1, (q0, q1) -> rowsOf.run(0, tiles, q0, q1, b));
+                } else if (inPlace) {
+                    Parallel.range(tiles, 1, (t0, t1) -> rowsOf.run(t0, t1, 0, panels, b));
+                } else if (!parallel) {
                     float[] bp = packBuffer(packed);
-                    pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, 0, panels, bp);
-                    rowsOf.run(t0, t1, 0, panels, bp);
-                });
-            } else {
-                float[] bp = packBuffer(packed);
-                Parallel.range(panels, 1, (q0, q1) -> pack(b, bOff, bRs, bCs, bw, transposed, ps, bigK, j0, cols, wide, q0, q1, bp));
-                Parallel.range(tiles, 1, (t0, t1) -> rowsOf.run(t0, t1, 0, panels, bp));
+                    pack(b, bOff, bRs, bCs, bw, transposed, ps, p0, depth, j0, cols, wide, 0, panels, bp);
+                    rowsOf.run(0, tiles, 0, panels, bp);
+                } else if (tiles < panels) {
+                    float[] bp = packBuffer(packed);
+                    Parallel.range(panels, 1, (q0, q1) -> {
+                        pack(b, bOff, bRs, bCs, bw, transposed, ps, p0, depth, j0, cols, wide, q0, q1, bp);
+                        rowsOf.run(0, tiles, q0, q1, bp);
+                    });
+                } else if (packed <= PRIVATE_PACK_FLOATS && bw == null) {
+                    // each thread copies the float block itself; a widened weight (bw) is widened once, in parallel, below
+                    Parallel.range(tiles, 1, (t0, t1) -> {
+                        float[] bp = packBuffer(packed);
+                        pack(b, bOff, bRs, bCs, bw, transposed, ps, p0, depth, j0, cols, wide, 0, panels, bp);
+                        rowsOf.run(t0, t1, 0, panels, bp);
+                    });
+                } else {
+                    float[] bp = packBuffer(packed);
+                    packParallel(b, bOff, bRs, bCs, bw, transposed, ps, p0, depth, j0, cols, wide, panels, bp);
+                    Parallel.range(tiles, 1, (t0, t1) -> rowsOf.run(t0, t1, 0, panels, bp));
+                }
             }
         }
     }
@@ -281,32 +295,52 @@ final class GemmSimd implements GemmKernel {
         void run(int t0, int t1, int q0, int q1, float[] bp);
     }
 
-    // panels [q0, q1) of the column block [j0, j0 + cols) of B, row p times ps[p] when ps is not null (only g·W
-    // scales, and its B = W has contiguous rows, bCs = 1) -> bp (panel q at column(q)·depth)
+    // panels [q0, q1) of the block of B's rows [from, from + depth) and columns [j0, j0 + cols), row p times ps[p]
+    // when ps is not null (only g·W scales, and its B = W has contiguous rows, bCs = 1) -> bp (panel q at
+    // column(q)·depth)
     private static void pack(float[] b, int bOff, int bRs, int bCs, WeightMatrix bw, boolean transposed, float[] ps,
-                             int depth, int j0, int cols, int wide, int q0, int q1, float[] bp) {
-        for (int q = q0; q < q1; q++) {
-            int col = column(q, wide), width = q < wide ? NRL : L;
-            if (bw != null && transposed) {
-                WeightPanels.transposed(bw, depth, j0 + col, Math.min(width, cols - col), width, bp, col * depth);
-            } else if (bw != null) {
-                WeightPanels.rows(bw, ps, depth, j0 + col, Math.min(width, cols - col), width, bp, col * depth);
-            } else if (ps != null) {
-                scaledRows(b, bOff + j0 + col, bRs, ps, depth, Math.min(width, cols - col), width, bp, col * depth);
-            } else {
-                GemmPack.panel(b, bOff, bRs, bCs, depth, j0 + col, Math.min(width, cols - col), width, bp, col * depth);
-            }
+                             int from, int depth, int j0, int cols, int wide, int q0, int q1, float[] bp) {
+        for (int q = q0; q < q1; q++) pack(b, bOff, bRs, bCs, bw, transposed, ps, from, depth, 0, depth, j0, cols, wide, q, bp);
+    }
+
+    // rows [p0, p1) of panel q of that block -> bp
+    private static void pack(float[] b, int bOff, int bRs, int bCs, WeightMatrix bw, boolean transposed, float[] ps,
+                             int from, int depth, int p0, int p1, int j0, int cols, int wide, int q, float[] bp) {
+        int col = column(q, wide), width = q < wide ? NRL : L;
+        int n = Math.min(width, cols - col), d = col * depth + p0 * width, r0 = from + p0, r1 = from + p1;
+        if (bw != null && transposed) {
+            WeightPanels.transposed(bw, r0, r1, j0 + col, n, width, bp, d);
+        } else if (bw != null) {
+            WeightPanels.rows(bw, ps, r0, r1, j0 + col, n, width, bp, d);
+        } else if (ps != null) {
+            scaledRows(b, bOff + r0 * bRs + j0 + col, bRs, ps, r0, r1 - r0, n, width, bp, d);
+        } else {
+            GemmPack.panel(b, bOff + r0 * bRs, bRs, bCs, r1 - r0, j0 + col, n, width, bp, d);
         }
     }
 
-    // rows p < depth of b (row p at src + p·ld, cols contiguous values) times ps[p] -> dst: [depth, width] at dOff,
-    // each row zero-padded to width
-    private static void scaledRows(float[] b, int src, int ld, float[] ps, int depth, int cols, int width, float[] dst,
-                                   int dOff) {
+    // the whole block by all threads: by panels when there are enough of them, else by panels and ranges of depth
+    private static void packParallel(float[] b, int bOff, int bRs, int bCs, WeightMatrix bw, boolean transposed,
+                                     float[] ps, int from, int depth, int j0, int cols, int wide, int panels,
+                                     float[] bp) {
+        int parts = panels >= 2 * Parallel.threads() ? 1 : Math.max(1, Math.min(depth / PACK_DEPTH, 2 * Parallel.threads()));
+        Parallel.range(panels * parts, 1, (u0, u1) -> {
+            for (int u = u0; u < u1; u++) {
+                int q = u / parts, part = u % parts;
+                int p0 = (int) ((long) depth * part / parts), p1 = (int) ((long) depth * (part + 1) / parts);
+                pack(b, bOff, bRs, bCs, bw, transposed, ps, from, depth, p0, p1, j0, cols, wide, q, bp);
+            }
+        });
+    }
+
+    // rows p < depth of b (row p at src + p·ld, cols contiguous values) times ps[psOff + p] -> dst: [depth, width]
+    // at dOff, each row zero-padded to width
+    private static void scaledRows(float[] b, int src, int ld, float[] ps, int psOff, int depth, int cols, int width,
+                                   float[] dst, int dOff) {
         int bound = S.loopBound(cols);
         for (int p = 0; p < depth; p++) {
             int s = src + p * ld, d = dOff + p * width;
-            float f = ps[p];
+            float f = ps[psOff + p];
             FloatVector fv = FloatVector.broadcast(S, f);
             int j = 0;
             for (; j < bound; j += L) FloatVector.fromArray(S, b, s + j).mul(fv).intoArray(dst, d + j);

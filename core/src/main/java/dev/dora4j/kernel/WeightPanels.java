@@ -14,28 +14,30 @@ final class WeightPanels {
 
     private WeightPanels() {}
 
-    // x·Wᵀ's B(p, j) = W[j, p]: dst[p·width + jj] = W[j0 + jj, p] for p < depth (= W.cols), jj < cols, rest 0
-    static void transposed(WeightMatrix w, int depth, int j0, int cols, int width, float[] dst, int dOff) {
-        int span = Math.min(depth, TRANSPOSE_DEPTH);
+    // x·Wᵀ's B(p, j) = W[j, p], rows [from, to) of it (to ≤ W.cols): dst[(p - from)·width + jj] = W[j0 + jj, p]
+    // for jj < cols, the rest of each row 0
+    static void transposed(WeightMatrix w, int from, int to, int j0, int cols, int width, float[] dst, int dOff) {
+        int span = Math.min(to - from, TRANSPOSE_DEPTH);
         float[] rows = WeightRows.scratch(ROWS * span);
-        for (int p0 = 0; p0 < depth; p0 += TRANSPOSE_DEPTH) {
-            int len = Math.min(TRANSPOSE_DEPTH, depth - p0);
+        for (int p0 = from; p0 < to; p0 += TRANSPOSE_DEPTH) {
+            int len = Math.min(TRANSPOSE_DEPTH, to - p0), base = dOff + (p0 - from) * width;
             // ROWS rows of W widened side by side (row i at i·span), then transposed into the panel
             for (int jj = 0; jj < cols; jj += ROWS) {
-                int n = Math.min(ROWS, cols - jj), d = dOff + p0 * width + jj;
+                int n = Math.min(ROWS, cols - jj);
                 for (int i = 0; i < n; i++) w.dequantizeRow(j0 + jj + i, p0, len, rows, i * span);
-                GemmPack.transposeCopy(rows, 0, span, len, n, dst, d, width, Transpose16.NATIVE);
+                GemmPack.transposeCopy(rows, 0, span, len, n, dst, base + jj, width, Transpose16.NATIVE);
             }
             if (cols < width) {
-                for (int p = p0; p < p0 + len; p++) Arrays.fill(dst, dOff + p * width + cols, dOff + (p + 1) * width, 0f);
+                for (int p = 0; p < len; p++) Arrays.fill(dst, base + p * width + cols, base + (p + 1) * width, 0f);
             }
         }
     }
 
-    // g·W's B(p, j) = W[p, j]: dst[p·width + jj] = ps[p]·W[p, j0 + jj] (ps may be null) for p < depth (= W.rows)
-    static void rows(WeightMatrix w, float[] ps, int depth, int j0, int cols, int width, float[] dst, int dOff) {
-        for (int p = 0; p < depth; p++) {
-            int d = dOff + p * width;
+    // g·W's B(p, j) = W[p, j], rows [from, to) of it (to ≤ W.rows): dst[(p - from)·width + jj] = ps[p]·W[p, j0 + jj]
+    // (ps may be null)
+    static void rows(WeightMatrix w, float[] ps, int from, int to, int j0, int cols, int width, float[] dst, int dOff) {
+        for (int p = from; p < to; p++) {
+            int d = dOff + (p - from) * width;
             w.dequantizeRow(p, j0, cols, dst, d);
             if (ps != null) {
                 float f = ps[p];

@@ -33,6 +33,13 @@ class GemmTest {
     /** Shapes whose depth exceeds the packed-panel budget, so the product runs in several column blocks. */
     private static final int[][] DEEP = {{7, 4097, 300}, {7, 300, 4097}, {4097, 300, 7}};
 
+    /**
+     * Contractions deeper than the rows of B packed at a time at every width (32·KC: 8192 rows at 16 lanes, 32768 at
+     * 4), so the product adds several packed blocks into C: (m, k, n) per layout, its depth k, n and m respectively.
+     */
+    private static final int[][] DEEPER = {{13, 40001, 70}, {13, 33001, 300}, {7, 70, 40001}, {70, 13, 33001},
+        {40001, 70, 13}};
+
     @AfterAll
     static void restoreThreads() {
         Parallel.setThreads(DEFAULT_THREADS);
@@ -61,6 +68,21 @@ class GemmTest {
         }
     }
 
+    @ParameterizedTest(name = "{0} threads={1}")
+    @MethodSource("dev.dora4j.kernel.Species#withThreads")
+    void depthPastOnePackedBlockMatchesScalarTwin(VectorSpecies<Float> species, int threads) {
+        Parallel.setThreads(threads);
+        GemmKernel kernel = Gemm.using(species);
+        SplittableRandom rnd = new SplittableRandom(species.vectorBitSize() * 41L + threads);
+        for (boolean acc : new boolean[] {false, true}) {
+            check(kernel, Layout.X_WT, DEEPER[0], acc, rnd);
+            check(kernel, Layout.X_WT, DEEPER[1], acc, rnd);
+            check(kernel, Layout.G_W, DEEPER[2], acc, rnd);
+            check(kernel, Layout.G_W, DEEPER[3], acc, rnd);
+            check(kernel, Layout.G_TX, DEEPER[4], acc, rnd);
+        }
+    }
+
     /** x·Wᵀ with a column scale and bias applied as it is stored, against the scalar twin. */
     @ParameterizedTest(name = "{0} threads={1}")
     @MethodSource("dev.dora4j.kernel.Species#withThreads")
@@ -70,6 +92,7 @@ class GemmTest {
         SplittableRandom rnd = new SplittableRandom(species.vectorBitSize() * 17L + threads);
         List<int[]> shapes = new ArrayList<>(List.of(SHAPES));
         shapes.add(DEEP[1]);
+        shapes.add(DEEPER[0]);
         for (int[] shape : shapes) {
             int m = shape[0], k = shape[1], n = shape[2];
             for (int variant = 0; variant < 4; variant++) {
@@ -97,6 +120,7 @@ class GemmTest {
         SplittableRandom rnd = new SplittableRandom(species.vectorBitSize() * 13L + threads);
         List<int[]> shapes = new ArrayList<>(List.of(SHAPES));
         shapes.add(DEEP[0]);
+        shapes.add(DEEPER[3]);
         for (int[] shape : shapes) {
             int m = shape[0], k = shape[1], n = shape[2];
             for (boolean acc : new boolean[] {false, true}) {

@@ -30,6 +30,9 @@ class WeightMatrixTest {
         {64, 65, 33},
     };
 
+    /** Deeper than the rows of W packed at a time at every vector width: x·Wᵀ and A·Wᵀ over in, g·W over out. */
+    private static final int[][] DEEPER = {{70, 33001, 20}, {13, 33, 33001}};
+
     /** A storage under test: its name and how it encodes random floats of a [rows, cols] matrix. */
     record Storage(String name, Function<float[], Function<int[], WeightMatrix>> make) {
         WeightMatrix of(float[] values, int rows, int cols) {
@@ -78,56 +81,74 @@ class WeightMatrixTest {
         Parallel.setThreads(threads);
         GemmKernel kernel = Gemm.using(species);
         SplittableRandom rnd = new SplittableRandom(storage.name().hashCode() * 31L + species.vectorBitSize() + threads);
-        for (int[] shape : SHAPES) {
-            int m = shape[0], in = shape[1], out = shape[2];
-            WeightMatrix w = storage.of(random(out * in, rnd), out, in);
-            float[] dense = w.toFloatArray();
-            for (boolean acc : new boolean[] {false, true}) {
-                float[] cs = rnd.nextBoolean() ? random(out, rnd) : null, cb = rnd.nextBoolean() ? random(out, rnd) : null;
-                float[] x = random(2 + m * in, rnd), y = random(1 + m * out, rnd), expected = y.clone();
-                kernel.xWt(x, 2, w, y, 1, m, acc, cs, cb);
-                GemmScalar.xWt(x, 2, dense, 0, expected, 1, m, in, out, acc, cs, cb);
-                assertClose(y, expected, bound(x, 2, dense, m, in, out, cs, cb, acc ? expected : null), storage + " x·Wᵀ " + str(shape));
+        for (int[] shape : SHAPES) check(storage, kernel, shape, rnd);
+    }
 
-                float[] rs = rnd.nextBoolean() ? random(out, rnd) : null;
-                float[] g = random(m * out, rnd), dx = random(m * in, rnd), dxExpected = dx.clone();
-                kernel.gW(g, 0, w, rs, dx, 0, m, acc);
-                GemmScalar.gW(g, 0, dense, 0, rs, dxExpected, 0, m, out, in, acc);
-                assertClose(dx, dxExpected, null, storage + " g·W " + str(shape));
-            }
-            int r = 1 + rnd.nextInt(17);
-            float[] a = random(1 + r * in, rnd), watExpected = new float[out * r];
-            GemmScalar.xWt(dense, 0, a, 1, watExpected, 0, out, in, r, false);
-            float[] watBound = new float[out * r];
-            for (int o = 0; o < out; o++) {
-                for (int j = 0; j < r; j++) {
-                    double b = 0;
-                    for (int i = 0; i < in; i++) b += Math.abs((double) dense[o * in + i] * a[1 + j * in + i]);
-                    watBound[o * r + j] = (float) b;
-                }
-            }
+    /** Products whose depth spans several packed blocks, on the preferred species (the blocks do not depend on it). */
+    @ParameterizedTest(name = "{0} threads={1}")
+    @MethodSource("storagesWithThreads")
+    void deepProductsMatchScalarTwin(Storage storage, int threads) {
+        Parallel.setThreads(threads);
+        SplittableRandom rnd = new SplittableRandom(storage.name().hashCode() * 37L + threads);
+        for (int[] shape : DEEPER) check(storage, Gemm.preferred(), shape, rnd);
+    }
 
-            // x·Wᵀ and A·Wᵀ from one pass over W: the first as x·Wᵀ alone, bit for bit; the second as the twin's W·Aᵀ
-            float[] xs = random(1 + m * in, rnd), ys = random(2 + m * out, rnd), alone = ys.clone();
-            float[] ay = random(3 + r * out, rnd);
-            kernel.xWtShared(xs, 1, m, a, 1, r, w, ys, 2, ay, 3);
-            kernel.xWt(xs, 1, w, alone, 2, m, false, null, null);
-            assertSameBits(ys, alone, storage + " shared x·Wᵀ " + str(shape));
-            float[] ayT = new float[out * r];
-            for (int j = 0; j < r; j++) for (int o = 0; o < out; o++) ayT[o * r + j] = ay[3 + j * out + o];
-            assertClose(ayT, watExpected, watBound, storage + " shared A·Wᵀ " + str(shape));
-            // A·Wᵀ is the same bits whatever x is (DoRA's norm must not depend on the batch)
-            float[] alone2 = ay.clone();
-            java.util.Arrays.fill(alone2, 3, alone2.length, Float.NaN);
-            kernel.xWtShared(new float[0], 0, 0, a, 1, r, w, new float[0], 0, alone2, 3);
-            assertSameBits(ay, alone2, storage + " A·Wᵀ without x " + str(shape));
+    static Stream<Arguments> storagesWithThreads() {
+        return storages().stream().flatMap(s -> Stream.of(Arguments.of(s, 1), Arguments.of(s, 2)));
+    }
 
-            double[] sq = w.rowSquaredNorms();
-            for (int o = 0; o < out; o++) {
-                double s = 0;
-                for (int i = 0; i < in; i++) s += (double) dense[o * in + i] * dense[o * in + i];
-                assertThat(sq[o]).as("%s row norm %d of %s", storage, o, str(shape)).isCloseTo(s, org.assertj.core.data.Offset.offset(1e-9 * s + 1e-30));
+    private static void check(Storage storage, GemmKernel kernel, int[] shape, SplittableRandom rnd) {
+        int m = shape[0], in = shape[1], out = shape[2];
+        WeightMatrix w = storage.of(random(out * in, rnd), out, in);
+        float[] dense = w.toFloatArray();
+        for (boolean acc : new boolean[] {false, true}) {
+            float[] cs = rnd.nextBoolean() ? random(out, rnd) : null, cb = rnd.nextBoolean() ? random(out, rnd) : null;
+            float[] x = random(2 + m * in, rnd), y = random(1 + m * out, rnd), expected = y.clone();
+            kernel.xWt(x, 2, w, y, 1, m, acc, cs, cb);
+            GemmScalar.xWt(x, 2, dense, 0, expected, 1, m, in, out, acc, cs, cb);
+            assertClose(y, expected, bound(x, 2, dense, m, in, out, cs, cb, acc ? expected : null), storage + " x·Wᵀ " + str(shape));
+
+            float[] rs = rnd.nextBoolean() ? random(out, rnd) : null;
+            float[] g = random(m * out, rnd), dx = random(m * in, rnd), dxExpected = dx.clone();
+            float[] dxBound = acc ? abs(dx) : new float[dx.length];
+            kernel.gW(g, 0, w, rs, dx, 0, m, acc);
+            GemmScalar.gW(g, 0, dense, 0, rs, dxExpected, 0, m, out, in, acc);
+            // the scale of the sums: Σ|g·s·W| (plus |dx| when added into)
+            GemmScalar.gW(abs(g), 0, abs(dense), 0, rs == null ? null : abs(rs), dxBound, 0, m, out, in, true);
+            assertClose(dx, dxExpected, dxBound, storage + " g·W " + str(shape));
+        }
+        int r = 1 + rnd.nextInt(17);
+        float[] a = random(1 + r * in, rnd), watExpected = new float[out * r];
+        GemmScalar.xWt(dense, 0, a, 1, watExpected, 0, out, in, r, false);
+        float[] watBound = new float[out * r];
+        for (int o = 0; o < out; o++) {
+            for (int j = 0; j < r; j++) {
+                double b = 0;
+                for (int i = 0; i < in; i++) b += Math.abs((double) dense[o * in + i] * a[1 + j * in + i]);
+                watBound[o * r + j] = (float) b;
             }
+        }
+
+        // x·Wᵀ and A·Wᵀ from one pass over W: the first as x·Wᵀ alone, bit for bit; the second as the twin's W·Aᵀ
+        float[] xs = random(1 + m * in, rnd), ys = random(2 + m * out, rnd), alone = ys.clone();
+        float[] ay = random(3 + r * out, rnd);
+        kernel.xWtShared(xs, 1, m, a, 1, r, w, ys, 2, ay, 3);
+        kernel.xWt(xs, 1, w, alone, 2, m, false, null, null);
+        assertSameBits(ys, alone, storage + " shared x·Wᵀ " + str(shape));
+        float[] ayT = new float[out * r];
+        for (int j = 0; j < r; j++) for (int o = 0; o < out; o++) ayT[o * r + j] = ay[3 + j * out + o];
+        assertClose(ayT, watExpected, watBound, storage + " shared A·Wᵀ " + str(shape));
+        // A·Wᵀ is the same bits whatever x is (DoRA's norm must not depend on the batch)
+        float[] alone2 = ay.clone();
+        java.util.Arrays.fill(alone2, 3, alone2.length, Float.NaN);
+        kernel.xWtShared(new float[0], 0, 0, a, 1, r, w, new float[0], 0, alone2, 3);
+        assertSameBits(ay, alone2, storage + " A·Wᵀ without x " + str(shape));
+
+        double[] sq = w.rowSquaredNorms();
+        for (int o = 0; o < out; o++) {
+            double s = 0;
+            for (int i = 0; i < in; i++) s += (double) dense[o * in + i] * dense[o * in + i];
+            assertThat(sq[o]).as("%s row norm %d of %s", storage, o, str(shape)).isCloseTo(s, org.assertj.core.data.Offset.offset(1e-9 * s + 1e-30));
         }
     }
 
@@ -219,6 +240,12 @@ class WeightMatrixTest {
                 fail("%s: element %d is %s, expected %s within %s", where, i, actual[i], expected[i], tol);
             }
         }
+    }
+
+    private static float[] abs(float[] a) {
+        float[] out = new float[a.length];
+        for (int i = 0; i < a.length; i++) out[i] = Math.abs(a[i]);
+        return out;
     }
 
     private static float[] random(int size, SplittableRandom rnd) {
