@@ -15,8 +15,8 @@ import jdk.incubator.vector.VectorSpecies;
  * for the leftover columns; a product with few rows reads a B with contiguous rows in place, as such panels with the
  * row stride of B; x·Wᵀ's B, W's rows, is transposed 16 × 16 at a time by {@link Transpose16} where 512-bit
  * vectors are native). Against packed panels, a block of A with contiguous rows is copied per thread so that the
- * micro-kernel reads it at constant strides. A register-blocked micro-kernel keeps a tile of {@code MR × NR} vectors of C in
- * registers and adds one rank-1 update per step of depth: {@code NR} loads of B, {@code MR} broadcasts of A and
+ * micro-kernel reads it at constant strides. A register-blocked micro-kernel keeps a tile of {@code MR × NR} vectors
+ * of C in registers and adds one rank-1 update per step of depth: {@code NR} loads of B, {@code MR} broadcasts of A and
  * {@code MR·NR} fused multiply-adds. One-vector panels use a tile of {@code 2·MR × 1} vectors, enough independent
  * sums to hide the latency of the multiply-adds. Threads split the output by whole micro-tile rows or whole panels,
  * so no two threads write the same cache line. x·Wᵀ with only a few rows (decoding) skips the packing and takes dot
@@ -253,8 +253,8 @@ final class GemmSimd implements GemmKernel {
                     if (t1 > mainTiles) {
                         int e0 = Math.max(t0, mainTiles) - mainTiles, e1 = t1 - mainTiles;
                         block(e0 * MR, Math.min(extraRows, e1 * MR), q0, q1, wide, cols, depth, extra.a(),
-                                extra.aOff() + aShift, aRs, aCs, bp, bBase, ldb, extra.c(), extra.cOff(), ldc, j0, later,
-                                null, null);
+                                extra.aOff() + aShift, aRs, aCs, bp, bBase, ldb, extra.c(), extra.cOff(), ldc, j0,
+                                later, null, null);
                     }
                 };
                 if (inPlace && !parallel) {
@@ -274,7 +274,8 @@ final class GemmSimd implements GemmKernel {
                         rowsOf.run(0, tiles, q0, q1, bp);
                     });
                 } else if (packed <= PRIVATE_PACK_FLOATS && bw == null) {
-                    // each thread copies the float block itself; a widened weight (bw) is widened once, in parallel, below
+                    // each thread copies the float block itself; a widened weight (bw) is widened once, in parallel,
+                    // below
                     Parallel.range(tiles, 1, (t0, t1) -> {
                         float[] bp = packBuffer(packed);
                         pack(b, bOff, bRs, bCs, bw, transposed, ps, p0, depth, j0, cols, wide, 0, panels, bp);
@@ -300,7 +301,9 @@ final class GemmSimd implements GemmKernel {
     // column(q)·depth)
     private static void pack(float[] b, int bOff, int bRs, int bCs, WeightMatrix bw, boolean transposed, float[] ps,
                              int from, int depth, int j0, int cols, int wide, int q0, int q1, float[] bp) {
-        for (int q = q0; q < q1; q++) pack(b, bOff, bRs, bCs, bw, transposed, ps, from, depth, 0, depth, j0, cols, wide, q, bp);
+        for (int q = q0; q < q1; q++) {
+            pack(b, bOff, bRs, bCs, bw, transposed, ps, from, depth, 0, depth, j0, cols, wide, q, bp);
+        }
     }
 
     // rows [p0, p1) of panel q of that block -> bp
@@ -323,7 +326,8 @@ final class GemmSimd implements GemmKernel {
     private static void packParallel(float[] b, int bOff, int bRs, int bCs, WeightMatrix bw, boolean transposed,
                                      float[] ps, int from, int depth, int j0, int cols, int wide, int panels,
                                      float[] bp) {
-        int parts = panels >= 2 * Parallel.threads() ? 1 : Math.max(1, Math.min(depth / PACK_DEPTH, 2 * Parallel.threads()));
+        int threads = Parallel.threads();
+        int parts = panels >= 2 * threads ? 1 : Math.max(1, Math.min(depth / PACK_DEPTH, 2 * threads));
         Parallel.range(panels * parts, 1, (u0, u1) -> {
             for (int u = u0; u < u1; u++) {
                 int q = u / parts, part = u % parts;

@@ -33,8 +33,8 @@ final class WeightPanels {
         }
     }
 
-    // g·W's B(p, j) = W[p, j], rows [from, to) of it (to ≤ W.rows): dst[(p - from)·width + jj] = ps[p]·W[p, j0 + jj]
-    // (ps may be null)
+    // g·W's B(p, j) = W[p, j], rows [from, to) of it (to ≤ W.rows): dst[(p - from)·width + jj] =
+    // ps[p]·W[p, j0 + jj] (ps may be null)
     static void rows(WeightMatrix w, float[] ps, int from, int to, int j0, int cols, int width, float[] dst, int dOff) {
         for (int p = from; p < to; p++) {
             int d = dOff + (p - from) * width;
