@@ -233,18 +233,18 @@ final class GemmSimd implements GemmKernel {
         int kb = inPlace || bigK <= DEEP_K ? bigK : DEEP_K;
         int nc = Math.max(NRL, PACK_FLOATS / kb / NRL * NRL);
         int mainTiles = (bigM + MR - 1) / MR, tiles = mainTiles + (extraRows + MR - 1) / MR;
+        int bBase = inPlace ? bOff : 0, ldb = inPlace ? bRs : 0;
         for (int jc = 0; jc < bigN; jc += nc) {
             int j0 = jc, cols = Math.min(nc, bigN - jc);
             int wide = cols / NRL;
             int panels = wide + (cols - wide * NRL + L - 1) / L;
             for (int pb = 0; pb < bigK; pb += kb) {
-                int p0 = pb, depth = Math.min(kb, bigK - pb);
+                int from = pb, depth = Math.min(kb, bigK - pb);
                 boolean later = pb > 0, last = pb + depth == bigK;
                 boolean accMain = acc || later;
                 float[] scale = last ? cs : null, bias = last ? cb : null;
                 int aShift = pb * aCs, packed = depth * (cols + L);
                 // row tiles [t0, t1): the main rows' first, then extra's
-                int bBase = inPlace ? bOff : 0, ldb = inPlace ? bRs : 0;
                 TileBody rowsOf = (t0, t1, q0, q1, bp) -> {
                     if (t0 < mainTiles) {
                         block(t0 * MR, Math.min(bigM, Math.min(t1, mainTiles) * MR), q0, q1, wide, cols, depth, a,
@@ -265,12 +265,12 @@ final class GemmSimd implements GemmKernel {
                     Parallel.range(tiles, 1, (t0, t1) -> rowsOf.run(t0, t1, 0, panels, b));
                 } else if (!parallel) {
                     float[] bp = packBuffer(packed);
-                    pack(b, bOff, bRs, bCs, bw, transposed, ps, p0, depth, j0, cols, wide, 0, panels, bp);
+                    pack(b, bOff, bRs, bCs, bw, transposed, ps, from, depth, j0, cols, wide, 0, panels, bp);
                     rowsOf.run(0, tiles, 0, panels, bp);
                 } else if (tiles < panels) {
                     float[] bp = packBuffer(packed);
                     Parallel.range(panels, 1, (q0, q1) -> {
-                        pack(b, bOff, bRs, bCs, bw, transposed, ps, p0, depth, j0, cols, wide, q0, q1, bp);
+                        pack(b, bOff, bRs, bCs, bw, transposed, ps, from, depth, j0, cols, wide, q0, q1, bp);
                         rowsOf.run(0, tiles, q0, q1, bp);
                     });
                 } else if (packed <= PRIVATE_PACK_FLOATS && bw == null) {
@@ -278,12 +278,12 @@ final class GemmSimd implements GemmKernel {
                     // below
                     Parallel.range(tiles, 1, (t0, t1) -> {
                         float[] bp = packBuffer(packed);
-                        pack(b, bOff, bRs, bCs, bw, transposed, ps, p0, depth, j0, cols, wide, 0, panels, bp);
+                        pack(b, bOff, bRs, bCs, bw, transposed, ps, from, depth, j0, cols, wide, 0, panels, bp);
                         rowsOf.run(t0, t1, 0, panels, bp);
                     });
                 } else {
                     float[] bp = packBuffer(packed);
-                    packParallel(b, bOff, bRs, bCs, bw, transposed, ps, p0, depth, j0, cols, wide, panels, bp);
+                    packParallel(b, bOff, bRs, bCs, bw, transposed, ps, from, depth, j0, cols, wide, panels, bp);
                     Parallel.range(tiles, 1, (t0, t1) -> rowsOf.run(t0, t1, 0, panels, bp));
                 }
             }
@@ -374,7 +374,7 @@ final class GemmSimd implements GemmKernel {
             float[] scale = last ? cs : null, bias = last ? cb : null;
             for (int ic = i0; ic < i1; ic += MC) {
                 int iEnd = Math.min(ic + MC, i1);
-                if (ab != null) copyRows(a, aOff + ic * aRs + pc, aRs, iEnd - ic, kc, ab);
+                if (ab != null) copyA(a, aOff + ic * aRs + pc, aRs, iEnd - ic, kc, ab);
                 for (int q = q0; q < q1; q++) {
                     int col = column(q, wide);
                     int width = q < wide ? NRL : L;
@@ -405,7 +405,7 @@ final class GemmSimd implements GemmKernel {
 
     // rows i < rows of A at src + i·ld, kc values each -> ab: row i at i·KC, then zero rows up to a whole
     // micro-tile (their sums are never stored)
-    private static void copyRows(float[] a, int src, int ld, int rows, int kc, float[] ab) {
+    private static void copyA(float[] a, int src, int ld, int rows, int kc, float[] ab) {
         for (int i = 0; i < rows; i++) System.arraycopy(a, src + i * ld, ab, i * KC, kc);
         int padded = (rows + MR - 1) / MR * MR;
         for (int i = rows; i < padded; i++) Arrays.fill(ab, i * KC, i * KC + kc, 0f);
