@@ -27,7 +27,8 @@ public final class Ops {
         float[] y = tape.floats(tokens * out);
         Gemm.xWt(x.data(), 0, w.matrix(), y, 0, tokens, false, null, null);
         if (bias != null) addRowVector(y, bias.data(), tokens, out);
-        Tensor result = output(tape, y, shape, x, w, bias);
+        // backward reads x, W and the gradient, never y
+        Tensor result = output(tape, y, shape, x, w, bias).markOverwritable();
         if (result.requiresGrad()) {
             tape.record("linear", result, () -> {
                 float[] gy = result.grad();
@@ -52,6 +53,24 @@ public final class Ops {
             });
         }
         return result;
+    }
+
+    /**
+     * target + other, written over target's values, which only this op may read (target's producer marked them
+     * {@link Tensor#markOverwritable overwritable}, and the caller is their only reader): returns target, which then
+     * holds the sum and collects its gradient, passed on to other in backward. A residual connection so keeps one
+     * buffer instead of two. When target's values are not overwritable, or target takes no gradient where other
+     * does, this is {@link #add(Tape, Tensor, Tensor) add(other, target)}, the same values in a new buffer.
+     */
+    public static Tensor addInto(Tape tape, Tensor target, Tensor other) {
+        checkSameSize(target, other, "add");
+        if (!target.overwritable() || tape.needsGrad(other) && !target.requiresGrad()) return add(tape, other, target);
+        float[] y = target.data();
+        VecOps.add(other.data(), 0, y, 0, y, 0, y.length);
+        if (tape.needsGrad(target, other) && other.requiresGrad()) {
+            tape.record("add", () -> VecOps.axpy(1f, target.grad(), 0, other.grad(), 0, y.length));
+        }
+        return target;
     }
 
     /** a ⊙ b, same shapes. */

@@ -119,53 +119,70 @@ public final class TransformerOps {
      * dimension i < D/2 pairs with i + D/2, {@code out = x·cos + rotate_half(x)·sin}.
      */
     public static Tensor rope(Tape tape, Tensor x, int heads, RopeTable table, int[] positions) {
-        int rows = x.rows(), d = table.headDim(), half = d / 2;
-        if (x.cols() != heads * d) {
-            throw new IllegalArgumentException("rope: x " + x + " is not [T, " + heads + "·" + d + "]");
-        }
-        if (positions.length != rows) {
-            throw new IllegalArgumentException("rope: " + positions.length + " positions for " + rows + " rows");
-        }
-        int[] pos = positions.clone();
-        int last = -1;
-        for (int p : pos) last = Math.max(last, table.checkedPosition(p));
-        RopeTable.Values values = table.covering(last + 1);
-        float[] cos = values.cos(), sin = values.sin(), xd = x.data();
-        float[] y = tape.floats(xd.length);
-        int cols = x.cols();
-        Parallel.range(rows, rowGrain(cols), (start, end) -> {
-            for (int r = start; r < end; r++) {
-                int c = pos[r] * half;
-                for (int h = 0; h < heads; h++) {
-                    int off = r * cols + h * d;
-                    for (int i = 0; i < half; i++) {
-                        float a = xd[off + i], b = xd[off + i + half];
-                        y[off + i] = a * cos[c + i] - b * sin[c + i];
-                        y[off + i + half] = b * cos[c + i] + a * sin[c + i];
-                    }
-                }
-            }
-        });
+        Rotation rot = Rotation.of(x, heads, table, positions);
+        float[] y = tape.floats(x.numel());
+        rot.apply(x.data(), y, false, false);
         Tensor result = Ops.output(tape, y, x.shape(), x);
-        if (result.requiresGrad()) {
-            tape.record("rope", result, () -> {
-                float[] g = result.grad(), gx = x.grad();
-                Parallel.range(rows, rowGrain(cols), (start, end) -> {
-                    for (int r = start; r < end; r++) {
-                        int c = pos[r] * half;
-                        for (int h = 0; h < heads; h++) {
-                            int off = r * cols + h * d;
-                            for (int i = 0; i < half; i++) {
-                                float ga = g[off + i], gb = g[off + i + half];
-                                gx[off + i] += ga * cos[c + i] + gb * sin[c + i];
-                                gx[off + i + half] += gb * cos[c + i] - ga * sin[c + i];
+        if (result.requiresGrad()) tape.record("rope", result, () -> rot.apply(result.grad(), x.grad(), true, true));
+        return result;
+    }
+
+    /**
+     * {@link #rope}, written over x's values when its producer {@link Tensor#markOverwritable marked them
+     * overwritable} and the caller is their only reader (a projection's output): returns x, rotated, whose gradient
+     * backward turns back in place into the gradient of the unrotated values. The same values and gradients as
+     * {@link #rope}, without a second buffer; otherwise it is {@link #rope}.
+     */
+    public static Tensor ropeInPlace(Tape tape, Tensor x, int heads, RopeTable table, int[] positions) {
+        if (!x.overwritable()) return rope(tape, x, heads, table, positions);
+        Rotation rot = Rotation.of(x, heads, table, positions);
+        rot.apply(x.data(), x.data(), false, false);
+        if (tape.needsGrad(x)) tape.record("rope", () -> rot.apply(x.grad(), x.grad(), true, false));
+        return x;
+    }
+
+    /** The rotation of every head of x's rows by the row's position: the checked arguments of {@link #rope}. */
+    private record Rotation(int rows, int cols, int heads, int headDim, int[] pos, float[] cos, float[] sin) {
+        static Rotation of(Tensor x, int heads, RopeTable table, int[] positions) {
+            int rows = x.rows(), d = table.headDim();
+            if (x.cols() != heads * d) {
+                throw new IllegalArgumentException("rope: x " + x + " is not [T, " + heads + "·" + d + "]");
+            }
+            if (positions.length != rows) {
+                throw new IllegalArgumentException("rope: " + positions.length + " positions for " + rows + " rows");
+            }
+            int[] pos = positions.clone();
+            int last = -1;
+            for (int p : pos) last = Math.max(last, table.checkedPosition(p));
+            RopeTable.Values values = table.covering(last + 1);
+            return new Rotation(rows, x.cols(), heads, d, pos, values.cos(), values.sin());
+        }
+
+        // dst = R·src, or Rᵀ·src when inverse (the backward of a rotation); dst may be src; added to dst when
+        // accumulate. Rᵀ uses −sin: a·cos − b·(−sin) is a·cos + b·sin bit for bit.
+        void apply(float[] src, float[] dst, boolean inverse, boolean accumulate) {
+            int half = headDim / 2;
+            Parallel.range(rows, rowGrain(cols), (start, end) -> {
+                for (int r = start; r < end; r++) {
+                    int c = pos[r] * half;
+                    for (int h = 0; h < heads; h++) {
+                        int off = r * cols + h * headDim;
+                        for (int i = 0; i < half; i++) {
+                            float a = src[off + i], b = src[off + i + half];
+                            float cs = cos[c + i], sn = inverse ? -sin[c + i] : sin[c + i];
+                            float ra = a * cs - b * sn, rb = b * cs + a * sn;
+                            if (accumulate) {
+                                dst[off + i] += ra;
+                                dst[off + i + half] += rb;
+                            } else {
+                                dst[off + i] = ra;
+                                dst[off + i + half] = rb;
                             }
                         }
                     }
-                });
+                }
             });
         }
-        return result;
     }
 
     /**

@@ -63,15 +63,18 @@ public final class LlamaBlock {
         Tensor x = OpProfile.forward("rms_norm", () -> TransformerOps.rmsNorm(tape, h0, inputNorm, c.rmsNormEps()));
         Tensor qLin = linears.forward(tape, qProj, x), kLin = linears.forward(tape, kProj, x);
         Tensor v = linears.forward(tape, vProj, x);
-        Tensor q = OpProfile.forward("rope", () -> TransformerOps.rope(tape, qLin, c.numAttentionHeads(), rope, positions));
-        Tensor k = OpProfile.forward("rope", () -> TransformerOps.rope(tape, kLin, c.numKeyValueHeads(), rope, positions));
+        // the projections' outputs are read only by the next op: rotated and summed in place where their layers allow
+        Tensor q = OpProfile.forward("rope",
+                () -> TransformerOps.ropeInPlace(tape, qLin, c.numAttentionHeads(), rope, positions));
+        Tensor k = OpProfile.forward("rope",
+                () -> TransformerOps.ropeInPlace(tape, kLin, c.numKeyValueHeads(), rope, positions));
         Tensor a = OpProfile.forward("attention", () -> attention.attend(tape, layer, q, k, v));
         Tensor o = linears.forward(tape, oProj, a);
-        Tensor h1 = OpProfile.forward("add", () -> Ops.add(tape, h0, o));
+        Tensor h1 = OpProfile.forward("add", () -> Ops.addInto(tape, o, h0));
         Tensor y = OpProfile.forward("rms_norm", () -> TransformerOps.rmsNorm(tape, h1, postAttentionNorm, c.rmsNormEps()));
         Tensor gate = linears.forward(tape, gateProj, y), up = linears.forward(tape, upProj, y);
         Tensor s = OpProfile.forward("swiglu", () -> TransformerOps.swiglu(tape, gate, up));
         Tensor m = linears.forward(tape, downProj, s);
-        return OpProfile.forward("add", () -> Ops.add(tape, h1, m));
+        return OpProfile.forward("add", () -> Ops.addInto(tape, m, h1));
     }
 }

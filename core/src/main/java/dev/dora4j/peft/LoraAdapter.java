@@ -216,6 +216,8 @@ public final class LoraAdapter implements Adapter {
 
         Tensor result = trainable ? Tensor.param(y, outShape(input, out)).pooled(tape.pool())
                 : Tensor.of(y, outShape(input, out));
+        // LoRA's backward reads only the gradient of y; DoRA's reads y itself (recovering W x + s·B A x from it)
+        if (magnitude == null) result.markOverwritable();
         if (trainable) {
             Backward backward = new Backward(tape, base, input, result, dx, mask, su, v, droppedBase, unscaled, scale,
                     norm);

@@ -24,6 +24,8 @@ public final class Tensor {
     /** Where a gradient buffer comes from and where both buffers go back to; null: plain arrays. */
     private BufferPool pool;
     private boolean recycled;
+    /** Set by the op that made this tensor when its backward never reads these values. */
+    private boolean overwritable;
 
     private Tensor(float[] data, int[] shape, boolean requiresGrad) {
         long n = numel(shape);
@@ -174,6 +176,21 @@ public final class Tensor {
 
     private IllegalStateException recycledError() {
         return new IllegalStateException(this + " was recycled after backward; its buffers now belong to other tensors");
+    }
+
+    /**
+     * Marks that the op that made this tensor never reads its values again (its backward reads only the gradient), so
+     * that an op which is this tensor's only reader may overwrite them in place instead of taking a new buffer
+     * ({@code TransformerOps.ropeInPlace}, {@code Ops.addInto}). Only the op that made the tensor may mark it.
+     */
+    public Tensor markOverwritable() {
+        overwritable = true;
+        return this;
+    }
+
+    /** True when the op that made this tensor does not read its values again: see {@link #markOverwritable()}. */
+    public boolean overwritable() {
+        return overwritable;
     }
 
     public boolean requiresGrad() {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.dora4j.tensor.Tensor;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.Function;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
@@ -24,6 +25,41 @@ class OpsGradTest {
         GradCheck.Result r = GradCheck.standard().check(t -> Ops.linear(t, x, w, b), List.of(x, w, b));
         assertThat(r.maxRelError()).as(r.toString()).isLessThan(1e-3);
         assertThat(r.checked()).isGreaterThan(0);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,3,4", "4,5,7"})
+    void addIntoAProjectionMatchesAddBitForBit(int tokens, int in, int out) {
+        SplittableRandom rng = new SplittableRandom(tokens * 13L + out);
+        Tensor x = random(rng, true, tokens, in), w = random(rng, true, out, in), h = random(rng, true, tokens, out);
+        float[] weights = random(rng, false, tokens * out).data();
+        Function<Boolean, Function<Tape, Tensor>> graph = inPlace -> t -> {
+            Tensor y = Ops.linear(t, x, w, null);
+            Tensor sum = inPlace ? Ops.addInto(t, y, h) : Ops.add(t, h, y);
+            if (inPlace) assertThat(sum).isSameAs(y);
+            // h is read again after the sum, as a residual stream is
+            return Ops.weightedSum(t, Ops.mul(t, sum, h), weights);
+        };
+        GradCheck.Result r = GradCheck.standard().check(graph.apply(true), List.of(x, w, h));
+        assertThat(r.maxRelError()).as(r.toString()).isLessThan(1e-3);
+        assertThat(r.checked()).isGreaterThan(0);
+        assertThat(TransformerOpsGradTest.lossAndGradients(graph.apply(true), x, w, h))
+                .isDeepEqualTo(TransformerOpsGradTest.lossAndGradients(graph.apply(false), x, w, h));
+    }
+
+    @Test
+    void addIntoKeepsValuesItsProducerMayRead() {
+        SplittableRandom rng = new SplittableRandom(5);
+        Tensor a = random(rng, true, 2, 3), b = random(rng, true, 2, 3);
+        float[] before = a.data().clone();
+        Tensor sum = Ops.addInto(Tape.training(), a, b);
+        assertThat(sum).isNotSameAs(a);
+        assertThat(a.data()).isEqualTo(before);
+        assertThat(sum.data()).isEqualTo(Ops.add(Tape.training(), b, a).data());
+        // a frozen target cannot carry the gradient a trainable other needs: a new tensor takes it
+        Tensor frozen = Ops.linear(Tape.training(), random(rng, false, 2, 4), random(rng, false, 3, 4), null);
+        assertThat(frozen.overwritable()).isTrue();
+        assertThat(Ops.addInto(Tape.training(), frozen, b)).isNotSameAs(frozen).matches(Tensor::requiresGrad);
     }
 
     @Test

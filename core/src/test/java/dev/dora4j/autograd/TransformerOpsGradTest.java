@@ -75,6 +75,50 @@ class TransformerOpsGradTest {
     }
 
     @ParameterizedTest
+    @CsvSource({"1, 4, 4", "3, 2, 6", "7, 3, 4"})
+    void ropeInPlaceOnAProjectionMatchesRopeBitForBit(int tokens, int heads, int headDim) {
+        SplittableRandom rng = new SplittableRandom(40 + tokens);
+        RopeTable table = headDim == 4 ? ROPE_4 : ROPE_6;
+        int cols = heads * headDim;
+        Tensor x = random(rng, true, 1, tokens, 5), w = random(rng, true, 1, cols, 5);
+        float[] weights = random(rng, false, 1, tokens * cols).data();
+        int[] positions = new int[tokens];
+        for (int t = 0; t < tokens; t++) positions[t] = (t * 7 + 5) % 32;
+        Function<Boolean, Function<Tape, Tensor>> graph = inPlace -> tape -> {
+            Tensor y = Ops.linear(tape, x, w, null);
+            Tensor r = inPlace ? TransformerOps.ropeInPlace(tape, y, heads, table, positions)
+                    : TransformerOps.rope(tape, y, heads, table, positions);
+            if (inPlace) assertThat(r).isSameAs(y);
+            return Ops.weightedSum(tape, r, weights);
+        };
+        assertGradients(graph.apply(true), List.of(x, w));
+        assertThat(lossAndGradients(graph.apply(true), x, w)).isDeepEqualTo(lossAndGradients(graph.apply(false), x, w));
+    }
+
+    @Test
+    void ropeInPlaceCopiesValuesItsProducerMayRead() {
+        SplittableRandom rng = new SplittableRandom(3);
+        Tensor x = random(rng, true, 1, 3, 8);
+        float[] before = x.data().clone();
+        Tensor r = TransformerOps.ropeInPlace(Tape.training(), x, 2, ROPE_4, new int[] {1, 2, 3});
+        assertThat(r).isNotSameAs(x);
+        assertThat(x.data()).isEqualTo(before);
+        assertThat(r.data()).isEqualTo(TransformerOps.rope(Tape.training(), x, 2, ROPE_4, new int[] {1, 2, 3}).data());
+    }
+
+    // the loss, then each parameter's gradient, after one backward of f from zeroed gradients
+    static float[][] lossAndGradients(Function<Tape, Tensor> f, Tensor... params) {
+        for (Tensor p : params) p.zeroGrad();
+        Tape tape = Tape.training();
+        Tensor loss = f.apply(tape);
+        tape.backward(loss);
+        float[][] out = new float[params.length + 1][];
+        out[0] = loss.data().clone();
+        for (int i = 0; i < params.length; i++) out[i + 1] = params[i].grad().clone();
+        return out;
+    }
+
+    @ParameterizedTest
     @CsvSource({"1, 5", "3, 12", "7, 5"})
     void swigluGradients(int tokens, int dim) {
         SplittableRandom rng = new SplittableRandom(30 + tokens);
