@@ -24,9 +24,8 @@ import java.util.Collection;
  * <p>A run with activation checkpointing has asked for memory before speed, and its step keeps little besides the
  * weights: there the limit is {@code live + 256 MB}.
  *
- * <p>Off unless the system property {@code dora4j.heap} is {@code auto}, for a training run on ZGC (the launcher trains
- * on the serial collector, which has no soft limit, and leaves it unset); with any other value, or a JVM whose soft
- * limit cannot be changed at run time, nothing is done.
+ * <p>Off unless the system property {@code dora4j.heap} is {@code auto} (the launcher sets it); with any other
+ * value, or a JVM whose soft limit cannot be changed at run time, nothing is done.
  */
 public final class HeapBudget {
     /** The system property that turns fitting on with the value {@code auto}. */
