@@ -62,7 +62,7 @@ class PooledStepsTest {
     }
 
     @ParameterizedTest(name = "{0}, dropout {1}, checkpointing {2}")
-    @CsvSource({"dora, 0, false", "lora, 0, false", "dora, 0.1, false", "dora, 0, true"})
+    @CsvSource({"dora, 0, false", "lora, 0, false", "dora, 0.1, false", "dora, 0, true", "lora, 0, true"})
     void pooledStepsEqualStepsOnFreshArrays(String method, float dropout, boolean checkpointing) throws Exception {
         LlamaConfig config = LlamaConfig.parse(new ObjectMapper().readTree(CONFIG), "config.json");
         Run fresh = new Run(config, method, dropout, checkpointing);
