@@ -67,7 +67,8 @@ public final class Ops {
         if (!target.overwritable() || tape.needsGrad(other) && !target.requiresGrad()) return add(tape, other, target);
         float[] y = target.data();
         VecOps.add(other.data(), 0, y, 0, y, 0, y.length);
-        if (tape.needsGrad(target, other) && other.requiresGrad()) {
+        // target's gradient passes through unchanged; only other's needs adding to
+        if (tape.needsGrad(other)) {
             tape.record("add", () -> VecOps.axpy(1f, target.grad(), 0, other.grad(), 0, y.length));
         }
         return target;
