@@ -107,8 +107,8 @@ final class BenchCommand implements Callable<Integer> {
         var r = TrainBenchmark.run(c, new TrainBenchmark.Settings(method, rank, alpha, targets, batch, seqLen, steps, warmup,
                 seed, activationCheckpointing, profile, tables, linears));
         double rss = Resources.peakRssMb();
-        // this machine's FMA peak on the run's threads, measured after it (half a second)
-        double measuredPeak = PeakFlops.fma(threads, 500);
+        // this machine's FMA peak on the run's threads, measured after it (the best of 20 windows of 50 ms)
+        double measuredPeak = PeakFlops.fma(threads, 1000);
         if (json) {
             ObjectNode o = new ObjectMapper().createObjectNode();
             o.put("method", r.method());
@@ -315,9 +315,9 @@ final class BenchCommand implements Callable<Integer> {
     private int peak() {
         double one = PeakFlops.fma(1, 1000), all = PeakFlops.fma(threads, 1000);
         Parallel.setThreads(1);
-        double gemmOne = PeakFlops.gemm(1024, 5);
+        double gemmOne = PeakFlops.gemm(1024, 50);
         Parallel.setThreads(threads);
-        double gemmAll = PeakFlops.gemm(1024, 5);
+        double gemmAll = PeakFlops.gemm(1024, 100);
         if (json) {
             ObjectNode o = new ObjectMapper().createObjectNode();
             o.put("threads", threads);
