@@ -7,8 +7,10 @@
 #   bench/peer-compare.sh OUT_DIR [ROUNDS] [CONFIGS] [METHODS]
 #   bench/peer-compare.sh /tmp/cmp 2 "small base" "lora dora"
 #
-# Writes OUT_DIR/peer.jsonl (the peer's records), OUT_DIR/dora4j-<config>-<method>-<round>.json and prints a table:
-# per config and method the median over rounds of each side's median step time, tokens/s and peak RSS, and the ratios.
+# Writes OUT_DIR/peer.jsonl (the peer's records), OUT_DIR/dora4j-<config>-<method>-<round>.json and prints two tables:
+# per config and method the median over rounds of each side's median step time, tokens/s and peak RSS, and the ratios;
+# then every round: both sides' median steps, dora4j's first step over its median, peak RSS, the fraction of the FMA
+# peak measured after the run, and each timed step.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:?usage: bench/peer-compare.sh OUT_DIR [ROUNDS] [CONFIGS] [METHODS]}"
@@ -42,6 +44,7 @@ for line in open(f"{out}/peer.jsonl"):
 ours = {}
 for f in sorted(glob.glob(f"{out}/dora4j-*.json")):
     r = json.load(open(f))
+    r["_round"] = int(f.rsplit("-", 1)[1].removesuffix(".json"))
     c = r["config"].split("/")[-1].removesuffix(".json")
     ours.setdefault((c, r["method"]), []).append(r)
 med = statistics.median
@@ -64,4 +67,23 @@ for c in sorted({k[0] for k in rows}):
         d, l = rows[(c, "dora")], rows[(c, "lora")]
         print(f"{c}: DoRA/LoRA step time dora4j {d[1] / l[1]:.2f}x, peer {d[0] / l[0]:.2f}x; "
               f"DoRA/LoRA peak RSS dora4j {d[3] / l[3]:.2f}x, peer {d[2] / l[2]:.2f}x")
+# every round: the targets hold per round, so the medians above are not enough to judge them
+print()
+print("| config | method | round | peer / dora4j step s | speed ratio | first/median | peak RSS MB dora4j / peer "
+      "| RSS ratio | % of FMA peak | dora4j's timed steps s |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+tags = {}
+for key, recs in peer.items():
+    for r in recs:
+        tags[(key, r["tag"])] = r
+for key in sorted(ours, key=lambda k: (k[0] != "small", k[1])):
+    for o in sorted(ours[key], key=lambda r: r["_round"]):
+        p = tags.get((key, f"round{o['_round']}"))
+        if p is None:
+            continue
+        steps = " ".join(f"{t:.3f}" for t in o["step_s"])
+        print(f"| {key[0]} | {key[1]} | {o['_round']} | {p['step_s_median']:.3f} / {o['step_s_median']:.3f} "
+              f"| {p['step_s_median'] / o['step_s_median']:.2f}x | {o['step_s'][0] / o['step_s_median']:.2f} "
+              f"| {o['peak_rss_mb']:.0f} / {p['peak_rss_all_mb']:.0f} | {o['peak_rss_mb'] / p['peak_rss_all_mb']:.2f} "
+              f"| {100 * o['fraction_of_peak']:.0f} % of {o['fma_peak_gflops']:.0f} | {steps} |")
 EOF
