@@ -24,9 +24,6 @@ public final class PeakFlops {
     /** Length of one measured window. */
     private static final long WINDOW_MS = 50;
 
-    /** The chains' multiplier and addend, read at run time rather than folded in as constants. */
-    private static volatile float multiplier = 0.999999f, addend = 1e-7f;
-
     private PeakFlops() {}
 
     /**
@@ -37,7 +34,7 @@ public final class PeakFlops {
      */
     public static double fma(int threads, long millis) {
         if (threads <= 0) throw new IllegalArgumentException("threads must be positive, got " + threads);
-        for (int i = 0; i < 20_000; i++) chains(STEPS, multiplier, addend);
+        for (int i = 0; i < 20_000; i++) chains(STEPS);
         int windows = (int) Math.max(1, millis / WINDOW_MS);
         double[][] rates = new double[windows][threads];
         CyclicBarrier together = new CyclicBarrier(threads);
@@ -78,11 +75,10 @@ public final class PeakFlops {
 
     // one thread's GFLOP/s over about millis ms
     private static double rate(long millis) {
-        float mul = multiplier, add = addend;
         long steps = 0, t0 = System.nanoTime(), deadline = t0 + millis * 1_000_000L;
         float sink = 0;
         while (System.nanoTime() < deadline) {
-            for (int i = 0; i < 100; i++) sink += chains(STEPS, mul, add);
+            for (int i = 0; i < 100; i++) sink += chains(STEPS);
             steps += 100L * STEPS;
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
@@ -116,8 +112,8 @@ public final class PeakFlops {
     // steps rounds of 24 independent FMA chains; returns a lane so the work is not dropped. Its bytecode is over C2's
     // FreqInlineSize (325 bytes), so it is always compiled on its own, never inlined into the timing loop: inlined,
     // 16 chains ran at half this rate in some processes (110 against 220 GFLOP/s on one thread, AMD EPYC, 512-bit).
-    private static float chains(int steps, float mul, float add) {
-        FloatVector m = FloatVector.broadcast(S, mul), a = FloatVector.broadcast(S, add);
+    private static float chains(int steps) {
+        FloatVector m = FloatVector.broadcast(S, 0.999999f), a = FloatVector.broadcast(S, 1e-7f);
         FloatVector c0 = FloatVector.broadcast(S, 1f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
         FloatVector c8 = c0, c9 = c0, c10 = c0, c11 = c0, c12 = c0, c13 = c0, c14 = c0, c15 = c0;
         FloatVector c16 = c0, c17 = c0, c18 = c0, c19 = c0, c20 = c0, c21 = c0, c22 = c0, c23 = c0;
