@@ -3,7 +3,10 @@ package dev.dora4j.autograd;
 import dev.dora4j.tensor.BufferPool;
 import dev.dora4j.tensor.Tensor;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * A tape of coarse ops in creation order. Each op records one backward closure that reads the
@@ -29,6 +32,10 @@ public final class Tape {
     /** The buffers a scratch tape's ops took, to give back at {@link #discardExcept}; null for other tapes. */
     private final List<float[]> taken;
     private boolean recording;
+    /** Outputs whose ops can compute them again, with how: see {@link #recomputable} and {@link #release}. */
+    private final Map<Tensor, Recompute> recomputable = new IdentityHashMap<>();
+
+    private record Recompute(String op, Consumer<float[]> fill) {}
 
     public Tape(boolean recording) {
         this(recording, null);
@@ -128,6 +135,30 @@ public final class Tape {
         if (recording) ops.add(new Entry(op == null ? backward : OpProfile.backward(op, backward), output, saved));
     }
 
+    /**
+     * Declares that {@code output}'s values can be computed again from what its op keeps for its own backward anyway:
+     * {@code fill} writes them into a zeroed array. Only on a recording tape with a pool, for an output taken from it.
+     */
+    public void recomputable(Tensor output, String op, Consumer<float[]> fill) {
+        if (recording && pool != null && output.requiresGrad()) recomputable.put(output, new Recompute(op, fill));
+    }
+
+    /**
+     * Gives a {@link #recomputable} output's values back to the pool once every op that reads them has run forward, and
+     * records a rule that computes them again, run in backward before the backward of every op recorded so far. The
+     * ops that read the output must read its values in backward through the tensor ({@link Tensor#data()}), never
+     * keep the array from forward. Does nothing for other tensors.
+     */
+    public void release(Tensor output) {
+        Recompute how = recomputable.remove(output);
+        if (how == null || !recording || !output.releaseValues()) return;
+        ops.add(new Entry(OpProfile.backward(how.op(), () -> {
+            float[] values = pool.take(output.numel());
+            how.fill().accept(values);
+            output.restoreValues(values);
+        }), null, null));
+    }
+
     public int size() {
         return ops.size();
     }
@@ -155,9 +186,11 @@ public final class Tape {
             if (op.saved() != null) for (float[] buffer : op.saved()) pool.give(buffer);
         }
         ops.clear();
+        recomputable.clear();
     }
 
     public void clear() {
         ops.clear();
+        recomputable.clear();
     }
 }

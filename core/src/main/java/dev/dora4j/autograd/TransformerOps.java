@@ -62,16 +62,28 @@ public final class TransformerOps {
         float[] inv = tape.floats(rows);
         Parallel.range(rows, rowGrain(dim), (start, end) -> {
             for (int r = start; r < end; r++) {
-                int off = r * dim;
-                float variance = VecOps.sumSquares(xd, off, dim) / dim;
-                float ri = (float) (1.0 / Math.sqrt(variance + eps));
-                inv[r] = ri;
-                for (int i = 0; i < dim; i++) y[off + i] = w[i] * (xd[off + i] * ri);
+                float variance = VecOps.sumSquares(xd, r * dim, dim) / dim;
+                inv[r] = (float) (1.0 / Math.sqrt(variance + eps));
+                rmsNormScale(xd, w, inv, y, r, dim);
             }
         });
         Tensor result = Ops.output(tape, y, x.shape(), x, weight);
-        if (result.requiresGrad()) tape.record("rms_norm", result, () -> rmsNormBackward(x, weight, result.grad(), inv), inv);
+        if (result.requiresGrad()) {
+            tape.record("rms_norm", result, () -> rmsNormBackward(x, weight, result.grad(), inv), inv);
+            // the same values again from x and the saved 1/rms, which backward keeps anyway
+            tape.recomputable(result, "rms_norm",
+                    values -> Parallel.range(rows, rowGrain(dim), (start, end) -> {
+                        for (int r = start; r < end; r++) rmsNormScale(x.data(), weight.data(), inv, values, r, dim);
+                    }));
+        }
         return result;
+    }
+
+    // row r of y = w ⊙ (x · inv)
+    private static void rmsNormScale(float[] xd, float[] w, float[] inv, float[] y, int r, int dim) {
+        int off = r * dim;
+        float ri = inv[r];
+        for (int i = 0; i < dim; i++) y[off + i] = w[i] * (xd[off + i] * ri);
     }
 
     // dx = r·(g ⊙ w) − r³·x·<g ⊙ w, x>/dim, dw = Σ_rows g ⊙ x·r
@@ -200,16 +212,23 @@ public final class TransformerOps {
         if (gate.numel() != up.numel()) {
             throw new IllegalArgumentException("swiglu: shapes differ: " + gate + " vs " + up);
         }
-        float[] g = gate.data(), u = up.data();
-        float[] y = tape.floats(g.length);
+        float[] y = tape.floats(gate.numel());
+        swigluForward(gate.data(), up.data(), y);
+        Tensor result = Ops.output(tape, y, gate.shape(), gate, up);
+        if (result.requiresGrad()) {
+            tape.record("swiglu", result, () -> swigluBackward(gate, up, result.grad()));
+            // backward keeps gate and up anyway: the output is computed again from them
+            tape.recomputable(result, "swiglu", values -> swigluForward(gate.data(), up.data(), values));
+        }
+        return result;
+    }
+
+    private static void swigluForward(float[] g, float[] u, float[] y) {
         Parallel.range(g.length, GRAIN_ELEMENTS, (start, end) -> {
             int i = start;
             for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) swigluForward(g, u, y, i);
             for (; i < end; i++) y[i] = g[i] / (FastExp.exp(-g[i]) + 1f) * u[i];
         });
-        Tensor result = Ops.output(tape, y, gate.shape(), gate, up);
-        if (result.requiresGrad()) tape.record("swiglu", result, () -> swigluBackward(gate, up, result.grad()));
-        return result;
     }
 
     // d/dg = gy·u·σ(g)·(1 + g·(1 − σ(g))), d/du = gy·silu(g)

@@ -63,6 +63,8 @@ public final class LlamaBlock {
         Tensor x = OpProfile.forward("rms_norm", () -> TransformerOps.rmsNorm(tape, h0, inputNorm, c.rmsNormEps()));
         Tensor qLin = linears.forward(tape, qProj, x), kLin = linears.forward(tape, kProj, x);
         Tensor v = linears.forward(tape, vProj, x);
+        // the norms' and SwiGLU's outputs are computed again in backward rather than kept (when their ops allow)
+        tape.release(x);
         // the projections' outputs are read only by the next op: rotated and summed in place where their layers allow
         Tensor q = OpProfile.forward("rope",
                 () -> TransformerOps.ropeInPlace(tape, qLin, c.numAttentionHeads(), rope, positions));
@@ -73,8 +75,10 @@ public final class LlamaBlock {
         Tensor h1 = OpProfile.forward("add", () -> Ops.addInto(tape, o, h0));
         Tensor y = OpProfile.forward("rms_norm", () -> TransformerOps.rmsNorm(tape, h1, postAttentionNorm, c.rmsNormEps()));
         Tensor gate = linears.forward(tape, gateProj, y), up = linears.forward(tape, upProj, y);
+        tape.release(y);
         Tensor s = OpProfile.forward("swiglu", () -> TransformerOps.swiglu(tape, gate, up));
         Tensor m = linears.forward(tape, downProj, s);
+        tape.release(s);
         return OpProfile.forward("add", () -> Ops.addInto(tape, m, h1));
     }
 }

@@ -8,7 +8,11 @@ import dev.dora4j.tensor.Tensor;
  * It owns its trainable tensors and records its own backward on the tape.
  */
 public interface LinearAdapter {
-    /** x: [tokens, in] -> y: [tokens, out], including the base layer's output and bias. */
+    /**
+     * x: [tokens, in] -> y: [tokens, out], including the base layer's output and bias. A backward that needs x's values
+     * reads them through {@code x} when it runs (they may have been given back and computed again in between: see
+     * {@code Tape.release}), never through an array kept from forward.
+     */
     Tensor forward(Tape tape, Linear base, Tensor x);
 
     /** Folds the adapter into {@code base}'s weight in place. */

@@ -219,8 +219,9 @@ public final class LoraAdapter implements Adapter {
         // LoRA's backward reads only the gradient of y; DoRA's reads y itself (recovering W x + s·B A x from it)
         if (magnitude == null) result.markOverwritable();
         if (trainable) {
-            Backward backward = new Backward(tape, base, input, result, dx, mask, su, v, droppedBase, unscaled, scale,
-                    norm);
+            // without dropout, backward reads x through the input tensor (whose values may be computed again by then)
+            Backward backward = new Backward(tape, base, input, result, mask == null ? null : dx, mask, su, v,
+                    droppedBase, unscaled, scale, norm);
             tape.record(opName(), result, backward::run, saved(computed, su, v, droppedBase, unscaled));
         }
         return result;
@@ -265,7 +266,10 @@ public final class LoraAdapter implements Adapter {
         private final Tape tape;
         private final Linear base;
         private final Tensor input, result;
-        /** drop(x), its mask (or null), s·A drop(x); with dropout, W drop(x) and s·B A drop(x) (DoRA only). */
+        /**
+         * drop(x) with dropout (else null: x is read from the input), its mask (or null), s·A drop(x); with dropout,
+         * W drop(x) and s·B A drop(x) (DoRA only).
+         */
         private final float[] dx, mask, su, v, droppedBase;
         /** W x + s·B A x when some DoRA scale is 0 (else recovered from the output), and the scales m/n. */
         private final float[] unscaled, scale;
@@ -331,7 +335,9 @@ public final class LoraAdapter implements Adapter {
             for (int o = 0; o < out; o++) bScale[o] = magnitude == null ? s : s * scale[o];
             float[] gu = tape.floats(tokens * r);
             Gemm.gW(gy, 0, b, 0, bScale, gu, 0, tokens, out, r, false);
-            if (loraA.requiresGrad()) Gemm.gtX(gu, 0, dx, 0, loraA.grad(), 0, tokens, r, in, true);
+            if (loraA.requiresGrad()) {
+                Gemm.gtX(gu, 0, dx != null ? dx : input.data(), 0, loraA.grad(), 0, tokens, r, in, true);
+            }
             if (magnitude != null && exactNormGradient) normGradient(dScale, w, a, b, out, in, r);
             if (input.requiresGrad()) inputGradient(gy, gu, w, a, tokens, out, in, r);
             tape.give(gu);

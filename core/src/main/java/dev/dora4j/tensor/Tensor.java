@@ -24,6 +24,8 @@ public final class Tensor {
     /** Where a gradient buffer comes from and where both buffers go back to; null: plain arrays. */
     private BufferPool pool;
     private boolean recycled;
+    /** Values given back to the pool until backward computes them again ({@link #releaseValues}). */
+    private boolean released;
     /** Set by the op that made this tensor when its backward never reads these values. */
     private boolean overwritable;
 
@@ -134,7 +136,7 @@ public final class Tensor {
     /** The float values themselves; a tensor in another storage has none (see {@link #matrix()}). */
     public float[] data() {
         if (stored != null) throw new IllegalStateException(this + " keeps " + stored.storage() + " values; read them with matrix()");
-        if (data == null) throw recycledError();
+        if (data == null) throw released ? releasedError() : recycledError();
         return data;
     }
 
@@ -172,6 +174,33 @@ public final class Tensor {
             recycled = true;
         }
         pool.give(g);
+    }
+
+    /**
+     * Gives the values back to the pool they came from while nothing reads them, to be computed again into a buffer
+     * from that pool and set with {@link #restoreValues} before anything reads them in backward; true when they went
+     * back (values not taken from a pool stay).
+     */
+    public boolean releaseValues() {
+        if (pool == null || stored != null || data == null || !pool.give(data)) return false;
+        data = null;
+        released = true;
+        return true;
+    }
+
+    /** Sets the values {@link #releaseValues released} before, computed again into {@code values}. */
+    public void restoreValues(float[] values) {
+        if (!released || values.length != numel) {
+            throw new IllegalStateException(this + ": " + values.length + " values restored to a tensor whose values "
+                    + (released ? "were released" : "were never released"));
+        }
+        data = values;
+        released = false;
+    }
+
+    private IllegalStateException releasedError() {
+        return new IllegalStateException(this + " gave its values back until backward computes them again; "
+                + "an op read them in between");
     }
 
     private IllegalStateException recycledError() {
