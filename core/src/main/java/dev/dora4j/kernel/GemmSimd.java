@@ -69,6 +69,15 @@ final class GemmSimd implements GemmKernel {
      * products of one or two vectors spend their time in the lane sums.
      */
     private static final int NARROW_K = 2 * L;
+    /**
+     * x·Wᵀ with a float W and more than {@link #DOT_M} but at most this many rows of x is computed as (W·xᵀ)ᵀ (see
+     * {@link #xWtSwapped}): packing W's rows into panels means transposing all of W on every call, which at a few
+     * hundred rows of x costs a fifth of the product (2 threads, 256 rows against llama1b's and qwen05b's weights:
+     * 235-267 GFLOP/s packed, 288-334 swapped; in a llama1b LoRA step the adapters' forward went from 2.14 to 1.82 s).
+     * At 512 rows the two ways tie inside a training step (base DoRA's forward 0.358-0.364 s packed, 0.365-0.377
+     * swapped), so larger products keep packing W.
+     */
+    private static final int SWAP_M = 256;
 
     /** Few-row products with a bf16 weight, widened in registers. */
     private static final Bf16Dots BF16 = Specialize.copy(Bf16DotsSimd.class, Bf16Dots.class, S);
@@ -85,6 +94,8 @@ final class GemmSimd implements GemmKernel {
      * a power of two apart fall into the same cache sets; from the copy they are constant offsets of one index.
      */
     private static final ThreadLocal<float[]> A_BLOCK = ThreadLocal.withInitial(() -> new float[MC * KC]);
+    /** Each thread's block of (W·xᵀ) rows, [MC, m], before it is transposed into x·Wᵀ ({@link #xWtSwapped}). */
+    private static final ThreadLocal<float[][]> SWAPPED = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
 
     GemmSimd() {}
 
@@ -101,8 +112,101 @@ final class GemmSimd implements GemmKernel {
         GemmChecks.vector("colBias", colBias, n);
         if (k >= NARROW_K && m <= DOT_M) {
             dotProducts(x, xOff, k, w, wOff, k, m, n, k, y, yOff, n, acc, colScale, colBias);
+        } else if (swaps(m, 0, k, n)) {
+            xWtSwapped(x, xOff, w, wOff, y, yOff, m, k, n, acc, colScale, colBias, null);
         } else {
             gemm(m, n, k, x, xOff, k, 1, w, wOff, 1, k, null, y, yOff, n, acc, colScale, colBias);
+        }
+    }
+
+    // x·Wᵀ (and r more rows against the same W) is computed as (W·xᵀ)ᵀ: few enough rows of x, W deep enough to be
+    // worth packing x and shallow enough for one packed block, and wide enough to keep every thread busy on row
+    // tiles of W
+    private static boolean swaps(int m, int r, int k, int n) {
+        return m > DOT_M && m <= SWAP_M && k >= KC && k <= DEEP_K && n >= 2 * MC
+                && (long) k * (m + r + L) <= 2L * PACK_FLOATS;
+    }
+
+    /**
+     * y = (acc ? y : 0) + x·Wᵀ, then times cs and plus cb per column (each may be null), and ay = A·Wᵀ for the r rows
+     * of extra's A (or none), computed as (W·[x; A]ᵀ)ᵀ: x and A (m + r rows) are packed into panels once, and W's rows
+     * are copied into the micro-kernel's A block as they are instead of being transposed into panels. Each thread takes
+     * a range of W's rows, MC at a time: their products with every row of x and A go into a scratch [MC, m + r], which
+     * is then transposed into the columns of y and ay. Every element is the same sum in the same order as the other
+     * way round (over depth in blocks of KC, then scaled, then biased): the same bits.
+     */
+    private static void xWtSwapped(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n,
+                                   boolean acc, float[] cs, float[] cb, Rows extra) {
+        int r = extra == null ? 0 : extra.rows(), cols = m + r;
+        int wide = cols / NRL, panels = wide + (cols - wide * NRL + L - 1) / L;
+        float[] bp = packBuffer(k * (cols + L));
+        packSwapped(x, xOff, m, extra, k, wide, panels, bp);
+        int tiles = (n + MR - 1) / MR;
+        run(true, tiles, (t0, t1) -> {
+            float[][] holder = SWAPPED.get();
+            if (holder[0].length < MC * cols) holder[0] = new float[MC * cols];
+            float[] s = holder[0];
+            int end = Math.min(n, t1 * MR);
+            for (int i0 = t0 * MR; i0 < end; i0 += MC) {
+                int rows = Math.min(MC, end - i0);
+                // s row i - i0 = row i of W·[x; A]ᵀ = column i of y, then of ay
+                if (acc) GemmPack.transposeCopy(y, yOff + i0, n, rows, m, s, 0, cols, Transpose16.NATIVE);
+                block(i0, i0 + rows, 0, panels, wide, cols, k, w, wOff, k, 1, bp, 0, 0, s, -i0 * cols, cols, 0, acc,
+                        null, null);
+                if (cs != null || cb != null) scaleRows(s, cols, m, rows, cs, cb, i0);
+                GemmPack.transposeCopy(s, 0, cols, m, rows, y, yOff + i0, n, Transpose16.NATIVE);
+                if (r > 0) {
+                    GemmPack.transposeCopy(s, m, cols, r, rows, extra.c(), extra.cOff() + i0, n, Transpose16.NATIVE);
+                }
+            }
+        });
+    }
+
+    // the panels of B = [x; A]ᵀ (B(p, j) = x[j·k + p] for j < m, A[(j - m)·k + p] after), each zero-padded to its
+    // width; by panels, and by ranges of depth too when there are few panels
+    private static void packSwapped(float[] x, int xOff, int m, Rows extra, int k, int wide, int panels, float[] bp) {
+        int threads = Parallel.threads(), cols = m + (extra == null ? 0 : extra.rows());
+        int parts = panels >= 2 * threads ? 1 : Math.max(1, Math.min(k / PACK_DEPTH, 2 * threads));
+        Parallel.range(panels * parts, 1, (u0, u1) -> {
+            for (int u = u0; u < u1; u++) {
+                int q = u / parts, part = u % parts;
+                int p0 = (int) ((long) k * part / parts), p1 = (int) ((long) k * (part + 1) / parts);
+                int col = column(q, wide), width = q < wide ? NRL : L, n = Math.min(width, cols - col);
+                int d = col * k + p0 * width, fromX = Math.max(0, Math.min(n, m - col));
+                if (fromX > 0) {
+                    GemmPack.transposeCopy(x, xOff + col * k + p0, k, p1 - p0, fromX, bp, d, width, Transpose16.NATIVE);
+                }
+                if (n > fromX) {
+                    int a0 = col + fromX - m;
+                    GemmPack.transposeCopy(extra.a(), extra.aOff() + a0 * k + p0, k, p1 - p0, n - fromX, bp,
+                            d + fromX, width, Transpose16.NATIVE);
+                }
+                if (n < width) {
+                    for (int p = 0; p < p1 - p0; p++) Arrays.fill(bp, d + p * width + n, d + (p + 1) * width, 0f);
+                }
+            }
+        });
+    }
+
+    // the first m values of row r < rows of s (rows ld apart) times cs[i0 + r], then plus cb[i0 + r] (either may be
+    // null)
+    private static void scaleRows(float[] s, int ld, int m, int rows, float[] cs, float[] cb, int i0) {
+        for (int r = 0; r < rows; r++) {
+            FloatVector f = cs == null ? null : FloatVector.broadcast(S, cs[i0 + r]);
+            FloatVector b = cb == null ? null : FloatVector.broadcast(S, cb[i0 + r]);
+            int o = r * ld, j = 0;
+            for (int bound = S.loopBound(m); j < bound; j += L) {
+                FloatVector v = FloatVector.fromArray(S, s, o + j);
+                if (f != null) v = v.mul(f);
+                if (b != null) v = v.add(b);
+                v.intoArray(s, o + j);
+            }
+            for (; j < m; j++) {
+                float v = s[o + j];
+                if (cs != null) v *= cs[i0 + r];
+                if (cb != null) v += cb[i0 + r];
+                s[o + j] = v;
+            }
         }
     }
 
@@ -156,6 +260,8 @@ final class GemmSimd implements GemmKernel {
         GemmChecks.xWt(a, aOff, w, ay, ayOff, r);
         if (k == 0 || r == 0) {
             GemmKernel.super.xWtShared(x, xOff, m, a, aOff, r, w, y, yOff, ay, ayOff);
+        } else if (m > WIDENED_DOT_M && w instanceof F32Matrix f && swaps(m, r, k, n)) {
+            xWtSwapped(x, xOff, f.data(), f.offset(), y, yOff, m, k, n, false, null, null, new Rows(a, aOff, r, ay, ayOff));
         } else if (m > WIDENED_DOT_M) {
             packedProduct(x, xOff, m, w, y, yOff, new Rows(a, aOff, r, ay, ayOff));
         } else {

@@ -40,6 +40,12 @@ class GemmTest {
     private static final int[][] DEEPER = {{13, 40001, 70}, {13, 33001, 300}, {7, 70, 40001}, {70, 13, 33001},
         {40001, 70, 13}};
 
+    /**
+     * x·Wᵀ computed as (W·xᵀ)ᵀ: more than 32 and at most 256 rows of x, a depth of at least one KC block at every
+     * width (up to 1024) and at least 288 rows of W; odd sizes at every edge.
+     */
+    private static final int[][] SWAPPED = {{33, 1030, 300}, {70, 1100, 289}, {130, 1024, 301}, {65, 2050, 290}};
+
     @AfterAll
     static void restoreThreads() {
         Parallel.setThreads(DEFAULT_THREADS);
@@ -108,6 +114,65 @@ class GemmTest {
                 assertClose(y, expected, bound, yo, m * n,
                         "xWt m=" + m + " k=" + k + " n=" + n + " variant " + variant + " on " + species);
             }
+        }
+    }
+
+    /** x·Wᵀ computed as (W·xᵀ)ᵀ, with and without accumulation, column scale and bias, against the scalar twin. */
+    @ParameterizedTest(name = "{0} threads={1}")
+    @MethodSource("dev.dora4j.kernel.Species#withThreads")
+    void swappedProductsMatchScalarTwin(VectorSpecies<Float> species, int threads) {
+        Parallel.setThreads(threads);
+        GemmKernel kernel = Gemm.using(species);
+        SplittableRandom rnd = new SplittableRandom(species.vectorBitSize() * 19L + threads);
+        for (int[] shape : SWAPPED) {
+            int m = shape[0], k = shape[1], n = shape[2];
+            for (int variant = 0; variant < 2; variant++) {
+                boolean acc = variant == 1;
+                float[] cs = acc ? null : random(n, rnd);
+                float[] cb = acc ? null : random(n, rnd);
+                int xo = rnd.nextInt(3), wo = rnd.nextInt(3), yo = rnd.nextInt(3);
+                float[] x = random(xo + m * k, rnd), w = random(wo + n * k, rnd), y = random(yo + m * n + 2, rnd);
+                float[] expected = y.clone(), bound = abs(y);
+                GemmScalar.xWt(x, xo, w, wo, expected, yo, m, k, n, acc, cs, cb);
+                GemmScalar.xWt(abs(x), xo, abs(w), wo, bound, yo, m, k, n, acc, abs(cs), abs(cb));
+                kernel.xWt(x, xo, w, wo, y, yo, m, k, n, acc, cs, cb);
+                assertClose(y, expected, bound, yo, m * n,
+                        "swapped xWt m=" + m + " k=" + k + " n=" + n + " variant " + variant + " on " + species);
+                if (yo > 0) assertThat(y[yo - 1]).as("before the output").isEqualTo(expected[yo - 1]);
+                assertThat(y[yo + m * n]).as("after the output").isEqualTo(expected[yo + m * n]);
+            }
+        }
+    }
+
+    /**
+     * The swapped product is the packed one's sums in the same order: the same bits as x·Wᵀ through packed panels of W,
+     * which a 16-bit W takes (widened as it is packed; its values here are exact in bfloat16), with a column scale and
+     * bias, and with DoRA's extra rows A·Wᵀ on the same pass.
+     */
+    @ParameterizedTest(name = "{0} threads={1}")
+    @MethodSource("dev.dora4j.kernel.Species#withThreads")
+    void swappedProductsHaveThePackedProductsBits(VectorSpecies<Float> species, int threads) {
+        Parallel.setThreads(threads);
+        GemmKernel kernel = Gemm.using(species);
+        SplittableRandom rnd = new SplittableRandom(species.vectorBitSize() * 23L + threads);
+        for (int[] shape : SWAPPED) {
+            int m = shape[0], k = shape[1], n = shape[2], r = 3;
+            if (m <= 64) continue; // fewer rows of x take dot products against a 16-bit W
+            float[] x = random(m * k, rnd), w = random(n * k, rnd), a = random(r * k, rnd);
+            for (int i = 0; i < w.length; i++) w[i] = Float.intBitsToFloat(Float.floatToIntBits(w[i]) & 0xffff0000);
+            float[] cs = random(n, rnd), cb = random(n, rnd);
+            F32Matrix f32 = new F32Matrix(w, n, k);
+            Bf16Matrix bf16 = Bf16Matrix.of(w, n, k);
+            String where = "m=" + m + " k=" + k + " n=" + n + " on " + species;
+            float[] packed = new float[m * n], y = new float[m * n];
+            kernel.xWt(x, 0, bf16, packed, 0, m, false, cs, cb);
+            kernel.xWt(x, 0, f32, y, 0, m, false, cs, cb);
+            assertThat(y).as("scaled and biased, " + where).containsExactly(packed);
+            float[] packedA = new float[r * n], ay = new float[r * n];
+            kernel.xWtShared(x, 0, m, a, 0, r, bf16, packed, 0, packedA, 0);
+            kernel.xWtShared(x, 0, m, a, 0, r, f32, y, 0, ay, 0);
+            assertThat(y).as("x·Wᵀ with A·Wᵀ, " + where).containsExactly(packed);
+            assertThat(ay).as("A·Wᵀ, " + where).containsExactly(packedA);
         }
     }
 
