@@ -71,10 +71,12 @@ public final class TransformerOps {
         if (result.requiresGrad()) {
             tape.record("rms_norm", result, () -> rmsNormBackward(x, weight, result.grad(), inv), inv);
             // the same values again from x and the saved 1/rms, which backward keeps anyway
-            tape.recomputable(result, "rms_norm",
-                    values -> Parallel.range(rows, rowGrain(dim), (start, end) -> {
-                        for (int r = start; r < end; r++) rmsNormScale(x.data(), weight.data(), inv, values, r, dim);
-                    }));
+            tape.recomputable(result, "rms_norm", values -> {
+                float[] xv = x.data(), wv = weight.data();
+                Parallel.range(rows, rowGrain(dim), (start, end) -> {
+                    for (int r = start; r < end; r++) rmsNormScale(xv, wv, inv, values, r, dim);
+                });
+            });
         }
         return result;
     }

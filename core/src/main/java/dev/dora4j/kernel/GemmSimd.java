@@ -165,25 +165,20 @@ final class GemmSimd implements GemmKernel {
     // the panels of B = [x; A]ᵀ (B(p, j) = x[j·k + p] for j < m, A[(j - m)·k + p] after), each zero-padded to its
     // width; by panels, and by ranges of depth too when there are few panels
     private static void packSwapped(float[] x, int xOff, int m, Rows extra, int k, int wide, int panels, float[] bp) {
-        int threads = Parallel.threads(), cols = m + (extra == null ? 0 : extra.rows());
-        int parts = panels >= 2 * threads ? 1 : Math.max(1, Math.min(k / PACK_DEPTH, 2 * threads));
-        Parallel.range(panels * parts, 1, (u0, u1) -> {
-            for (int u = u0; u < u1; u++) {
-                int q = u / parts, part = u % parts;
-                int p0 = (int) ((long) k * part / parts), p1 = (int) ((long) k * (part + 1) / parts);
-                int col = column(q, wide), width = q < wide ? NRL : L, n = Math.min(width, cols - col);
-                int d = col * k + p0 * width, fromX = Math.max(0, Math.min(n, m - col));
-                if (fromX > 0) {
-                    GemmPack.transposeCopy(x, xOff + col * k + p0, k, p1 - p0, fromX, bp, d, width, Transpose16.NATIVE);
-                }
-                if (n > fromX) {
-                    int a0 = col + fromX - m;
-                    GemmPack.transposeCopy(extra.a(), extra.aOff() + a0 * k + p0, k, p1 - p0, n - fromX, bp,
-                            d + fromX, width, Transpose16.NATIVE);
-                }
-                if (n < width) {
-                    for (int p = 0; p < p1 - p0; p++) Arrays.fill(bp, d + p * width + n, d + (p + 1) * width, 0f);
-                }
+        int cols = m + (extra == null ? 0 : extra.rows());
+        packPanels(panels, k, (q, p0, p1) -> {
+            int col = column(q, wide), width = q < wide ? NRL : L, n = Math.min(width, cols - col);
+            int d = col * k + p0 * width, fromX = Math.max(0, Math.min(n, m - col));
+            if (fromX > 0) {
+                GemmPack.transposeCopy(x, xOff + col * k + p0, k, p1 - p0, fromX, bp, d, width, Transpose16.NATIVE);
+            }
+            if (n > fromX) {
+                int a0 = col + fromX - m;
+                GemmPack.transposeCopy(extra.a(), extra.aOff() + a0 * k + p0, k, p1 - p0, n - fromX, bp, d + fromX,
+                        width, Transpose16.NATIVE);
+            }
+            if (n < width) {
+                for (int p = 0; p < p1 - p0; p++) Arrays.fill(bp, d + p * width + n, d + (p + 1) * width, 0f);
             }
         });
     }
@@ -428,17 +423,29 @@ final class GemmSimd implements GemmKernel {
         }
     }
 
-    // the whole block by all threads: by panels when there are enough of them, else by panels and ranges of depth
+    // the whole block by all threads
     private static void packParallel(float[] b, int bOff, int bRs, int bCs, WeightMatrix bw, boolean transposed,
                                      float[] ps, int from, int depth, int j0, int cols, int wide, int panels,
                                      float[] bp) {
+        packPanels(panels, depth, (q, p0, p1) ->
+                pack(b, bOff, bRs, bCs, bw, transposed, ps, from, depth, p0, p1, j0, cols, wide, q, bp));
+    }
+
+    /** Rows [p0, p1) of panel q of a block being packed. (Not private: see {@link Rows}.) */
+    @FunctionalInterface
+    interface PanelRows {
+        void pack(int q, int p0, int p1);
+    }
+
+    // panels [0, panels) of a block of the given depth, packed by all threads: by panels when there are enough of them
+    // to give every thread two, else by panels and ranges of depth
+    private static void packPanels(int panels, int depth, PanelRows body) {
         int threads = Parallel.threads();
         int parts = panels >= 2 * threads ? 1 : Math.max(1, Math.min(depth / PACK_DEPTH, 2 * threads));
         Parallel.range(panels * parts, 1, (u0, u1) -> {
             for (int u = u0; u < u1; u++) {
                 int q = u / parts, part = u % parts;
-                int p0 = (int) ((long) depth * part / parts), p1 = (int) ((long) depth * (part + 1) / parts);
-                pack(b, bOff, bRs, bCs, bw, transposed, ps, from, depth, p0, p1, j0, cols, wide, q, bp);
+                body.pack(q, (int) ((long) depth * part / parts), (int) ((long) depth * (part + 1) / parts));
             }
         });
     }
