@@ -75,7 +75,10 @@ final class GemmSimd implements GemmKernel {
      * hundred rows of x costs a fifth of the product (2 threads, 256 rows against llama1b's and qwen05b's weights:
      * 235-267 GFLOP/s packed, 288-334 swapped; in a llama1b LoRA step the adapters' forward went from 2.14 to 1.82 s).
      * At 512 rows the two ways tie inside a training step (base DoRA's forward 0.358-0.364 s packed, 0.365-0.377
-     * swapped), so larger products keep packing W.
+     * swapped), so larger products keep packing W. g·W with more than {@link #IN_PLACE_M} and at most this many rows
+     * of g is computed as (Wᵀ·gᵀ)ᵀ for the same reason ({@link #gWSwapped}: 2 threads, 256 rows, best of 20 calls,
+     * 245-310 GFLOP/s packed against 275-335 swapped, the same except for k_proj's 512 x 2048 W, 295-310 against
+     * 292-301; llama1b LoRA's adapter backward 2.39 and 2.63 s per step before, 2.03 and 1.91 s after).
      */
     private static final int SWAP_M = 256;
 
@@ -140,19 +143,17 @@ final class GemmSimd implements GemmKernel {
         int r = extra == null ? 0 : extra.rows(), cols = m + r;
         int wide = cols / NRL, panels = wide + (cols - wide * NRL + L - 1) / L;
         float[] bp = packBuffer(k * (cols + L));
-        packSwapped(x, xOff, m, extra, k, wide, panels, bp);
+        packSwapped(x, xOff, k, m, extra, k, wide, panels, bp);
         int tiles = (n + MR - 1) / MR;
         run(true, tiles, (t0, t1) -> {
-            float[][] holder = SWAPPED.get();
-            if (holder[0].length < MC * cols) holder[0] = new float[MC * cols];
-            float[] s = holder[0];
+            float[] s = swappedScratch(MC * cols);
             int end = Math.min(n, t1 * MR);
             for (int i0 = t0 * MR; i0 < end; i0 += MC) {
                 int rows = Math.min(MC, end - i0);
                 // s row i - i0 = row i of W·[x; A]ᵀ = column i of y, then of ay
                 if (acc) GemmPack.transposeCopy(y, yOff + i0, n, rows, m, s, 0, cols, Transpose16.NATIVE);
                 block(i0, i0 + rows, 0, panels, wide, cols, k, w, wOff, k, 1, bp, 0, 0, s, -i0 * cols, cols, 0, acc,
-                        null, null);
+                        null, null, null);
                 if (cs != null || cb != null) scaleRows(s, cols, m, rows, cs, cb, i0);
                 GemmPack.transposeCopy(s, 0, cols, m, rows, y, yOff + i0, n, Transpose16.NATIVE);
                 if (r > 0) {
@@ -162,15 +163,16 @@ final class GemmSimd implements GemmKernel {
         });
     }
 
-    // the panels of B = [x; A]ᵀ (B(p, j) = x[j·k + p] for j < m, A[(j - m)·k + p] after), each zero-padded to its
-    // width; by panels, and by ranges of depth too when there are few panels
-    private static void packSwapped(float[] x, int xOff, int m, Rows extra, int k, int wide, int panels, float[] bp) {
+    // the panels of B = [x; A]ᵀ (B(p, j) = x[j·ldx + p] for j < m, A[(j - m)·k + p] after, p < k), each zero-padded
+    // to its width; by panels, and by ranges of depth too when there are few panels
+    private static void packSwapped(float[] x, int xOff, int ldx, int m, Rows extra, int k, int wide, int panels,
+                                    float[] bp) {
         int cols = m + (extra == null ? 0 : extra.rows());
         packPanels(panels, k, (q, p0, p1) -> {
             int col = column(q, wide), width = q < wide ? NRL : L, n = Math.min(width, cols - col);
             int d = col * k + p0 * width, fromX = Math.max(0, Math.min(n, m - col));
             if (fromX > 0) {
-                GemmPack.transposeCopy(x, xOff + col * k + p0, k, p1 - p0, fromX, bp, d, width, Transpose16.NATIVE);
+                GemmPack.transposeCopy(x, xOff + col * ldx + p0, ldx, p1 - p0, fromX, bp, d, width, Transpose16.NATIVE);
             }
             if (n > fromX) {
                 int a0 = col + fromX - m;
@@ -210,7 +212,49 @@ final class GemmSimd implements GemmKernel {
                    int k, boolean acc) {
         GemmChecks.gW(g, gOff, w, wOff, dx, dxOff, m, n, k);
         GemmChecks.vector("rowScale", rowScale, n);
-        gemm(m, k, n, g, gOff, n, 1, w, wOff, k, 1, rowScale, dx, dxOff, k, acc, null, null);
+        if (m > IN_PLACE_M && m <= SWAP_M && n >= KC && k >= 2 * MC) {
+            gWSwapped(g, gOff, w, wOff, rowScale, dx, dxOff, m, n, k, acc);
+        } else {
+            gemm(m, k, n, g, gOff, n, 1, w, wOff, k, 1, rowScale, dx, dxOff, k, acc, null, null);
+        }
+    }
+
+    /**
+     * dx = (acc ? dx : 0) + g·diag(ps)·W computed as (Wᵀ·diag(ps)·gᵀ)ᵀ, for the reason {@link #xWtSwapped} gives: g
+     * (m rows) is packed into panels, and each thread copies blocks of W's columns, scaled by ps per row of W, into the
+     * micro-kernel's A block. A W deeper than DEEP_K rows (an output head) is taken DEEP_K rows at a time, each share
+     * added into dx. Every element is the same sum in the same order as the other way round (each product ps[p]·W[p, i]
+     * rounded once, then times g[j, p] in a fused multiply-add, over depth in blocks of KC): the same bits.
+     */
+    private static void gWSwapped(float[] g, int gOff, float[] w, int wOff, float[] ps, float[] dx, int dxOff, int m,
+                                  int n, int k, boolean acc) {
+        int wide = m / NRL, panels = wide + (m - wide * NRL + L - 1) / L;
+        int tiles = (k + MR - 1) / MR;
+        for (int pb = 0; pb < n; pb += DEEP_K) {
+            int from = pb, depth = Math.min(DEEP_K, n - pb);
+            boolean load = acc || pb > 0;
+            float[] bp = packBuffer(depth * (m + L));
+            packSwapped(g, gOff + from, n, m, null, depth, wide, panels, bp);
+            run(true, tiles, (t0, t1) -> {
+                float[] s = swappedScratch(MC * m);
+                int end = Math.min(k, t1 * MR);
+                for (int i0 = t0 * MR; i0 < end; i0 += MC) {
+                    int rows = Math.min(MC, end - i0);
+                    // s row i - i0 = row i of Wᵀ·diag(ps)·gᵀ = column i of dx
+                    if (load) GemmPack.transposeCopy(dx, dxOff + i0, k, rows, m, s, 0, m, Transpose16.NATIVE);
+                    block(i0, i0 + rows, 0, panels, wide, m, depth, w, wOff + from * k, 1, k, bp, 0, 0, s, -i0 * m, m,
+                            0, load, null, null, new Columns(ps, from));
+                    GemmPack.transposeCopy(s, 0, m, m, rows, dx, dxOff + i0, k, Transpose16.NATIVE);
+                }
+            });
+        }
+    }
+
+    // the calling thread's scratch for the swapped products, at least size floats; its contents are garbage
+    private static float[] swappedScratch(int size) {
+        float[][] holder = SWAPPED.get();
+        if (holder[0].length < size) holder[0] = new float[size];
+        return holder[0];
     }
 
     @Override
@@ -305,6 +349,12 @@ final class GemmSimd implements GemmKernel {
      */
     record Rows(float[] a, int aOff, int rows, float[] c, int cOff) {}
 
+    /**
+     * A read by columns: A's columns are contiguous (aRs = 1), and blocks of them are copied into the A block
+     * transposed, column p times scale[scaleOff + p] (scale may be null). (Not private: see {@link Rows}.)
+     */
+    record Columns(float[] scale, int scaleOff) {}
+
     // as above, with B taken from the weight matrix bw instead of b when bw is not null: B(p, j) = W[j, p] when
     // transposed (x·Wᵀ), W[p, j] otherwise (g·W); the rows of extra (or null) are multiplied by each packed block too
     // (acc, cs and cb apply to the main rows only; extra's rows are overwritten)
@@ -349,13 +399,13 @@ final class GemmSimd implements GemmKernel {
                 TileBody rowsOf = (t0, t1, q0, q1, bp) -> {
                     if (t0 < mainTiles) {
                         block(t0 * MR, Math.min(bigM, Math.min(t1, mainTiles) * MR), q0, q1, wide, cols, depth, a,
-                                aOff + aShift, aRs, aCs, bp, bBase, ldb, c, cOff, ldc, j0, accMain, scale, bias);
+                                aOff + aShift, aRs, aCs, bp, bBase, ldb, c, cOff, ldc, j0, accMain, scale, bias, null);
                     }
                     if (t1 > mainTiles) {
                         int e0 = Math.max(t0, mainTiles) - mainTiles, e1 = t1 - mainTiles;
                         block(e0 * MR, Math.min(extraRows, e1 * MR), q0, q1, wide, cols, depth, extra.a(),
                                 extra.aOff() + aShift, aRs, aCs, bp, bBase, ldb, extra.c(), extra.cOff(), ldc, j0,
-                                later, null, null);
+                                later, null, null, null);
                     }
                 };
                 if (inPlace && !parallel) {
@@ -472,14 +522,15 @@ final class GemmSimd implements GemmKernel {
 
     // rows [i0, i1) of C times panels [q0, q1) of the packed column block bp (columns [j0, j0 + cols) of C, the
     // first wide panels NRL wide, the rest L wide), over the whole depth; the column scale cs and bias cb (or null)
-    // are applied as the last depth block is stored
+    // are applied as the last depth block is stored; A is read by columns when byColumns is not null
     private static void block(int i0, int i1, int q0, int q1, int wide, int cols, int depth,
                               float[] a, int aOff, int aRs, int aCs, float[] bp, int bBase, int ldb, float[] c,
-                              int cOff, int ldc, int j0, boolean acc, float[] cs, float[] cb) {
+                              int cOff, int ldc, int j0, boolean acc, float[] cs, float[] cb, Columns byColumns) {
         float[] tile = TILE.get();
         // packed wide panels take A's block from a copy with contiguous rows (when A's rows are contiguous: a
-        // transposing copy costs more than it saves at attention's shapes, the only transposed A with wide panels)
-        float[] ab = ldb == 0 && aCs == 1 && q0 < wide ? A_BLOCK.get() : null;
+        // transposing copy costs more than it saves at attention's shapes, the only transposed A with wide panels,
+        // unless the caller asks for it)
+        float[] ab = ldb == 0 && (byColumns != null || aCs == 1 && q0 < wide) ? A_BLOCK.get() : null;
         for (int pc = 0; pc < depth; pc += KC) {
             int kc = Math.min(KC, depth - pc);
             boolean load = acc || pc > 0;
@@ -487,7 +538,12 @@ final class GemmSimd implements GemmKernel {
             float[] scale = last ? cs : null, bias = last ? cb : null;
             for (int ic = i0; ic < i1; ic += MC) {
                 int iEnd = Math.min(ic + MC, i1);
-                if (ab != null) copyA(a, aOff + ic * aRs + pc, aRs, iEnd - ic, kc, ab);
+                if (byColumns != null) {
+                    copyColumns(a, aOff + ic + pc * aCs, aCs, iEnd - ic, kc, byColumns.scale(),
+                            byColumns.scaleOff() + pc, ab);
+                } else if (ab != null) {
+                    copyA(a, aOff + ic * aRs + pc, aRs, iEnd - ic, kc, ab);
+                }
                 for (int q = q0; q < q1; q++) {
                     int col = column(q, wide);
                     int width = q < wide ? NRL : L;
@@ -506,6 +562,9 @@ final class GemmSimd implements GemmKernel {
                         } else if (width == NRL) {
                             kernel6x4(a, ai, aRs, aCs, bp, bi, bRs, kc, tile, c, ci, ldc, rows, pcols, load, scale, bias,
                                     j0 + col);
+                        } else if (byColumns != null) {
+                            kernel12x1(ab, (ir - ic) * KC, KC, 1, bp, bi, bRs, kc, tile, c, ci, ldc, rows, pcols, load,
+                                    scale, bias, j0 + col);
                         } else {
                             kernel12x1(a, ai, aRs, aCs, bp, bi, bRs, kc, tile, c, ci, ldc, rows, pcols, load, scale, bias,
                                     j0 + col);
@@ -520,6 +579,27 @@ final class GemmSimd implements GemmKernel {
     // micro-tile (their sums are never stored)
     private static void copyA(float[] a, int src, int ld, int rows, int kc, float[] ab) {
         for (int i = 0; i < rows; i++) System.arraycopy(a, src + i * ld, ab, i * KC, kc);
+        padRows(rows, kc, ab);
+    }
+
+    // A(i, p) = a[src + i + p·ld] times ps[psOff + p] (ps may be null) for i < rows, p < kc -> ab as copyA
+    private static void copyColumns(float[] a, int src, int ld, int rows, int kc, float[] ps, int psOff, float[] ab) {
+        GemmPack.transposeCopy(a, src, ld, rows, kc, ab, 0, KC, Transpose16.NATIVE);
+        if (ps != null) {
+            int bound = S.loopBound(kc);
+            for (int i = 0; i < rows; i++) {
+                int o = i * KC, p = 0;
+                for (; p < bound; p += L) {
+                    FloatVector.fromArray(S, ps, psOff + p).mul(FloatVector.fromArray(S, ab, o + p)).intoArray(ab, o + p);
+                }
+                for (; p < kc; p++) ab[o + p] = ps[psOff + p] * ab[o + p];
+            }
+        }
+        padRows(rows, kc, ab);
+    }
+
+    // zero rows from rows up to a whole micro-tile
+    private static void padRows(int rows, int kc, float[] ab) {
         int padded = (rows + MR - 1) / MR * MR;
         for (int i = rows; i < padded; i++) Arrays.fill(ab, i * KC, i * KC + kc, 0f);
     }

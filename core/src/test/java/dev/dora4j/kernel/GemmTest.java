@@ -46,6 +46,13 @@ class GemmTest {
      */
     private static final int[][] SWAPPED = {{33, 1030, 300}, {70, 1100, 289}, {130, 1024, 301}, {65, 2050, 290}};
 
+    /**
+     * g·W computed as (Wᵀ·gᵀ)ᵀ, as (m, k, n) with g: [m, n], W: [n, k], n counted from one KC block at the width under
+     * test: more than 64 and at most 256 rows of g, a depth of at least one KC block and at least 288 columns of W; odd
+     * sizes at every edge.
+     */
+    private static final int[][] GW_SWAPPED = {{70, 289, 6}, {130, 301, 77}, {256, 288, 0}};
+
     @AfterAll
     static void restoreThreads() {
         Parallel.setThreads(DEFAULT_THREADS);
@@ -172,6 +179,46 @@ class GemmTest {
                 kernel.gW(g, go, w, wo, rs, dx, dxo, m, n, k, acc);
                 assertClose(dx, expected, bound, dxo, m * k, "gW m=" + m + " k=" + k + " n=" + n + " acc=" + acc
                         + " on " + species);
+            }
+        }
+    }
+
+    /**
+     * The swapped g·W against the scalar twin, with and without a row scale, overwriting and adding; and against g·W
+     * through packed panels of W (which a 16-bit W takes, widened as it is packed; its values here are exact in
+     * bfloat16): the same sums in the same order, the same bits, also deeper than the rows of W taken at a time at this
+     * width (32·KC).
+     */
+    @ParameterizedTest(name = "{0} threads={1}")
+    @MethodSource("dev.dora4j.kernel.Species#withThreads")
+    void swappedInputGradientsMatchScalarTwinAndPackedBits(VectorSpecies<Float> species, int threads) {
+        Parallel.setThreads(threads);
+        GemmKernel kernel = Gemm.using(species);
+        SplittableRandom rnd = new SplittableRandom(species.vectorBitSize() * 29L + threads);
+        int kc = Math.max(64, 16384 / (4 * species.length()));
+        List<int[]> shapes = new ArrayList<>();
+        for (int[] shape : GW_SWAPPED) shapes.add(new int[] {shape[0], shape[1], kc + shape[2]});
+        shapes.add(new int[] {65, 288, 32 * kc + 77});
+        for (int[] shape : shapes) {
+            int m = shape[0], k = shape[1], n = shape[2];
+            boolean deep = n > 32 * kc;
+            float[] g = random(m * n, rnd), w = random(n * k, rnd);
+            for (int i = 0; i < w.length; i++) w[i] = Float.intBitsToFloat(Float.floatToIntBits(w[i]) & 0xffff0000);
+            F32Matrix f32 = new F32Matrix(w, n, k);
+            Bf16Matrix bf16 = Bf16Matrix.of(w, n, k);
+            for (int variant = 0; variant < 4; variant++) {
+                boolean acc = variant % 2 == 1;
+                float[] rs = variant < 2 ? null : random(n, rnd);
+                String where = "gW m=" + m + " k=" + k + " n=" + n + " variant " + variant + " on " + species;
+                float[] dx = random(m * k, rnd), packed = dx.clone(), expected = dx.clone(), bound = abs(dx);
+                kernel.gW(g, 0, f32, rs, dx, 0, m, acc);
+                if (!deep) {
+                    GemmScalar.gW(g, 0, w, 0, rs, expected, 0, m, n, k, acc);
+                    GemmScalar.gW(abs(g), 0, abs(w), 0, abs(rs), bound, 0, m, n, k, acc);
+                    assertClose(dx, expected, bound, 0, m * k, where);
+                }
+                kernel.gW(g, 0, bf16, rs, packed, 0, m, acc);
+                assertThat(dx).as(where).containsExactly(packed);
             }
         }
     }
