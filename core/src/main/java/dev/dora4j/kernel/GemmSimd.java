@@ -2,6 +2,7 @@ package dev.dora4j.kernel;
 
 import java.lang.invoke.MethodHandles;
 import java.util.Arrays;
+import java.util.function.IntFunction;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -116,7 +117,7 @@ final class GemmSimd implements GemmKernel {
         if (k >= NARROW_K && m <= DOT_M) {
             dotProducts(x, xOff, k, w, wOff, k, m, n, k, y, yOff, n, acc, colScale, colBias);
         } else if (swaps(m, 0, k, n)) {
-            xWtSwapped(x, xOff, w, wOff, y, yOff, m, k, n, acc, colScale, colBias, null);
+            xWtSwapped(x, xOff, rowsOf(w, wOff, k), y, yOff, m, k, n, acc, colScale, colBias, null);
         } else {
             gemm(m, n, k, x, xOff, k, 1, w, wOff, 1, k, null, y, yOff, n, acc, colScale, colBias);
         }
@@ -130,6 +131,12 @@ final class GemmSimd implements GemmKernel {
                 && (long) k * (m + r + L) <= 2L * PACK_FLOATS;
     }
 
+    // g·W (g: [m, n], W: [n, k]) is computed as (Wᵀ·gᵀ)ᵀ: more rows of g than are read against W in place, few enough
+    // to pack g, W at least one KC block deep and wide enough to keep every thread busy
+    private static boolean gWSwaps(int m, int n, int k) {
+        return m > IN_PLACE_M && m <= SWAP_M && n >= KC && k >= 2 * MC;
+    }
+
     /**
      * y = (acc ? y : 0) + x·Wᵀ, then times cs and plus cb per column (each may be null), and ay = A·Wᵀ for the r rows
      * of extra's A (or none), computed as (W·[x; A]ᵀ)ᵀ: x and A (m + r rows) are packed into panels once, and W's rows
@@ -138,7 +145,7 @@ final class GemmSimd implements GemmKernel {
      * is then transposed into the columns of y and ay. Every element is the same sum in the same order as the other
      * way round (over depth in blocks of KC, then scaled, then biased): the same bits.
      */
-    private static void xWtSwapped(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int m, int k, int n,
+    private static void xWtSwapped(float[] x, int xOff, ASource w, float[] y, int yOff, int m, int k, int n,
                                    boolean acc, float[] cs, float[] cb, Rows extra) {
         int r = extra == null ? 0 : extra.rows(), cols = m + r;
         int wide = cols / NRL, panels = wide + (cols - wide * NRL + L - 1) / L;
@@ -152,8 +159,8 @@ final class GemmSimd implements GemmKernel {
                 int rows = Math.min(MC, end - i0);
                 // s row i - i0 = row i of W·[x; A]ᵀ = column i of y, then of ay
                 if (acc) GemmPack.transposeCopy(y, yOff + i0, n, rows, m, s, 0, cols, Transpose16.NATIVE);
-                block(i0, i0 + rows, 0, panels, wide, cols, k, w, wOff, k, 1, bp, 0, 0, s, -i0 * cols, cols, 0, acc,
-                        null, null, null);
+                block(i0, i0 + rows, 0, panels, wide, cols, k, null, 0, 0, 0, bp, 0, 0, s, -i0 * cols, cols, 0, acc,
+                        null, null, w);
                 if (cs != null || cb != null) scaleRows(s, cols, m, rows, cs, cb, i0);
                 GemmPack.transposeCopy(s, 0, cols, m, rows, y, yOff + i0, n, Transpose16.NATIVE);
                 if (r > 0) {
@@ -212,8 +219,8 @@ final class GemmSimd implements GemmKernel {
                    int k, boolean acc) {
         GemmChecks.gW(g, gOff, w, wOff, dx, dxOff, m, n, k);
         GemmChecks.vector("rowScale", rowScale, n);
-        if (m > IN_PLACE_M && m <= SWAP_M && n >= KC && k >= 2 * MC) {
-            gWSwapped(g, gOff, w, wOff, rowScale, dx, dxOff, m, n, k, acc);
+        if (gWSwaps(m, n, k)) {
+            gWSwapped(g, gOff, from -> columnsOf(w, wOff + from * k, k, rowScale, from), dx, dxOff, m, n, k, acc);
         } else {
             gemm(m, k, n, g, gOff, n, 1, w, wOff, k, 1, rowScale, dx, dxOff, k, acc, null, null);
         }
@@ -222,12 +229,12 @@ final class GemmSimd implements GemmKernel {
     /**
      * dx = (acc ? dx : 0) + g·diag(ps)·W computed as (Wᵀ·diag(ps)·gᵀ)ᵀ, for the reason {@link #xWtSwapped} gives: g
      * (m rows) is packed into panels, and each thread copies blocks of W's columns, scaled by ps per row of W, into the
-     * micro-kernel's A block. A W deeper than DEEP_K rows (an output head) is taken DEEP_K rows at a time, each share
-     * added into dx. Every element is the same sum in the same order as the other way round (each product ps[p]·W[p, i]
+     * micro-kernel's A block (w: the columns of W's rows from a given row on, see {@link #columnsOf}). A W deeper than
+     * DEEP_K rows (an output head) is taken DEEP_K rows at a time, each share added into dx. Every element is the same sum in the same order as the other way round (each product ps[p]·W[p, i]
      * rounded once, then times g[j, p] in a fused multiply-add, over depth in blocks of KC): the same bits.
      */
-    private static void gWSwapped(float[] g, int gOff, float[] w, int wOff, float[] ps, float[] dx, int dxOff, int m,
-                                  int n, int k, boolean acc) {
+    private static void gWSwapped(float[] g, int gOff, IntFunction<ASource> w, float[] dx, int dxOff, int m, int n,
+                                  int k, boolean acc) {
         int wide = m / NRL, panels = wide + (m - wide * NRL + L - 1) / L;
         int tiles = (k + MR - 1) / MR;
         for (int pb = 0; pb < n; pb += DEEP_K) {
@@ -235,6 +242,7 @@ final class GemmSimd implements GemmKernel {
             boolean load = acc || pb > 0;
             float[] bp = packBuffer(depth * (m + L));
             packSwapped(g, gOff + from, n, m, null, depth, wide, panels, bp);
+            ASource columns = w.apply(from);
             run(true, tiles, (t0, t1) -> {
                 float[] s = swappedScratch(MC * m);
                 int end = Math.min(k, t1 * MR);
@@ -242,8 +250,8 @@ final class GemmSimd implements GemmKernel {
                     int rows = Math.min(MC, end - i0);
                     // s row i - i0 = row i of Wᵀ·diag(ps)·gᵀ = column i of dx
                     if (load) GemmPack.transposeCopy(dx, dxOff + i0, k, rows, m, s, 0, m, Transpose16.NATIVE);
-                    block(i0, i0 + rows, 0, panels, wide, m, depth, w, wOff + from * k, 1, k, bp, 0, 0, s, -i0 * m, m,
-                            0, load, null, null, new Columns(ps, from));
+                    block(i0, i0 + rows, 0, panels, wide, m, depth, null, 0, 0, 0, bp, 0, 0, s, -i0 * m, m, 0, load,
+                            null, null, columns);
                     GemmPack.transposeCopy(s, 0, m, m, rows, dx, dxOff + i0, k, Transpose16.NATIVE);
                 }
             });
@@ -286,6 +294,8 @@ final class GemmSimd implements GemmKernel {
                     Math.min(n, 64 * b1), y, yOff, acc, colScale, colBias));
         } else if (k > 0 && m <= WIDENED_DOT_M) {
             widenedDotProducts(x, xOff, w, m, y, yOff, acc, colScale, colBias);
+        } else if (swaps(m, 0, k, n)) {
+            xWtSwapped(x, xOff, rowsOf(w), y, yOff, m, k, n, acc, colScale, colBias, null);
         } else {
             gemm(m, n, k, x, xOff, k, 1, null, 0, 1, k, w, true, null, y, yOff, n, acc, colScale, colBias, null);
         }
@@ -299,8 +309,9 @@ final class GemmSimd implements GemmKernel {
         GemmChecks.xWt(a, aOff, w, ay, ayOff, r);
         if (k == 0 || r == 0) {
             GemmKernel.super.xWtShared(x, xOff, m, a, aOff, r, w, y, yOff, ay, ayOff);
-        } else if (m > WIDENED_DOT_M && w instanceof F32Matrix f && swaps(m, r, k, n)) {
-            xWtSwapped(x, xOff, f.data(), f.offset(), y, yOff, m, k, n, false, null, null, new Rows(a, aOff, r, ay, ayOff));
+        } else if (m > WIDENED_DOT_M && swaps(m, r, k, n)) {
+            ASource rows = w instanceof F32Matrix f ? rowsOf(f.data(), f.offset(), k) : rowsOf(w);
+            xWtSwapped(x, xOff, rows, y, yOff, m, k, n, false, null, null, new Rows(a, aOff, r, ay, ayOff));
         } else if (m > WIDENED_DOT_M) {
             packedProduct(x, xOff, m, w, y, yOff, new Rows(a, aOff, r, ay, ayOff));
         } else {
@@ -330,7 +341,13 @@ final class GemmSimd implements GemmKernel {
         int n = w.rows(), k = w.cols();
         GemmChecks.gW(g, gOff, w, dx, dxOff, m);
         GemmChecks.vector("rowScale", rowScale, n);
-        gemm(m, k, n, g, gOff, n, 1, null, 0, k, 1, w, false, rowScale, dx, dxOff, k, acc, null, null, null);
+        // a 4-bit W's columns widen more slowly than its rows (2 threads, 256 rows, W 2048 x 2048 to 8192 x 2048:
+        // 222-264 GFLOP/s swapped, 255-269 packed; bf16 262-277 packed, 270-319 swapped; int8 280-295 and 286-318)
+        if (gWSwaps(m, n, k) && !(w instanceof FourBitMatrix)) {
+            gWSwapped(g, gOff, from -> columnsOf(w, rowScale, from), dx, dxOff, m, n, k, acc);
+        } else {
+            gemm(m, k, n, g, gOff, n, 1, null, 0, k, 1, w, false, rowScale, dx, dxOff, k, acc, null, null, null);
+        }
     }
 
     // C[M, N] = ((acc ? C : 0) + A[M, K]·diag(ps)·B[K, N]) ⊙ cs + cb with A(i, p) = a[aOff + i·aRs + p·aCs],
@@ -350,10 +367,61 @@ final class GemmSimd implements GemmKernel {
     record Rows(float[] a, int aOff, int rows, float[] c, int cOff) {}
 
     /**
-     * A read by columns: A's columns are contiguous (aRs = 1), and blocks of them are copied into the A block
-     * transposed, column p times scale[scaleOff + p] (scale may be null). (Not private: see {@link Rows}.)
+     * Where the swapped products take their A (W's rows, or its columns) from: rows [i0, i0 + rows) and depth [p0, p0 +
+     * kc) of A copied into the micro-kernel's A block, row i at (i - i0)·KC, widened from W's storage. (Not private:
+     * see {@link Rows}.)
      */
-    record Columns(float[] scale, int scaleOff) {}
+    @FunctionalInterface
+    interface ASource {
+        void copy(int i0, int rows, int p0, int kc, float[] ab);
+    }
+
+    // A = the float W: [n, k] at wOff (x·Wᵀ's rows of W)
+    private static ASource rowsOf(float[] w, int wOff, int k) {
+        return (i0, rows, p0, kc, ab) -> {
+            for (int i = 0; i < rows; i++) System.arraycopy(w, wOff + (i0 + i) * k + p0, ab, i * KC, kc);
+        };
+    }
+
+    // A = W in any storage (x·Wᵀ's rows of W)
+    private static ASource rowsOf(WeightMatrix w) {
+        return (i0, rows, p0, kc, ab) -> {
+            for (int i = 0; i < rows; i++) w.dequantizeRow(i0 + i, p0, kc, ab, i * KC);
+        };
+    }
+
+    // A(i, p) = ps[from + p]·w[wOff + p·k + i] (ps may be null): g·diag(ps)·W's Wᵀ, for the float W's rows from row
+    // from on (wOff at that row)
+    private static ASource columnsOf(float[] w, int wOff, int k, float[] ps, int from) {
+        return (i0, rows, p0, kc, ab) -> {
+            GemmPack.transposeCopy(w, wOff + p0 * k + i0, k, rows, kc, ab, 0, KC, Transpose16.NATIVE);
+            scaleColumns(ab, rows, kc, ps, from + p0);
+        };
+    }
+
+    // A(i, p) = ps[from + p]·W[from + p, i] (ps may be null), W in any storage: kc rows of W widened side by side,
+    // then transposed
+    private static ASource columnsOf(WeightMatrix w, float[] ps, int from) {
+        return (i0, rows, p0, kc, ab) -> {
+            float[] t = WeightRows.scratch(kc * rows);
+            for (int p = 0; p < kc; p++) w.dequantizeRow(from + p0 + p, i0, rows, t, p * rows);
+            GemmPack.transposeCopy(t, 0, rows, rows, kc, ab, 0, KC, Transpose16.NATIVE);
+            scaleColumns(ab, rows, kc, ps, from + p0);
+        };
+    }
+
+    // column p < kc of the first rows rows of the A block times ps[psOff + p] (no-op when ps is null)
+    private static void scaleColumns(float[] ab, int rows, int kc, float[] ps, int psOff) {
+        if (ps == null) return;
+        int bound = S.loopBound(kc);
+        for (int i = 0; i < rows; i++) {
+            int o = i * KC, p = 0;
+            for (; p < bound; p += L) {
+                FloatVector.fromArray(S, ps, psOff + p).mul(FloatVector.fromArray(S, ab, o + p)).intoArray(ab, o + p);
+            }
+            for (; p < kc; p++) ab[o + p] = ps[psOff + p] * ab[o + p];
+        }
+    }
 
     // as above, with B taken from the weight matrix bw instead of b when bw is not null: B(p, j) = W[j, p] when
     // transposed (x·Wᵀ), W[p, j] otherwise (g·W); the rows of extra (or null) are multiplied by each packed block too
@@ -522,15 +590,15 @@ final class GemmSimd implements GemmKernel {
 
     // rows [i0, i1) of C times panels [q0, q1) of the packed column block bp (columns [j0, j0 + cols) of C, the
     // first wide panels NRL wide, the rest L wide), over the whole depth; the column scale cs and bias cb (or null)
-    // are applied as the last depth block is stored; A is read by columns when byColumns is not null
+    // are applied as the last depth block is stored; A's blocks come from source instead of a when it is not null
     private static void block(int i0, int i1, int q0, int q1, int wide, int cols, int depth,
                               float[] a, int aOff, int aRs, int aCs, float[] bp, int bBase, int ldb, float[] c,
-                              int cOff, int ldc, int j0, boolean acc, float[] cs, float[] cb, Columns byColumns) {
+                              int cOff, int ldc, int j0, boolean acc, float[] cs, float[] cb, ASource source) {
         float[] tile = TILE.get();
         // packed wide panels take A's block from a copy with contiguous rows (when A's rows are contiguous: a
         // transposing copy costs more than it saves at attention's shapes, the only transposed A with wide panels,
         // unless the caller asks for it)
-        float[] ab = ldb == 0 && (byColumns != null || aCs == 1 && q0 < wide) ? A_BLOCK.get() : null;
+        float[] ab = ldb == 0 && (source != null || aCs == 1 && q0 < wide) ? A_BLOCK.get() : null;
         for (int pc = 0; pc < depth; pc += KC) {
             int kc = Math.min(KC, depth - pc);
             boolean load = acc || pc > 0;
@@ -538,9 +606,9 @@ final class GemmSimd implements GemmKernel {
             float[] scale = last ? cs : null, bias = last ? cb : null;
             for (int ic = i0; ic < i1; ic += MC) {
                 int iEnd = Math.min(ic + MC, i1);
-                if (byColumns != null) {
-                    copyColumns(a, aOff + ic + pc * aCs, aCs, iEnd - ic, kc, byColumns.scale(),
-                            byColumns.scaleOff() + pc, ab);
+                if (source != null) {
+                    source.copy(ic, iEnd - ic, pc, kc, ab);
+                    padRows(iEnd - ic, kc, ab);
                 } else if (ab != null) {
                     copyA(a, aOff + ic * aRs + pc, aRs, iEnd - ic, kc, ab);
                 }
@@ -562,7 +630,7 @@ final class GemmSimd implements GemmKernel {
                         } else if (width == NRL) {
                             kernel6x4(a, ai, aRs, aCs, bp, bi, bRs, kc, tile, c, ci, ldc, rows, pcols, load, scale, bias,
                                     j0 + col);
-                        } else if (byColumns != null) {
+                        } else if (source != null) {
                             kernel12x1(ab, (ir - ic) * KC, KC, 1, bp, bi, bRs, kc, tile, c, ci, ldc, rows, pcols, load,
                                     scale, bias, j0 + col);
                         } else {
@@ -579,22 +647,6 @@ final class GemmSimd implements GemmKernel {
     // micro-tile (their sums are never stored)
     private static void copyA(float[] a, int src, int ld, int rows, int kc, float[] ab) {
         for (int i = 0; i < rows; i++) System.arraycopy(a, src + i * ld, ab, i * KC, kc);
-        padRows(rows, kc, ab);
-    }
-
-    // A(i, p) = a[src + i + p·ld] times ps[psOff + p] (ps may be null) for i < rows, p < kc -> ab as copyA
-    private static void copyColumns(float[] a, int src, int ld, int rows, int kc, float[] ps, int psOff, float[] ab) {
-        GemmPack.transposeCopy(a, src, ld, rows, kc, ab, 0, KC, Transpose16.NATIVE);
-        if (ps != null) {
-            int bound = S.loopBound(kc);
-            for (int i = 0; i < rows; i++) {
-                int o = i * KC, p = 0;
-                for (; p < bound; p += L) {
-                    FloatVector.fromArray(S, ps, psOff + p).mul(FloatVector.fromArray(S, ab, o + p)).intoArray(ab, o + p);
-                }
-                for (; p < kc; p++) ab[o + p] = ps[psOff + p] * ab[o + p];
-            }
-        }
         padRows(rows, kc, ab);
     }
 

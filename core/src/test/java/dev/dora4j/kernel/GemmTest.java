@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
@@ -52,6 +53,9 @@ class GemmTest {
      * sizes at every edge.
      */
     private static final int[][] GW_SWAPPED = {{70, 289, 6}, {130, 301, 77}, {256, 288, 0}};
+
+    /** Rows enough for every product to pack W: the reference the swapped products' bits are compared with. */
+    private static final int PACKED_M = 260;
 
     @AfterAll
     static void restoreThreads() {
@@ -127,8 +131,9 @@ class GemmTest {
 
     /**
      * The swapped product is the packed one's sums in the same order: the same bits as x·Wᵀ through packed panels of W,
-     * which a 16-bit W takes (widened as it is packed; its values here are exact in bfloat16), with a column scale and
-     * bias, and with DoRA's extra rows A·Wᵀ on the same pass.
+     * which a product of more than 256 rows takes (each element's sum does not depend on the other rows), with a
+     * column scale and bias, and with DoRA's extra rows A·Wᵀ on the same pass; for a float W, and for a 16-bit and a
+     * 4-bit one (widened as their rows are copied, and as they are packed).
      */
     @ParameterizedTest(name = "{0} threads={1}")
     @MethodSource("dev.dora4j.kernel.Species#withThreads")
@@ -136,24 +141,25 @@ class GemmTest {
         Parallel.setThreads(threads);
         GemmKernel kernel = Gemm.using(species);
         SplittableRandom rnd = new SplittableRandom(species.vectorBitSize() * 23L + threads);
+        int big = PACKED_M, r = 3;
         for (int[] shape : SWAPPED) {
-            int m = shape[0], k = shape[1], n = shape[2], r = 3;
-            if (m <= 64) continue; // fewer rows of x take dot products against a 16-bit W
-            float[] x = random(m * k, rnd), w = random(n * k, rnd), a = random(r * k, rnd);
-            for (int i = 0; i < w.length; i++) w[i] = Float.intBitsToFloat(Float.floatToIntBits(w[i]) & 0xffff0000);
-            float[] cs = random(n, rnd), cb = random(n, rnd);
-            F32Matrix f32 = new F32Matrix(w, n, k);
-            Bf16Matrix bf16 = Bf16Matrix.of(w, n, k);
-            String where = "m=" + m + " k=" + k + " n=" + n + " on " + species;
-            float[] packed = new float[m * n], y = new float[m * n];
-            kernel.xWt(x, 0, bf16, packed, 0, m, false, cs, cb);
-            kernel.xWt(x, 0, f32, y, 0, m, false, cs, cb);
-            assertThat(y).as("scaled and biased, " + where).containsExactly(packed);
-            float[] packedA = new float[r * n], ay = new float[r * n];
-            kernel.xWtShared(x, 0, m, a, 0, r, bf16, packed, 0, packedA, 0);
-            kernel.xWtShared(x, 0, m, a, 0, r, f32, y, 0, ay, 0);
-            assertThat(y).as("x·Wᵀ with A·Wᵀ, " + where).containsExactly(packed);
-            assertThat(ay).as("A·Wᵀ, " + where).containsExactly(packedA);
+            int m = shape[0], k = shape[1], n = shape[2];
+            float[] w = random(n * k, rnd);
+            for (WeightMatrix weight : List.of(new F32Matrix(w, n, k), Bf16Matrix.of(w, n, k),
+                    FourBitMatrix.quantize(w, n, k, WeightStorage.NF4, 64, true))) {
+                if (m <= 64 && !(weight instanceof F32Matrix)) continue; // fewer rows take dot products
+                float[] xBig = random(big * k, rnd), a = random(r * k, rnd), cs = random(n, rnd), cb = random(n, rnd);
+                String where = weight.storage() + " m=" + m + " k=" + k + " n=" + n + " on " + species;
+                float[] packed = new float[big * n], y = new float[m * n];
+                kernel.xWt(xBig, 0, weight, packed, 0, big, false, cs, cb);
+                kernel.xWt(xBig, 0, weight, y, 0, m, false, cs, cb);
+                assertThat(y).as("scaled and biased, " + where).containsExactly(Arrays.copyOf(packed, m * n));
+                float[] packedA = new float[r * n], ay = new float[r * n];
+                kernel.xWtShared(xBig, 0, big, a, 0, r, weight, packed, 0, packedA, 0);
+                kernel.xWtShared(xBig, 0, m, a, 0, r, weight, y, 0, ay, 0);
+                assertThat(y).as("x·Wᵀ with A·Wᵀ, " + where).containsExactly(Arrays.copyOf(packed, m * n));
+                assertThat(ay).as("A·Wᵀ, " + where).containsExactly(packedA);
+            }
         }
     }
 
@@ -184,10 +190,10 @@ class GemmTest {
     }
 
     /**
-     * The swapped g·W against the scalar twin, with and without a row scale, overwriting and adding; and against g·W
-     * through packed panels of W (which a 16-bit W takes, widened as it is packed; its values here are exact in
-     * bfloat16): the same sums in the same order, the same bits, also deeper than the rows of W taken at a time at this
-     * width (32·KC).
+     * The swapped g·W against the scalar twin for a float W, without a row scale and overwriting, and with one and
+     * adding; and for a float, 16-bit and 8-bit W against g·W through packed panels of W, which a product of more than
+     * 256 rows takes (a 4-bit W always packs): the same sums in the same order, the same bits, also deeper than the
+     * rows of W taken at a time at this width (32·KC).
      */
     @ParameterizedTest(name = "{0} threads={1}")
     @MethodSource("dev.dora4j.kernel.Species#withThreads")
@@ -195,30 +201,35 @@ class GemmTest {
         Parallel.setThreads(threads);
         GemmKernel kernel = Gemm.using(species);
         SplittableRandom rnd = new SplittableRandom(species.vectorBitSize() * 29L + threads);
-        int kc = Math.max(64, 16384 / (4 * species.length()));
+        int kc = Math.max(64, 16384 / (4 * species.length())), big = PACKED_M;
         List<int[]> shapes = new ArrayList<>();
         for (int[] shape : GW_SWAPPED) shapes.add(new int[] {shape[0], shape[1], kc + shape[2]});
         shapes.add(new int[] {65, 288, 32 * kc + 77});
         for (int[] shape : shapes) {
             int m = shape[0], k = shape[1], n = shape[2];
             boolean deep = n > 32 * kc;
-            float[] g = random(m * n, rnd), w = random(n * k, rnd);
-            for (int i = 0; i < w.length; i++) w[i] = Float.intBitsToFloat(Float.floatToIntBits(w[i]) & 0xffff0000);
-            F32Matrix f32 = new F32Matrix(w, n, k);
-            Bf16Matrix bf16 = Bf16Matrix.of(w, n, k);
-            for (int variant = 0; variant < 4; variant++) {
+            float[] gBig = random(big * n, rnd), w = random(n * k, rnd);
+            // the deep product (a float W only) and its reference are the slowest here: two variants of it
+            List<WeightMatrix> weights = deep ? List.of(new F32Matrix(w, n, k)) : List.of(new F32Matrix(w, n, k),
+                    Bf16Matrix.of(w, n, k), Int8Matrix.quantize(w, n, k));
+            for (int variant = deep ? 1 : 0; variant < 4; variant += deep ? 2 : 1) {
                 boolean acc = variant % 2 == 1;
                 float[] rs = variant < 2 ? null : random(n, rnd);
-                String where = "gW m=" + m + " k=" + k + " n=" + n + " variant " + variant + " on " + species;
-                float[] dx = random(m * k, rnd), packed = dx.clone(), expected = dx.clone(), bound = abs(dx);
-                kernel.gW(g, 0, f32, rs, dx, 0, m, acc);
-                if (!deep) {
-                    GemmScalar.gW(g, 0, w, 0, rs, expected, 0, m, n, k, acc);
-                    GemmScalar.gW(abs(g), 0, abs(w), 0, abs(rs), bound, 0, m, n, k, acc);
-                    assertClose(dx, expected, bound, 0, m * k, where);
+                float[] dx0 = random(big * k, rnd);
+                for (WeightMatrix weight : weights) {
+                    String where = weight.storage() + " gW m=" + m + " k=" + k + " n=" + n + " variant " + variant
+                            + " on " + species;
+                    float[] dx = Arrays.copyOf(dx0, m * k), packed = dx0.clone();
+                    kernel.gW(gBig, 0, weight, rs, dx, 0, m, acc);
+                    kernel.gW(gBig, 0, weight, rs, packed, 0, big, acc);
+                    assertThat(dx).as(where).containsExactly(Arrays.copyOf(packed, m * k));
+                    if (weight instanceof F32Matrix && !deep && (variant == 0 || variant == 3)) {
+                        float[] expected = Arrays.copyOf(dx0, m * k), bound = abs(expected);
+                        GemmScalar.gW(gBig, 0, w, 0, rs, expected, 0, m, n, k, acc);
+                        GemmScalar.gW(abs(gBig), 0, abs(w), 0, abs(rs), bound, 0, m, n, k, acc);
+                        assertClose(dx, expected, bound, 0, m * k, where);
+                    }
                 }
-                kernel.gW(g, 0, bf16, rs, packed, 0, m, acc);
-                assertThat(dx).as(where).containsExactly(packed);
             }
         }
     }

@@ -93,6 +93,22 @@ class WeightMatrixTest {
         for (int[] shape : DEEPER) check(storage, Gemm.preferred(), shape, rnd);
     }
 
+    /**
+     * Products that take the swapped way at the preferred width (x·Wᵀ as (W·xᵀ)ᵀ, g·W as (Wᵀ·gᵀ)ᵀ: 65 to 256 rows,
+     * both sides of W at least one KC block and 288), W's rows or columns widened into the micro-kernel's block.
+     */
+    @ParameterizedTest(name = "{0} threads={1}")
+    @MethodSource("storagesWithThreads")
+    void swappedProductsMatchScalarTwin(Storage storage, int threads) {
+        Parallel.setThreads(threads);
+        SplittableRandom rnd = new SplittableRandom(storage.name().hashCode() * 41L + threads);
+        int lanes = Gemm.preferred().species().length();
+        int side = Math.max(288, Math.max(64, 16384 / (4 * lanes)));
+        for (int[] shape : new int[][] {{70, side + 7, side + 3}, {130, side + 2, side + 13}}) {
+            check(storage, Gemm.preferred(), shape, rnd);
+        }
+    }
+
     static Stream<Arguments> storagesWithThreads() {
         return storages().stream().flatMap(s -> Stream.of(Arguments.of(s, 1), Arguments.of(s, 2)));
     }
