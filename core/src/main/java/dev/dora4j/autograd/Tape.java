@@ -136,6 +136,17 @@ public final class Tape {
     }
 
     /**
+     * For an op that needs no gradient and so records no backward rule, yet took its output's values (and any other
+     * {@code buffers}) with {@link #floats} (an embedding or a norm in front of the first trainable weight): gives them
+     * back once every op recorded after it has run backward, as a recorded op's output is, since those ops may read
+     * them there (an adapter's backward reads its input). Otherwise they would stay lent until the step ends and be
+     * left to the collector: garbage every step.
+     */
+    public void recordNoGrad(float[]... buffers) {
+        if (recording && pool != null) ops.add(new Entry(() -> {}, null, buffers));
+    }
+
+    /**
      * Declares that {@code output}'s values can be computed again from what its op keeps for its own backward anyway:
      * {@code fill} writes them into a zeroed array. Only on a recording tape with a pool, for an output taken from it.
      */

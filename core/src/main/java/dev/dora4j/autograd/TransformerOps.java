@@ -47,6 +47,8 @@ public final class TransformerOps {
                 float[] g = result.grad(), gw = table.grad();
                 for (int t = 0; t < rows.length; t++) VecOps.axpy(1f, g, t * dim, gw, rows[t] * dim, dim);
             });
+        } else {
+            tape.recordNoGrad(y);
         }
         return result;
     }
@@ -77,6 +79,8 @@ public final class TransformerOps {
                     for (int r = start; r < end; r++) rmsNormScale(xv, wv, inv, values, r, dim);
                 });
             });
+        } else {
+            tape.recordNoGrad(y, inv);
         }
         return result;
     }

@@ -87,4 +87,25 @@ class PooledStepsTest {
         assertThat(bytes[0]).as("bytes reused").isGreaterThan(bytes[1] * 9 / 10);
         assertThat(pool.freeBytes()).as("bytes held free after the last step").isPositive();
     }
+
+    /**
+     * Once a shape has been seen, its steps take every buffer from the pool: outputs of ops that need no gradient (the
+     * embedding, the first layer's input norm) go back too, instead of staying lent and becoming garbage.
+     */
+    @ParameterizedTest(name = "{0}, checkpointing {1}")
+    @CsvSource({"dora, false", "lora, false", "dora, true"})
+    void stepsOfASeenShapeAllocateNothing(String method, boolean checkpointing) throws Exception {
+        LlamaConfig config = LlamaConfig.parse(new ObjectMapper().readTree(CONFIG), "config.json");
+        Run run = new Run(config, method, 0f, checkpointing);
+        BufferPool pool = new BufferPool();
+        SplittableRandom rng = new SplittableRandom(5);
+        int batch = 2, seqLen = 40;
+        long allocated = 0;
+        for (int step = 0; step < 4; step++) {
+            run.step(rng.ints(batch * seqLen, 0, config.vocabSize()).toArray(), batch, seqLen, pool);
+            long now = pool.reusedAndAllocatedBytes()[1];
+            if (step >= 2) assertThat(now).as("bytes allocated by the pool up to step %d", step).isEqualTo(allocated);
+            allocated = now;
+        }
+    }
 }
