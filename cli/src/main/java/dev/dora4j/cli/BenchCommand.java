@@ -70,7 +70,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--compare-storages",
             description = "Time training steps of the model in each of --storages instead, one model each, one step of"
-                    + " each in turn (--warmup steps, then --steps rounds): ratios that the machine's drift cancels.")
+                    + " each in turn and then in reverse order (--warmup steps, then --steps rounds of two steps each):"
+                    + " ratios that the machine's drift cancels.")
     boolean compareStorages;
 
     @Option(names = "--storages", split = ",", defaultValue = "f32,bf16,nf4", paramLabel = "S,...",
@@ -81,8 +82,9 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--compare-methods", split = ",", paramLabel = "M,...",
             description = "Time training steps of the model under each of these methods instead (for example lora,dora),"
-                    + " one model each with --dtype and --quantize, one step of each in turn (--warmup steps, then --steps"
-                    + " rounds): ratios that the machine's drift and a process's speed cancel.")
+                    + " one model each with --dtype and --quantize, one step of each in turn and then in reverse order"
+                    + " (--warmup steps, then --steps rounds of two steps each): ratios that the machine's drift and a"
+                    + " process's speed cancel.")
     List<String> compareMethods;
 
     @Option(names = "--rounds", defaultValue = "3", description = "With --decode: rounds (default: ${DEFAULT-VALUE}).")
@@ -192,7 +194,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         List<TrainBenchmark.Settings> settings = variants.stream().map(v -> new TrainBenchmark.Settings(method, rank, alpha,
                 targets, batch, seqLen, steps, warmup, seed, activationCheckpointing, false, v.dtype(), v.linears())).toList();
-        List<double[]> times = TrainBenchmark.alternating(c, settings);
+        List<double[][]> times = TrainBenchmark.alternating(c, settings);
         ObjectNode o = new ObjectMapper().createObjectNode();
         o.put("config", config.toString()).put("method", method).put("batch", batch).put("seq_len", seqLen)
                 .put("threads", threads);
@@ -236,7 +238,7 @@ final class BenchCommand implements Callable<Integer> {
                 config.getFileName() + " once per method in " + String.join(", ", compareMethods));
         List<TrainBenchmark.Settings> settings = compareMethods.stream().map(m -> new TrainBenchmark.Settings(m, rank,
                 alpha, targets, batch, seqLen, steps, warmup, seed, activationCheckpointing, profile, tables, linears)).toList();
-        List<double[]> times = TrainBenchmark.alternating(c, settings);
+        List<double[][]> times = TrainBenchmark.alternating(c, settings);
         ObjectNode o = new ObjectMapper().createObjectNode();
         o.put("config", config.toString()).put("batch", batch).put("seq_len", seqLen).put("threads", threads)
                 .put("dtype", tables.name());
@@ -250,7 +252,7 @@ final class BenchCommand implements Callable<Integer> {
             OpProfile.snapshot().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
                     .forEach(e -> {
                         boolean own = compareMethods.stream().anyMatch(m -> e.getKey().startsWith(m + " "));
-                        double perStep = e.getValue()[0] / steps / (own ? 1 : n);
+                        double perStep = e.getValue()[0] / (2.0 * steps) / (own ? 1 : n);
                         ops.put(e.getKey(), perStep);
                         if (!json) System.out.printf("  %-26s %8.3f s/step%s%n", e.getKey(), perStep, own ? "" : " (mean over the models)");
                     });
@@ -259,23 +261,32 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    // each variant's step times and their ratio to the first variant's in the same round: into out, and printed
-    // a line per variant unless --json
-    private void printRounds(ObjectNode out, List<String> names, List<double[]> times) {
-        double[] first = times.getFirst();
+    // each variant's step times (per round, the mean of its two steps) and their ratio to the first variant's in the
+    // same round: into out with the steps as taken, and printed a line per variant unless --json
+    private void printRounds(ObjectNode out, List<String> names, List<double[][]> times) {
+        double[] first = roundMeans(times.getFirst());
         for (int k = 0; k < names.size(); k++) {
-            double[] t = times.get(k);
+            double[][] pairs = times.get(k);
+            double[] t = roundMeans(pairs);
             ObjectNode v = out.putObject(names.get(k));
             var secs = v.putArray("step_s");
             var ratio = v.putArray("ratio_to_first");
+            var taken = v.putArray("steps_s_as_taken");
             StringBuilder line = new StringBuilder(String.format("%-5s", names.get(k)));
             for (int i = 0; i < t.length; i++) {
                 secs.add(t[i]);
                 ratio.add(t[i] / first[i]);
+                taken.addArray().add(pairs[i][0]).add(pairs[i][1]);
                 line.append(String.format("  round %d: %.3f s (%.2fx)", i + 1, t[i], t[i] / first[i]));
             }
             if (!json) System.out.println(line);
         }
+    }
+
+    private static double[] roundMeans(double[][] pairs) {
+        double[] out = new double[pairs.length];
+        for (int i = 0; i < pairs.length; i++) out[i] = (pairs[i][0] + pairs[i][1]) / 2;
+        return out;
     }
 
     private int decode() {

@@ -148,6 +148,14 @@ class BenchCommandTest {
         for (String name : new String[] {"f32", "bf16", "nf4"}) {
             assertThat(s.get(name).get("step_s").size()).isEqualTo(2);
             for (JsonNode v : s.get(name).get("step_s")) assertThat(v.asDouble()).isPositive();
+            // each round: a step in order and one in reverse order, the round's time their mean
+            JsonNode taken = s.get(name).get("steps_s_as_taken");
+            assertThat(taken.size()).isEqualTo(2);
+            for (int i = 0; i < 2; i++) {
+                assertThat(taken.get(i).size()).isEqualTo(2);
+                assertThat(s.get(name).get("step_s").get(i).asDouble())
+                        .isEqualTo((taken.get(i).get(0).asDouble() + taken.get(i).get(1).asDouble()) / 2);
+            }
         }
         assertThat(s.get("f32").get("ratio_to_first").get(1).asDouble()).isEqualTo(1.0);
         CliRun bad = CliRun.of("bench", "--config", config().toString(), "--compare-storages", "--storages", "f32,q3");

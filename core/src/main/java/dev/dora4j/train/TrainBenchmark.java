@@ -66,28 +66,34 @@ public final class TrainBenchmark {
 
     /**
      * Step times in seconds of several settings (of one config: typically the same model in several storages), one
-     * model each, their steps taken in turn: warm-up steps, then {@code steps} rounds of one step each, so that a
-     * machine whose speed drifts during the run slows them alike. The first setting's warm-up and step counts apply;
-     * with its {@code profile}, every op of the timed rounds is timed ({@link OpProfile#snapshot()} afterwards: an
-     * adapter's ops are named after its method, the other ops add up over all models).
+     * model each, their steps taken in turn: warm-up steps, then {@code steps} rounds in which every model takes one
+     * step in order and then one more in reverse order (A B C C B A), so that a machine whose speed drifts during the
+     * run slows them alike: a drift that is linear over a round, or that changes at its middle, adds the same to each
+     * model's pair of steps. Returns, per setting, per round, its two step times in the order taken. The first
+     * setting's warm-up and step counts apply; with its {@code profile}, every op of the timed rounds is timed
+     * ({@link OpProfile#snapshot()} afterwards, over {@code 2 · steps} steps of each model: an adapter's ops are named
+     * after its method, the other ops add up over all models).
      */
-    public static List<double[]> alternating(LlamaConfig config, List<Settings> settings) {
+    public static List<double[][]> alternating(LlamaConfig config, List<Settings> settings) {
         long bytes = 0;
         for (Settings s : settings) bytes += ModelMemory.weightBytes(config, s.dtype(), s.linears());
         HeapBudget.beforeTraining(bytes, settings.getFirst().activationCheckpointing());
         List<Stepper> runs = new ArrayList<>();
         for (Settings s : settings) runs.add(new Stepper(config, s));
-        int warmup = settings.getFirst().warmup(), steps = settings.getFirst().steps();
-        List<double[]> times = new ArrayList<>();
-        for (int k = 0; k < runs.size(); k++) times.add(new double[steps]);
-        for (int i = 0; i < warmup + steps; i++) {
-            if (i == warmup && settings.getFirst().profile()) {
-                OpProfile.reset();
-                OpProfile.enable(true);
-            }
-            for (int k = 0; k < runs.size(); k++) {
-                double dt = runs.get(k).step(i < warmup);
-                if (i >= warmup) times.get(k)[i - warmup] = dt;
+        int warmup = settings.getFirst().warmup(), steps = settings.getFirst().steps(), n = runs.size();
+        List<double[][]> times = new ArrayList<>();
+        for (int k = 0; k < n; k++) times.add(new double[steps][2]);
+        for (int i = 0; i < warmup; i++) {
+            for (Stepper run : runs) run.step(true);
+        }
+        if (settings.getFirst().profile()) {
+            OpProfile.reset();
+            OpProfile.enable(true);
+        }
+        for (int i = 0; i < steps; i++) {
+            for (int j = 0; j < 2 * n; j++) {
+                int k = j < n ? j : 2 * n - 1 - j;
+                times.get(k)[i][j < n ? 0 : 1] = runs.get(k).step(false);
             }
         }
         OpProfile.enable(false);
