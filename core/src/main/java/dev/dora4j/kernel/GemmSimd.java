@@ -230,8 +230,9 @@ final class GemmSimd implements GemmKernel {
      * dx = (acc ? dx : 0) + g·diag(ps)·W computed as (Wᵀ·diag(ps)·gᵀ)ᵀ, for the reason {@link #xWtSwapped} gives: g
      * (m rows) is packed into panels, and each thread copies blocks of W's columns, scaled by ps per row of W, into the
      * micro-kernel's A block (w: the columns of W's rows from a given row on, see {@link #columnsOf}). A W deeper than
-     * DEEP_K rows (an output head) is taken DEEP_K rows at a time, each share added into dx. Every element is the same sum in the same order as the other way round (each product ps[p]·W[p, i]
-     * rounded once, then times g[j, p] in a fused multiply-add, over depth in blocks of KC): the same bits.
+     * DEEP_K rows (an output head) is taken DEEP_K rows at a time, each share added into dx. Every element is the same
+     * sum in the same order as the other way round (each product ps[p]·W[p, i] rounded once, then times g[j, p] in a
+     * fused multiply-add, over depth in blocks of KC): the same bits.
      */
     private static void gWSwapped(float[] g, int gOff, IntFunction<ASource> w, float[] dx, int dxOff, int m, int n,
                                   int k, boolean acc) {
