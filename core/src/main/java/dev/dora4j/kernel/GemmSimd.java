@@ -151,21 +151,34 @@ final class GemmSimd implements GemmKernel {
         int wide = cols / NRL, panels = wide + (cols - wide * NRL + L - 1) / L;
         float[] bp = packBuffer(k * (cols + L));
         packSwapped(x, xOff, k, m, extra, k, wide, panels, bp);
-        int tiles = (n + MR - 1) / MR;
-        run(true, tiles, (t0, t1) -> {
+        // s row i - i0 = row i of W·[x; A]ᵀ = column i of y, then of ay
+        swappedBlocks(w, n, k, bp, wide, panels, cols, y, yOff, m, acc, (s, i0, rows) -> {
+            if (cs != null || cb != null) scaleRows(s, cols, m, rows, cs, cb, i0);
+            if (r > 0) GemmPack.transposeCopy(s, m, cols, r, rows, extra.c(), extra.cOff() + i0, n, Transpose16.NATIVE);
+        });
+    }
+
+    /** What a swapped product does with a block of its scratch before the first m columns are stored. */
+    @FunctionalInterface
+    interface SwappedTail {
+        void apply(float[] s, int i0, int rows);
+    }
+
+    // rows [0, n) of A·B, A from a (depth given) and B the packed panels bp (cols wide), MC rows at a time per thread
+    // into a scratch [MC, cols]; its first m columns are the columns of c ([m, n] at cOff, added into when load), after
+    // tail (or null) has seen the block
+    private static void swappedBlocks(ASource a, int n, int depth, float[] bp, int wide, int panels, int cols,
+                                      float[] c, int cOff, int m, boolean load, SwappedTail tail) {
+        run(true, (n + MR - 1) / MR, (t0, t1) -> {
             float[] s = swappedScratch(MC * cols);
             int end = Math.min(n, t1 * MR);
             for (int i0 = t0 * MR; i0 < end; i0 += MC) {
                 int rows = Math.min(MC, end - i0);
-                // s row i - i0 = row i of W·[x; A]ᵀ = column i of y, then of ay
-                if (acc) GemmPack.transposeCopy(y, yOff + i0, n, rows, m, s, 0, cols, Transpose16.NATIVE);
-                block(i0, i0 + rows, 0, panels, wide, cols, k, null, 0, 0, 0, bp, 0, 0, s, -i0 * cols, cols, 0, acc,
-                        null, null, w);
-                if (cs != null || cb != null) scaleRows(s, cols, m, rows, cs, cb, i0);
-                GemmPack.transposeCopy(s, 0, cols, m, rows, y, yOff + i0, n, Transpose16.NATIVE);
-                if (r > 0) {
-                    GemmPack.transposeCopy(s, m, cols, r, rows, extra.c(), extra.cOff() + i0, n, Transpose16.NATIVE);
-                }
+                if (load) GemmPack.transposeCopy(c, cOff + i0, n, rows, m, s, 0, cols, Transpose16.NATIVE);
+                block(i0, i0 + rows, 0, panels, wide, cols, depth, null, 0, 0, 0, bp, 0, 0, s, -i0 * cols, cols, 0,
+                        load, null, null, a);
+                if (tail != null) tail.apply(s, i0, rows);
+                GemmPack.transposeCopy(s, 0, cols, m, rows, c, cOff + i0, n, Transpose16.NATIVE);
             }
         });
     }
@@ -237,25 +250,13 @@ final class GemmSimd implements GemmKernel {
     private static void gWSwapped(float[] g, int gOff, IntFunction<ASource> w, float[] dx, int dxOff, int m, int n,
                                   int k, boolean acc) {
         int wide = m / NRL, panels = wide + (m - wide * NRL + L - 1) / L;
-        int tiles = (k + MR - 1) / MR;
         for (int pb = 0; pb < n; pb += DEEP_K) {
             int from = pb, depth = Math.min(DEEP_K, n - pb);
             boolean load = acc || pb > 0;
             float[] bp = packBuffer(depth * (m + L));
             packSwapped(g, gOff + from, n, m, null, depth, wide, panels, bp);
-            ASource columns = w.apply(from);
-            run(true, tiles, (t0, t1) -> {
-                float[] s = swappedScratch(MC * m);
-                int end = Math.min(k, t1 * MR);
-                for (int i0 = t0 * MR; i0 < end; i0 += MC) {
-                    int rows = Math.min(MC, end - i0);
-                    // s row i - i0 = row i of Wᵀ·diag(ps)·gᵀ = column i of dx
-                    if (load) GemmPack.transposeCopy(dx, dxOff + i0, k, rows, m, s, 0, m, Transpose16.NATIVE);
-                    block(i0, i0 + rows, 0, panels, wide, m, depth, null, 0, 0, 0, bp, 0, 0, s, -i0 * m, m, 0, load,
-                            null, null, columns);
-                    GemmPack.transposeCopy(s, 0, m, m, rows, dx, dxOff + i0, k, Transpose16.NATIVE);
-                }
-            });
+            // scratch row i - i0 = row i of Wᵀ·diag(ps)·gᵀ = column i of dx
+            swappedBlocks(w.apply(from), k, depth, bp, wide, panels, m, dx, dxOff, m, load, null);
         }
     }
 
@@ -379,9 +380,7 @@ final class GemmSimd implements GemmKernel {
 
     // A = the float W: [n, k] at wOff (x·Wᵀ's rows of W)
     private static ASource rowsOf(float[] w, int wOff, int k) {
-        return (i0, rows, p0, kc, ab) -> {
-            for (int i = 0; i < rows; i++) System.arraycopy(w, wOff + (i0 + i) * k + p0, ab, i * KC, kc);
-        };
+        return (i0, rows, p0, kc, ab) -> copyA(w, wOff + i0 * k + p0, k, rows, kc, ab);
     }
 
     // A = W in any storage (x·Wᵀ's rows of W)
@@ -609,10 +608,10 @@ final class GemmSimd implements GemmKernel {
                 int iEnd = Math.min(ic + MC, i1);
                 if (source != null) {
                     source.copy(ic, iEnd - ic, pc, kc, ab);
-                    padRows(iEnd - ic, kc, ab);
                 } else if (ab != null) {
                     copyA(a, aOff + ic * aRs + pc, aRs, iEnd - ic, kc, ab);
                 }
+                if (ab != null) padRows(iEnd - ic, kc, ab);
                 for (int q = q0; q < q1; q++) {
                     int col = column(q, wide);
                     int width = q < wide ? NRL : L;
@@ -644,14 +643,12 @@ final class GemmSimd implements GemmKernel {
         }
     }
 
-    // rows i < rows of A at src + i·ld, kc values each -> ab: row i at i·KC, then zero rows up to a whole
-    // micro-tile (their sums are never stored)
+    // rows i < rows of A at src + i·ld, kc values each -> ab: row i at i·KC
     private static void copyA(float[] a, int src, int ld, int rows, int kc, float[] ab) {
         for (int i = 0; i < rows; i++) System.arraycopy(a, src + i * ld, ab, i * KC, kc);
-        padRows(rows, kc, ab);
     }
 
-    // zero rows from rows up to a whole micro-tile
+    // zero rows from rows up to a whole micro-tile (their sums are never stored)
     private static void padRows(int rows, int kc, float[] ab) {
         int padded = (rows + MR - 1) / MR * MR;
         for (int i = rows; i < padded; i++) Arrays.fill(ab, i * KC, i * KC + kc, 0f);
