@@ -83,6 +83,14 @@ public final class HeapBudget {
         setSoftMax(target);
     }
 
+    /**
+     * The next forward pass measures the live set again, whatever its token count: for a process that builds more
+     * models after the first one measured (a comparison of storages or methods, each model with its own buffers).
+     */
+    static synchronized void measureAgain() {
+        measuredTokens = 0;
+    }
+
     /** The soft heap limit for a live set of {@code liveBytes}: 1.1 × live + 192 MB, at most live + 2 GB and max. */
     static long target(long liveBytes, long maxBytes) {
         long fitted = Math.min((long) (liveBytes * LIVE_FACTOR) + MARGIN_BYTES, liveBytes + MAX_HEADROOM_BYTES);

@@ -46,6 +46,14 @@ class HeapBudgetTest {
             assertThat(vm.getVMOption("SoftMaxHeapSize").getValue()).isEqualTo(before);
             HeapBudget.atForwardEnd(1100);
             assertThat(vm.getVMOption("SoftMaxHeapSize").getValue()).isNotEqualTo(before);
+
+            // asked to measure again (another model built since): the next forward pass measures, whatever its tokens
+            vm.setVMOption("SoftMaxHeapSize", before);
+            HeapBudget.atForwardEnd(1100);
+            assertThat(vm.getVMOption("SoftMaxHeapSize").getValue()).isEqualTo(before);
+            HeapBudget.measureAgain();
+            HeapBudget.atForwardEnd(1100);
+            assertThat(vm.getVMOption("SoftMaxHeapSize").getValue()).isNotEqualTo(before);
         } finally {
             vm.setVMOption("SoftMaxHeapSize", before);
             if (property == null) System.clearProperty(HeapBudget.PROPERTY);
