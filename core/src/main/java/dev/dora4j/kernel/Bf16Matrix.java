@@ -33,16 +33,16 @@ public final class Bf16Matrix extends HalfMatrix {
     }
 
     @Override
-    public void dequantizeRow(int row, int col0, int n, float[] dst, int dOff) {
+    public void dequantizeRow(int row, int col0, int n, float scale, float[] dst, int dOff) {
         int s = start(row, col0, n, dst, dOff), i = 0;
         if (H != null) {
             // sign-extend to int, shift into the upper half: the float32 with these bits, L values at a time
             for (int bound = F.loopBound(n); i < bound; i += F.length()) {
                 ((IntVector) ShortVector.fromArray(H, bits, s + i).convertShape(VectorOperators.S2I, I, 0))
-                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dOff + i);
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().mul(scale).intoArray(dst, dOff + i);
             }
         }
-        for (; i < n; i++) dst[dOff + i] = Float.intBitsToFloat(bits[s + i] << 16);
+        for (; i < n; i++) dst[dOff + i] = Float.intBitsToFloat(bits[s + i] << 16) * scale;
     }
 
     @Override

@@ -20,9 +20,9 @@ public final class F16Matrix extends HalfMatrix {
     }
 
     @Override
-    public void dequantizeRow(int row, int col0, int n, float[] dst, int dOff) {
+    public void dequantizeRow(int row, int col0, int n, float scale, float[] dst, int dOff) {
         int s = start(row, col0, n, dst, dOff);
-        for (int i = 0; i < n; i++) dst[dOff + i] = Float.float16ToFloat(bits[s + i]);
+        for (int i = 0; i < n; i++) dst[dOff + i] = Float.float16ToFloat(bits[s + i]) * scale;
     }
 
     @Override

@@ -57,6 +57,15 @@ public final class F32Matrix implements WeightMatrix {
     }
 
     @Override
+    public void dequantizeRow(int row, int col0, int n, float scale, float[] dst, int dOff) {
+        Objects.checkIndex(row, rows);
+        Objects.checkFromIndexSize(col0, n, cols);
+        Objects.checkFromIndexSize(dOff, n, dst.length);
+        int s = offset + row * cols + col0;
+        for (int i = 0; i < n; i++) dst[dOff + i] = data[s + i] * scale;
+    }
+
+    @Override
     public F32Matrix encode(float[] values) {
         if (values.length != rows * cols) {
             throw new IllegalArgumentException(values.length + " values for a [" + rows + ", " + cols + "] matrix");

@@ -207,7 +207,7 @@ public final class FourBitMatrix implements WeightMatrix {
     }
 
     @Override
-    public void dequantizeRow(int row, int col0, int n, float[] dst, int dOff) {
+    public void dequantizeRow(int row, int col0, int n, float scale, float[] dst, int dOff) {
         Objects.checkIndex(row, rows);
         Objects.checkFromIndexSize(col0, n, cols);
         Objects.checkFromIndexSize(dOff, n, dst.length);
@@ -217,16 +217,16 @@ public final class FourBitMatrix implements WeightMatrix {
             int blockEnd = Math.min(end, (b + 1) << blockShift);
             float s = blockAbsmax(b);
             if ((f & 1) != 0) {
-                dst[d++] = table[packed[f >> 1] & 15] * s;
+                dst[d++] = table[packed[f >> 1] & 15] * s * scale;
                 f++;
             }
             for (; f + 1 < blockEnd; f += 2, d += 2) {
                 int v = (packed[f >> 1] & 0xff) << 1;
-                dst[d] = pairs[v] * s;
-                dst[d + 1] = pairs[v + 1] * s;
+                dst[d] = pairs[v] * s * scale;
+                dst[d + 1] = pairs[v + 1] * s * scale;
             }
             if (f < blockEnd) {
-                dst[d++] = table[(packed[f >> 1] >> 4) & 15] * s;
+                dst[d++] = table[(packed[f >> 1] >> 4) & 15] * s * scale;
                 f++;
             }
         }

@@ -399,14 +399,17 @@ final class GemmSimd implements GemmKernel {
         };
     }
 
-    // A(i, p) = ps[from + p]·W[from + p, i] (ps may be null), W in any storage: kc rows of W widened side by side,
-    // then transposed
+    // A(i, p) = ps[from + p]·W[from + p, i] (ps may be null), W in any storage: kc rows of W widened (and scaled)
+    // side by side, then transposed
     private static ASource columnsOf(WeightMatrix w, float[] ps, int from) {
         return (i0, rows, p0, kc, ab) -> {
             float[] t = WeightRows.scratch(kc * rows);
-            for (int p = 0; p < kc; p++) w.dequantizeRow(from + p0 + p, i0, rows, t, p * rows);
+            for (int p = 0; p < kc; p++) {
+                int row = from + p0 + p;
+                if (ps != null) w.dequantizeRow(row, i0, rows, ps[row], t, p * rows);
+                else w.dequantizeRow(row, i0, rows, t, p * rows);
+            }
             GemmPack.transposeCopy(t, 0, rows, rows, kc, ab, 0, KC, Transpose16.NATIVE);
-            scaleColumns(ab, rows, kc, ps, from + p0);
         };
     }
 

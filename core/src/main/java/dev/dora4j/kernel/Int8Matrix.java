@@ -96,13 +96,13 @@ public final class Int8Matrix implements WeightMatrix {
     }
 
     @Override
-    public void dequantizeRow(int row, int col0, int n, float[] dst, int dOff) {
+    public void dequantizeRow(int row, int col0, int n, float scale, float[] dst, int dOff) {
         Objects.checkIndex(row, rows);
         Objects.checkFromIndexSize(col0, n, cols);
         Objects.checkFromIndexSize(dOff, n, dst.length);
         float s = scb[row];
         int base = row * cols + col0;
-        for (int i = 0; i < n; i++) dst[dOff + i] = (codes[base + i] * s) * INV_127;
+        for (int i = 0; i < n; i++) dst[dOff + i] = (codes[base + i] * s) * INV_127 * scale;
     }
 
     /** The values quantised again row-wise. */

@@ -8,7 +8,7 @@ package dev.dora4j.kernel;
  * block of rows at a time: never as a float copy of the whole matrix. Implementations are immutable, except that an
  * {@link F32Matrix} is a view over an array that its owner (a trainable tensor) may update.
  *
- * <p>A new storage is one class here: it says how one stretch of a row widens to floats ({@link #dequantizeRow},
+ * <p>A new storage is one class here: it says how one stretch of a row widens to floats, times a scale ({@link #dequantizeRow},
  * which is also the scalar twin its products are tested against) and how floats are stored ({@link #encode}).
  */
 public sealed interface WeightMatrix permits F32Matrix, HalfMatrix, Int8Matrix, FourBitMatrix {
@@ -24,7 +24,16 @@ public sealed interface WeightMatrix permits F32Matrix, HalfMatrix, Int8Matrix, 
     long bytes();
 
     /** W[row, col0 .. col0 + n) widened to floats -> dst[dOff .. dOff + n). */
-    void dequantizeRow(int row, int col0, int n, float[] dst, int dOff);
+    default void dequantizeRow(int row, int col0, int n, float[] dst, int dOff) {
+        dequantizeRow(row, col0, n, 1f, dst, dOff);
+    }
+
+    /**
+     * W[row, col0 .. col0 + n) widened to floats, each then times {@code scale} (rounded after the widening, as a
+     * widened value times {@code scale} would be; a scale of 1 changes nothing) -> dst[dOff .. dOff + n): a row of
+     * DoRA's {@code diag(s)·W} as g·W packs it, in the same pass as the widening.
+     */
+    void dequantizeRow(int row, int col0, int n, float scale, float[] dst, int dOff);
 
     /** A matrix of the same storage (and block layout) holding {@code values: [rows, cols]}, rounded as it stores. */
     WeightMatrix encode(float[] values);

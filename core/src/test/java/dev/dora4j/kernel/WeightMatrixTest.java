@@ -183,6 +183,18 @@ class WeightMatrixTest {
             w.dequantizeRow(r, 5, 10, piece, 2);
             for (int i = 0; i < 10; i++) assertThat(piece[2 + i]).isEqualTo(dense[r * cols + 5 + i]);
         }
+        // scaled in the same pass (DoRA's diag(s)·W as g·W packs it): the widened value times the scale, rounded once
+        // more, over a stretch with whole vectors and a tail at every width
+        float[] scaled = new float[3 + 117];
+        for (int r = 0; r < rows; r++) {
+            float scale = r == 0 ? 1f : (float) (0.37 * r - 3.1);
+            w.dequantizeRow(r, 7, 117, scale, scaled, 3);
+            for (int i = 0; i < 117; i++) {
+                assertThat(scaled[3 + i]).as("%s row %d value %d times %s", storage, r, i, scale)
+                        .isEqualTo(dense[r * cols + 7 + i] * scale);
+            }
+        }
+        assertThatThrownBy(() -> w.dequantizeRow(0, 0, 2, 2f, piece, 11)).isInstanceOf(IndexOutOfBoundsException.class);
         WeightMatrix again = w.encode(dense);
         assertThat(again.storage()).isEqualTo(w.storage());
         float[] back = again.toFloatArray();
