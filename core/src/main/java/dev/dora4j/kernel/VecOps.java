@@ -54,6 +54,15 @@ public final class VecOps {
         PREFERRED.rowSumSquares(w, off, rows, cols, out);
     }
 
+    /**
+     * Column-wise sums of products, added to y. a, b: [rows, cols] -> y: [cols], {@code y[c] += Σ_r a[r, c]·b[r, c]},
+     * each product rounded to float and added in row order (the bits of {@link #mulAdd} row after row). Parallel over
+     * columns.
+     */
+    public static void columnMulAdd(float[] a, int aOff, float[] b, int bOff, int rows, int cols, float[] y) {
+        PREFERRED.columnMulAdd(a, aOff, b, bOff, rows, cols, y);
+    }
+
     /** Row-wise dot products. a, b: [rows, cols] -> out: [rows], {@code out[r] = <a_r, b_r>}. Parallel over rows. */
     public static void rowDots(float[] a, int aOff, float[] b, int bOff, int rows, int cols, float[] out) {
         PREFERRED.rowDots(a, aOff, b, bOff, rows, cols, out);

@@ -37,6 +37,13 @@ public interface VecOpsKernel {
     void rowDots(float[] a, int aOff, float[] b, int bOff, int rows, int cols, float[] out);
 
     /**
+     * Column-wise sums of products, added to y. a, b: [rows, cols] -> y: [cols], {@code y[c] += Σ_r a[r, c]·b[r, c]},
+     * each product rounded to float and added in row order (the bits of {@link #mulAdd} row after row). Parallel over
+     * columns.
+     */
+    void columnMulAdd(float[] a, int aOff, float[] b, int bOff, int rows, int cols, float[] y);
+
+    /**
      * Softmax of each row in place, max-subtracted. x: [rows, cols]. A row that is all {@code -inf} becomes NaN, as in
      * PyTorch. Parallel over rows.
      */

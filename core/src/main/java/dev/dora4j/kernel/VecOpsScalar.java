@@ -50,6 +50,14 @@ public final class VecOpsScalar {
         for (int r = 0; r < rows; r++) out[r] = sumSquares(w, off + r * cols, cols);
     }
 
+    // a, b: [rows, cols] -> y[c] += Σ_r a[r, c]·b[r, c], in row order
+    public static void columnMulAdd(float[] a, int aOff, float[] b, int bOff, int rows, int cols, float[] y) {
+        Objects.checkFromIndexSize(aOff, (long) rows * cols, a.length);
+        Objects.checkFromIndexSize(bOff, (long) rows * cols, b.length);
+        Objects.checkFromIndexSize(0, cols, y.length);
+        for (int r = 0; r < rows; r++) mulAdd(a, aOff + r * cols, b, bOff + r * cols, y, 0, cols);
+    }
+
     // a, b: [rows, cols] -> out: [rows]
     public static void rowDots(float[] a, int aOff, float[] b, int bOff, int rows, int cols, float[] out) {
         Objects.checkFromIndexSize(aOff, (long) rows * cols, a.length);

@@ -117,6 +117,57 @@ final class VecOpsSimd implements VecOpsKernel {
     }
 
     @Override
+    public void columnMulAdd(float[] a, int aOff, float[] b, int bOff, int rows, int cols, float[] y) {
+        Objects.checkFromIndexSize(aOff, (long) rows * cols, a.length);
+        Objects.checkFromIndexSize(bOff, (long) rows * cols, b.length);
+        Objects.checkFromIndexSize(0, cols, y.length);
+        int width = 4 * L, blocks = (cols + width - 1) / width;
+        Parallel.range(blocks, Math.max(1, PARALLEL_GRAIN / Math.max(1, rows * width)), (q0, q1) -> {
+            for (int q = q0; q < q1; q++) {
+                int c0 = q * width, c1 = Math.min(cols, c0 + width);
+                if (c1 - c0 == width) columnBlock(a, aOff, b, bOff, rows, cols, c0, y);
+                else columnTail(a, aOff, b, bOff, rows, cols, c0, c1, y);
+            }
+        });
+    }
+
+    // columns [c0, c0 + 4·L): the four sums stay in registers down the rows
+    private static void columnBlock(float[] a, int aOff, float[] b, int bOff, int rows, int cols, int c0, float[] y) {
+        FloatVector y0 = FloatVector.fromArray(S, y, c0), y1 = FloatVector.fromArray(S, y, c0 + L);
+        FloatVector y2 = FloatVector.fromArray(S, y, c0 + 2 * L), y3 = FloatVector.fromArray(S, y, c0 + 3 * L);
+        for (int r = 0; r < rows; r++) {
+            int ai = aOff + r * cols + c0, bi = bOff + r * cols + c0;
+            y0 = y0.add(FloatVector.fromArray(S, a, ai).mul(FloatVector.fromArray(S, b, bi)));
+            y1 = y1.add(FloatVector.fromArray(S, a, ai + L).mul(FloatVector.fromArray(S, b, bi + L)));
+            y2 = y2.add(FloatVector.fromArray(S, a, ai + 2 * L).mul(FloatVector.fromArray(S, b, bi + 2 * L)));
+            y3 = y3.add(FloatVector.fromArray(S, a, ai + 3 * L).mul(FloatVector.fromArray(S, b, bi + 3 * L)));
+        }
+        y0.intoArray(y, c0);
+        y1.intoArray(y, c0 + L);
+        y2.intoArray(y, c0 + 2 * L);
+        y3.intoArray(y, c0 + 3 * L);
+    }
+
+    // columns [c0, c1), fewer than 4·L: whole vectors, then single columns
+    private static void columnTail(float[] a, int aOff, float[] b, int bOff, int rows, int cols, int c0, int c1,
+                                   float[] y) {
+        int c = c0;
+        for (; c + L <= c1; c += L) {
+            FloatVector acc = FloatVector.fromArray(S, y, c);
+            for (int r = 0; r < rows; r++) {
+                int o = r * cols + c;
+                acc = acc.add(FloatVector.fromArray(S, a, aOff + o).mul(FloatVector.fromArray(S, b, bOff + o)));
+            }
+            acc.intoArray(y, c);
+        }
+        for (; c < c1; c++) {
+            float acc = y[c];
+            for (int r = 0; r < rows; r++) acc = acc + a[aOff + r * cols + c] * b[bOff + r * cols + c];
+            y[c] = acc;
+        }
+    }
+
+    @Override
     public void softmaxRows(float[] x, int off, int rows, int cols) {
         Objects.checkFromIndexSize(off, (long) rows * cols, x.length);
         Parallel.range(rows, grainRows(cols), (r0, r1) -> {

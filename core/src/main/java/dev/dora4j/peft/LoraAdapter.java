@@ -347,22 +347,25 @@ public final class LoraAdapter implements Adapter {
         private float[] scaleGradient(float[] gy, int tokens, int out) {
             float[] ds = new float[out];
             float[] y = result.data(), bias = base.bias() == null ? null : base.bias().data();
+            if (unscaled != null || (droppedBase == null && bias == null)) {
+                // one pass down the columns, the sums in registers; without a copy y = (m/n) ⊙ (W x + s·B A x) and
+                // every m/n is non-zero
+                VecOps.columnMulAdd(gy, 0, unscaled != null ? unscaled : y, 0, tokens, out, ds);
+                if (unscaled == null) for (int o = 0; o < out; o++) ds[o] /= scale[o];
+                return ds;
+            }
             // split over output columns: each column's sum runs over the tokens in order, whatever the thread count
             Parallel.range(out, Math.max(16, rowGrain(tokens)), (o0, o1) -> {
                 for (int t = 0; t < tokens; t++) {
                     int i0 = t * out;
-                    if (unscaled != null) {
-                        VecOps.mulAdd(gy, i0 + o0, unscaled, i0 + o0, ds, o0, o1 - o0);
-                    } else if (droppedBase != null) {
+                    if (droppedBase != null) {
                         for (int o = o0; o < o1; o++) ds[o] += gy[i0 + o] * (droppedBase[i0 + o] + v[i0 + o]);
-                    } else if (bias != null) {
-                        for (int o = o0; o < o1; o++) ds[o] += gy[i0 + o] * (y[i0 + o] - bias[o]);
                     } else {
-                        VecOps.mulAdd(gy, i0 + o0, y, i0 + o0, ds, o0, o1 - o0);
+                        for (int o = o0; o < o1; o++) ds[o] += gy[i0 + o] * (y[i0 + o] - bias[o]);
                     }
                 }
                 // without a copy, y - b = (m/n) ⊙ (W x + s·B A x), and every m/n is non-zero
-                if (unscaled == null && droppedBase == null) for (int o = o0; o < o1; o++) ds[o] /= scale[o];
+                if (droppedBase == null) for (int o = o0; o < o1; o++) ds[o] /= scale[o];
             });
             return ds;
         }

@@ -17,7 +17,9 @@ class VecOpsTest {
     private static final int DEFAULT_THREADS = Parallel.threads();
     private static final int[] SIZES = {0, 1, 2, 7, 17, 63, 64, 65, 257, 1000};
     /** (rows, cols), the last ones big enough to be split over threads. */
-    private static final int[][] MATRICES = {{1, 1}, {3, 7}, {17, 64}, {2, 257}, {65, 17}, {300, 257}, {2000, 33}};
+    private static final int[][] MATRICES = {
+        {1, 1}, {3, 7}, {17, 64}, {2, 257}, {65, 17}, {300, 257}, {2000, 33}, {40, 2 * 64 + 16 + 5},
+    };
 
     @AfterAll
     static void restoreThreads() {
@@ -90,6 +92,12 @@ class VecOpsTest {
             VecOpsScalar.rowDots(abs(a), ao, abs(b), bo, rows, cols, bounds);
             for (int r = 0; r < rows; r++) close(dots[r], dotsRef[r], 1e-5 * bounds[r], "rowDots " + where);
 
+            // columns in blocks of four vectors, then single vectors, then single columns: the bits of row-by-row mulAdd
+            float[] cols0 = random(cols, rnd), colSums = cols0.clone(), colSumsRef = cols0.clone();
+            ops.columnMulAdd(a, ao, b, bo, rows, cols, colSums);
+            VecOpsScalar.columnMulAdd(a, ao, b, bo, rows, cols, colSumsRef);
+            assertThat(colSums).as("columnMulAdd " + where).containsExactly(colSumsRef);
+
             float[] x = a.clone(), xRef = a.clone();
             for (int i = ao; i < x.length; i++) xRef[i] = x[i] = x[i] * 20;
             ops.softmaxRows(x, ao, rows, cols);
@@ -126,6 +134,10 @@ class VecOpsTest {
         assertThatThrownBy(() -> VecOps.rowSumSquares(a, 0, 2, 2, new float[1]))
                 .isInstanceOf(IndexOutOfBoundsException.class);
         assertThatThrownBy(() -> VecOps.softmaxRows(a, 1, 2, 2)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> VecOps.columnMulAdd(a, 1, a, 0, 2, 2, new float[2]))
+                .isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> VecOps.columnMulAdd(a, 0, a, 0, 2, 2, new float[1]))
+                .isInstanceOf(IndexOutOfBoundsException.class);
     }
 
     private static void close(double actual, double expected, double tol, String what) {
