@@ -8,8 +8,9 @@ package dev.dora4j.kernel;
  * block of rows at a time: never as a float copy of the whole matrix. Implementations are immutable, except that an
  * {@link F32Matrix} is a view over an array that its owner (a trainable tensor) may update.
  *
- * <p>A new storage is one class here: it says how one stretch of a row widens to floats, times a scale ({@link #dequantizeRow},
- * which is also the scalar twin its products are tested against) and how floats are stored ({@link #encode}).
+ * <p>A new storage is one class here: it says how one stretch of a row widens to floats, times a scale
+ * ({@link #dequantizeRow}, which is also the scalar twin its products are tested against) and how floats are stored
+ * ({@link #encode}).
  */
 public sealed interface WeightMatrix permits F32Matrix, HalfMatrix, Int8Matrix, FourBitMatrix {
     /** Output features: the number of rows. */
