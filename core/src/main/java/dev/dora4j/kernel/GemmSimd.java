@@ -406,8 +406,7 @@ final class GemmSimd implements GemmKernel {
             float[] t = WeightRows.scratch(kc * rows);
             for (int p = 0; p < kc; p++) {
                 int row = from + p0 + p;
-                if (ps != null) w.dequantizeRow(row, i0, rows, ps[row], t, p * rows);
-                else w.dequantizeRow(row, i0, rows, t, p * rows);
+                w.dequantizeRow(row, i0, rows, ps == null ? 1f : ps[row], t, p * rows);
             }
             GemmPack.transposeCopy(t, 0, rows, rows, kc, ab, 0, KC, Transpose16.NATIVE);
         };

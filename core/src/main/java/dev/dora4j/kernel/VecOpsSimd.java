@@ -122,7 +122,7 @@ final class VecOpsSimd implements VecOpsKernel {
         Objects.checkFromIndexSize(bOff, (long) rows * cols, b.length);
         Objects.checkFromIndexSize(0, cols, y.length);
         int width = 4 * L, blocks = (cols + width - 1) / width;
-        Parallel.range(blocks, Math.max(1, PARALLEL_GRAIN / Math.max(1, rows * width)), (q0, q1) -> {
+        Parallel.range(blocks, (int) Math.max(1, PARALLEL_GRAIN / Math.max(1L, (long) rows * width)), (q0, q1) -> {
             for (int q = q0; q < q1; q++) {
                 int c0 = q * width, c1 = Math.min(cols, c0 + width);
                 if (c1 - c0 == width) columnBlock(a, aOff, b, bOff, rows, cols, c0, y);

@@ -38,8 +38,7 @@ final class WeightPanels {
     static void rows(WeightMatrix w, float[] ps, int from, int to, int j0, int cols, int width, float[] dst, int dOff) {
         for (int p = from; p < to; p++) {
             int d = dOff + (p - from) * width;
-            if (ps != null) w.dequantizeRow(p, j0, cols, ps[p], dst, d);
-            else w.dequantizeRow(p, j0, cols, dst, d);
+            w.dequantizeRow(p, j0, cols, ps == null ? 1f : ps[p], dst, d);
             if (cols < width) Arrays.fill(dst, d + cols, d + width, 0f);
         }
     }
