@@ -31,16 +31,16 @@ final class GemmSimd implements GemmKernel {
     /** Vectors per row of the micro-tile. */
     private static final int NR = 4;
     private static final int NRL = NR * L;
-    /** Depth per block: one B micro-panel [KC, NRL] is about 64 KiB, read from L2 for each MR rows of A. */
-    private static final int KC = Math.max(64, 16384 / NRL);
+    /** Depth per block (see {@link #depthBlock}). */
+    private static final int KC = depthBlock(L);
     /** Rows per block of A that each B micro-panel is used against (a multiple of 2·MR). */
     private static final int MC = 24 * MR;
     /** Upper bound on the floats of one packed column block of B. */
     private static final int PACK_FLOATS = 1 << 21;
     /** Rows of B per share of the packing when a block has too few panels to give every thread two. */
     private static final int PACK_DEPTH = 1024;
-    /** B deeper than this is packed this many rows at a time (a multiple of KC). */
-    private static final int DEEP_K = 32 * KC;
+    /** B deeper than this is packed this many rows at a time (see {@link #deepDepth}). */
+    private static final int DEEP_K = deepDepth(L);
     /** A packed B up to this many floats is packed by every thread for itself, saving a round of hand-offs. */
     private static final int PRIVATE_PACK_FLOATS = 1 << 15;
     /**
@@ -102,6 +102,27 @@ final class GemmSimd implements GemmKernel {
     private static final ThreadLocal<float[][]> SWAPPED = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
 
     GemmSimd() {}
+
+    /**
+     * The depth of one block of the product at {@code lanes} floats per vector: the micro-kernel sums this many steps
+     * in registers before its tile is added into C. At 16 lanes it is 768 (a B micro-panel of 192 KiB and an A block of
+     * 432 KiB, both in a 1 MiB L2): every layer of the base shape (depth 768 or 2048) then passes over C once or three
+     * times instead of three or eight, and a product of 512 rows ran at 335-378 GFLOP/s on 2 threads against 313-343
+     * with blocks of 256 (three fresh processes each, best of 1.5 s per shape; 256 rows of llama1b's and qwen05b's
+     * shapes: x·Wᵀ 318-348 against 300-335). Narrower vectors keep a B micro-panel of 64 KiB (not measured otherwise).
+     */
+    static int depthBlock(int lanes) {
+        return lanes >= 16 ? 768 : Math.max(64, 16384 / (NR * lanes));
+    }
+
+    /**
+     * Rows of a deep B packed at a time at {@code lanes} floats per vector, a multiple of {@link #depthBlock} so that each
+     * share's sums reach C in the order they would undivided: 32 blocks, or at 16 lanes 10 (7680 rows), so that a
+     * column block within the packing budget still holds four panels.
+     */
+    static int deepDepth(int lanes) {
+        return (lanes >= 16 ? 10 : 32) * depthBlock(lanes);
+    }
 
     @Override
     public VectorSpecies<Float> species() {

@@ -35,8 +35,8 @@ class GemmTest {
     private static final int[][] DEEP = {{7, 4097, 300}, {7, 300, 4097}, {4097, 300, 7}};
 
     /**
-     * Contractions deeper than the rows of B packed at a time at every width (32·KC: 8192 rows at 16 lanes, 32768 at
-     * 4), so the product adds several packed blocks into C: (m, k, n) per layout, its depth k, n and m respectively.
+     * Contractions deeper than the rows of B packed at a time at every width (GemmSimd.deepDepth: 7680 rows at 16 lanes,
+     * 32768 at 4), so the product adds several packed blocks into C: (m, k, n) per layout, its depth k, n and m respectively.
      */
     private static final int[][] DEEPER = {{13, 40001, 70}, {13, 33001, 300}, {7, 70, 40001}, {70, 13, 33001},
         {40001, 70, 13}};
@@ -48,9 +48,9 @@ class GemmTest {
     private static final int[][] SWAPPED = {{33, 1030, 300}, {70, 1100, 289}, {130, 1024, 301}, {65, 2050, 290}};
 
     /**
-     * g·W computed as (Wᵀ·gᵀ)ᵀ, as (m, k, n) with g: [m, n], W: [n, k], n counted from one KC block at the width under
-     * test: more than 64 and at most 256 rows of g, a depth of at least one KC block and at least 288 columns of W; odd
-     * sizes at every edge.
+     * g·W computed as (Wᵀ·gᵀ)ᵀ, as (m, k, n) with g: [m, n], W: [n, k], n counted from one block of depth
+     * (GemmSimd.depthBlock) at the width under test: more than 64 and at most 256 rows of g, a depth of at least one
+     * such block and at least 288 columns of W; odd sizes at every edge.
      */
     private static final int[][] GW_SWAPPED = {{70, 289, 6}, {130, 301, 77}, {256, 288, 0}};
 
@@ -193,7 +193,7 @@ class GemmTest {
      * The swapped g·W against the scalar twin for a float W, without a row scale and overwriting, and with one and
      * adding; and for a float, 16-bit and 8-bit W against g·W through packed panels of W, which a product of more than
      * 256 rows takes (a 4-bit W always packs): the same sums in the same order, the same bits, also deeper than the
-     * rows of W taken at a time at this width (32·KC).
+     * rows of W taken at a time at this width (GemmSimd.deepDepth).
      */
     @ParameterizedTest(name = "{0} threads={1}")
     @MethodSource("dev.dora4j.kernel.Species#withThreads")
@@ -201,13 +201,13 @@ class GemmTest {
         Parallel.setThreads(threads);
         GemmKernel kernel = Gemm.using(species);
         SplittableRandom rnd = new SplittableRandom(species.vectorBitSize() * 29L + threads);
-        int kc = Math.max(64, 16384 / (4 * species.length())), big = PACKED_M;
+        int kc = GemmSimd.depthBlock(species.length()), deepK = GemmSimd.deepDepth(species.length()), big = PACKED_M;
         List<int[]> shapes = new ArrayList<>();
         for (int[] shape : GW_SWAPPED) shapes.add(new int[] {shape[0], shape[1], kc + shape[2]});
-        shapes.add(new int[] {65, 288, 32 * kc + 77});
+        shapes.add(new int[] {65, 288, deepK + 77});
         for (int[] shape : shapes) {
             int m = shape[0], k = shape[1], n = shape[2];
-            boolean deep = n > 32 * kc;
+            boolean deep = n > deepK;
             float[] gBig = random(big * n, rnd), w = random(n * k, rnd);
             // the deep product (a float W only) and its reference are the slowest here: two variants of it
             List<WeightMatrix> weights = deep ? List.of(new F32Matrix(w, n, k)) : List.of(new F32Matrix(w, n, k),

@@ -103,7 +103,7 @@ class WeightMatrixTest {
         Parallel.setThreads(threads);
         SplittableRandom rnd = new SplittableRandom(storage.name().hashCode() * 41L + threads);
         int lanes = Gemm.preferred().species().length();
-        int side = Math.max(288, Math.max(64, 16384 / (4 * lanes)));
+        int side = Math.max(288, GemmSimd.depthBlock(lanes));
         for (int[] shape : new int[][] {{70, side + 7, side + 3}, {130, side + 2, side + 13}}) {
             check(storage, Gemm.preferred(), shape, rnd);
         }
