@@ -116,9 +116,9 @@ final class GemmSimd implements GemmKernel {
     }
 
     /**
-     * Rows of a deep B packed at a time at {@code lanes} floats per vector, a multiple of {@link #depthBlock} so that each
-     * share's sums reach C in the order they would undivided: 32 blocks, or at 16 lanes 10 (7680 rows), so that a
-     * column block within the packing budget still holds four panels.
+     * Rows of a deep B packed at a time at {@code lanes} floats per vector, a multiple of {@link #depthBlock} so that
+     * each share's sums reach C in the order they would undivided: 32 blocks, or at 16 lanes 10 (7680 rows), so that
+     * a column block within the packing budget still holds four panels.
      */
     static int deepDepth(int lanes) {
         return (lanes >= 16 ? 10 : 32) * depthBlock(lanes);

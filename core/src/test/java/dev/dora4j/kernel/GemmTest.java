@@ -35,8 +35,9 @@ class GemmTest {
     private static final int[][] DEEP = {{7, 4097, 300}, {7, 300, 4097}, {4097, 300, 7}};
 
     /**
-     * Contractions deeper than the rows of B packed at a time at every width (GemmSimd.deepDepth: 7680 rows at 16 lanes,
-     * 32768 at 4), so the product adds several packed blocks into C: (m, k, n) per layout, its depth k, n and m respectively.
+     * Contractions deeper than the rows of B packed at a time at every width (GemmSimd.deepDepth: 7680 rows at 16
+     * lanes, 32768 at 4), so the product adds several packed blocks into C: (m, k, n) per layout, its depth k, n and m
+     * respectively.
      */
     private static final int[][] DEEPER = {{13, 40001, 70}, {13, 33001, 300}, {7, 70, 40001}, {70, 13, 33001},
         {40001, 70, 13}};
