@@ -82,8 +82,10 @@ class SparkTrainingTest {
      * With several sequences per worker the ranks' partial sums add the batch's gradients in another order than one
      * process does, as changing --micro-batch does. Measured per tensor as ‖a − b‖ / ‖b‖, the single-process runs with
      * micro-batches 1 to 8 form a cloud whose diameter is that drift. Two ranks x 4 sequences, with --micro-batch 1
-     * (one forward pass per sequence) and 4 (one pass of 4 sequences), must each lie no farther than the drift from
-     * every run of the cloud, the one process run with the same options included.
+     * (one forward pass per sequence) and 4 (one pass of 4 sequences), must each lie within the drift of the cloud: no
+     * farther from its nearest run than the runs of the cloud lie from each other. (Another order of the same sums is
+     * one more point of the cloud, not one inside it: its distance to the farthest run can exceed the diameter, by
+     * 1.4x in one build; a lost or doubled gradient moves the adapter by orders of magnitude more.)
      */
     @Test
     void severalSequencesPerWorkerStayWithinTheDriftOfChangingTheMicroBatch(@TempDir Path tmp) throws Exception {
@@ -98,19 +100,25 @@ class SparkTrainingTest {
             double drift = 0;
             for (Path a : cloud) for (Path b : cloud) drift = Math.max(drift, SparkTestRuns.maxNormDifference(a, b));
             double[] farthest = new double[2], counterpart = new double[2];
+            double[] nearest = {Double.MAX_VALUE, Double.MAX_VALUE};
             int[] micros = {1, 4};
             for (int k = 0; k < 2; k++) {
                 Path run = tmp.resolve(method + "-spark-micro" + micros[k]);
                 assertRanksAgree(spark(config(model, tok, data, method, 5, 8, micros[k], 0), run, SparkTrainOptions.of(2)), 2);
-                for (Path a : cloud) farthest[k] = Math.max(farthest[k], SparkTestRuns.maxNormDifference(run, a));
+                for (Path a : cloud) {
+                    double d = SparkTestRuns.maxNormDifference(run, a);
+                    farthest[k] = Math.max(farthest[k], d);
+                    nearest[k] = Math.min(nearest[k], d);
+                }
                 counterpart[k] = SparkTestRuns.maxNormDifference(run, cloud.get(micros[k] - 1));
             }
             System.out.printf("%s: one process, micro-batch 1 to 8 among themselves: %.3g; 2 ranks x 4 sequences with "
-                    + "--micro-batch 1: %.3g from one process with the same options, %.3g from the farthest; with "
-                    + "--micro-batch 4: %.3g and %.3g%n", method, drift, counterpart[0], farthest[0], counterpart[1], farthest[1]);
+                    + "--micro-batch 1: %.3g from one process with the same options, %.3g from the nearest, %.3g from "
+                    + "the farthest; with --micro-batch 4: %.3g, %.3g and %.3g%n", method, drift, counterpart[0],
+                    nearest[0], farthest[0], counterpart[1], nearest[1], farthest[1]);
             assertThat(drift).as("changing --micro-batch alone moves the adapter").isGreaterThan(0);
-            assertThat(farthest[0]).as("2 ranks, --micro-batch 1").isLessThanOrEqualTo(drift);
-            assertThat(farthest[1]).as("2 ranks, --micro-batch 4").isLessThanOrEqualTo(drift);
+            assertThat(nearest[0]).as("2 ranks, --micro-batch 1").isLessThanOrEqualTo(drift);
+            assertThat(nearest[1]).as("2 ranks, --micro-batch 4").isLessThanOrEqualTo(drift);
         }
     }
 
