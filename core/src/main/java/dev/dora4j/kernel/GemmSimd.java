@@ -82,6 +82,12 @@ final class GemmSimd implements GemmKernel {
      * 292-301; llama1b LoRA's adapter backward 2.39 and 2.63 s per step before, 2.03 and 1.91 s after).
      */
     private static final int SWAP_M = 256;
+    /**
+     * The least depth at which the swapped products pay: 256 at 16 lanes (a 64 KiB panel of x or g). Not tied to
+     * {@link #KC}: with depth blocks of 768 and this at 768 too, 256 rows against depths of 512 and 640 ran at
+     * 299-305 GFLOP/s (2 threads, all shapes, three processes) against 323-328 swapped.
+     */
+    private static final int SWAP_DEPTH = Math.max(64, 16384 / NRL);
 
     /** Few-row products with a bf16 weight, widened in registers. */
     private static final Bf16Dots BF16 = Specialize.copy(Bf16DotsSimd.class, Bf16Dots.class, S);
@@ -144,18 +150,18 @@ final class GemmSimd implements GemmKernel {
         }
     }
 
-    // x·Wᵀ (and r more rows against the same W) is computed as (W·xᵀ)ᵀ: few enough rows of x, W deep enough to be
-    // worth packing x and shallow enough for one packed block, and wide enough to keep every thread busy on row
+    // x·Wᵀ (and r more rows against the same W) is computed as (W·xᵀ)ᵀ: few enough rows of x, W at least SWAP_DEPTH
+    // deep (worth packing x) and shallow enough for one packed block, and wide enough to keep every thread busy on row
     // tiles of W
     private static boolean swaps(int m, int r, int k, int n) {
-        return m > DOT_M && m <= SWAP_M && k >= KC && k <= DEEP_K && n >= 2 * MC
+        return m > DOT_M && m <= SWAP_M && k >= SWAP_DEPTH && k <= DEEP_K && n >= 2 * MC
                 && (long) k * (m + r + L) <= 2L * PACK_FLOATS;
     }
 
     // g·W (g: [m, n], W: [n, k]) is computed as (Wᵀ·gᵀ)ᵀ: more rows of g than are read against W in place, few enough
-    // to pack g, W at least one KC block deep and wide enough to keep every thread busy
+    // to pack g, W at least SWAP_DEPTH rows deep and wide enough to keep every thread busy
     private static boolean gWSwaps(int m, int n, int k) {
-        return m > IN_PLACE_M && m <= SWAP_M && n >= KC && k >= 2 * MC;
+        return m > IN_PLACE_M && m <= SWAP_M && n >= SWAP_DEPTH && k >= 2 * MC;
     }
 
     /**
