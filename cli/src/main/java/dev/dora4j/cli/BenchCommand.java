@@ -125,6 +125,13 @@ final class BenchCommand implements Callable<Integer> {
             o.put("step_s_median", r.stepSecondsMedian());
             var arr = o.putArray("step_s");
             for (double t : r.stepSeconds()) arr.add(t);
+            // what the JVM did within each timed step: JIT compilation (ms, on threads sharing the cores) and GC cycles
+            var jit = o.putArray("step_jit_ms");
+            var gcs = o.putArray("step_gc_cycles");
+            for (var a : r.stepJvm()) {
+                jit.add(a.compileMs());
+                gcs.add(a.gcCycles());
+            }
             o.put("train_flops", r.trainFlops());
             o.put("gflops_per_s", r.gflopsPerSecond());
             o.put("fma_peak_gflops", measuredPeak);

@@ -50,6 +50,11 @@ class BenchCommandTest {
         assertThat(o.get("bytes_per_trainable_param").asDouble()).isEqualTo(bytesTrainable);
         assertThat(o.get("bytes_per_frozen_param").asDouble()).isEqualTo(bytesFrozen);
         assertThat(o.get("step_s").size()).isEqualTo(3);
+        assertThat(o.get("step_jit_ms").size()).isEqualTo(3);
+        assertThat(o.get("step_gc_cycles").size()).isEqualTo(3);
+        for (JsonNode v : o.get("step_gc_cycles")) assertThat(v.asLong()).isNotNegative();
+        // HotSpot reports its compilation time; none of it runs backwards
+        for (JsonNode v : o.get("step_jit_ms")) assertThat(v.asLong()).isNotNegative();
         double median = o.get("step_s_median").asDouble();
         assertThat(median).isPositive();
         assertThat(o.get("tokens_per_s").asDouble()).isCloseTo(32 / median, within(1e-6 * 32 / median));

@@ -39,8 +39,10 @@ public final class TrainBenchmark {
      * What one benchmark measured; times in seconds. {@code peakHeapMb} is the sum of the heap pools' peak use,
      * {@code peakLiveHeapMb} the largest heap in use right after a collection ({@link LiveHeap}). Bytes per trainable
      * parameter count its value, gradient and optimizer state; bytes per frozen parameter its stored value.
+     * {@code stepJvm} holds, per timed step, the JIT compilation time and collection cycles within it.
      */
-    public record Result(String method, double stepSecondsMedian, double[] stepSeconds, double tokensPerSecond,
+    public record Result(String method, double stepSecondsMedian, double[] stepSeconds, JvmActivity[] stepJvm,
+            double tokensPerSecond,
             double trainFlops, double gflopsPerSecond, long trainableParams, long totalParams, double peakHeapMb,
             double peakLiveHeapMb, double bytesPerTrainableParam, double bytesPerFrozenParam,
             Map<String, double[]> profile) {}
@@ -51,6 +53,7 @@ public final class TrainBenchmark {
         HeapBudget.beforeTraining(ModelMemory.weightBytes(config, s.dtype(), s.linears()), s.activationCheckpointing());
         Stepper run = new Stepper(config, s);
         double[] times = new double[s.steps()];
+        JvmActivity[] jvm = new JvmActivity[s.steps()];
         resetPeaks();
         LiveHeap.reset();
         for (int i = 0; i < s.warmup() + s.steps(); i++) {
@@ -58,10 +61,14 @@ public final class TrainBenchmark {
                 OpProfile.reset();
                 OpProfile.enable(true);
             }
+            JvmActivity before = JvmActivity.now();
             double dt = run.step(i < s.warmup());
-            if (i >= s.warmup()) times[i - s.warmup()] = dt;
+            if (i >= s.warmup()) {
+                times[i - s.warmup()] = dt;
+                jvm[i - s.warmup()] = JvmActivity.now().since(before);
+            }
         }
-        return run.result(times);
+        return run.result(times, jvm);
     }
 
     /**
@@ -152,7 +159,7 @@ public final class TrainBenchmark {
             return (System.nanoTime() - t0) / 1e9;
         }
 
-        Result result(double[] times) {
+        Result result(double[] times, JvmActivity[] jvm) {
             double[] sorted = times.clone();
             Arrays.sort(sorted);
             double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2]
@@ -172,7 +179,7 @@ public final class TrainBenchmark {
             OpProfile.enable(false);
             Map<String, double[]> profile = s.profile() ? OpProfile.snapshot() : Map.of();
             double flops = trainFlops(config, s);
-            return new Result(s.method(), median, times, s.batch() * s.seqLen() / median, flops, flops / median / 1e9, trainable,
+            return new Result(s.method(), median, times, jvm, s.batch() * s.seqLen() / median, flops, flops / median / 1e9, trainable,
                     model.parameterCount(), peakHeapMb(), LiveHeap.peakMb(), (double) trainableBytes / Math.max(1, trainable),
                     frozen == 0 ? 0 : (double) frozenBytes / frozen, profile);
         }
