@@ -10,7 +10,7 @@
 # Writes OUT_DIR/peer.jsonl (the peer's records), OUT_DIR/dora4j-<config>-<method>-<round>.json and prints two tables:
 # per config and method the median over rounds of each side's median step time, tokens/s and peak RSS, and the ratios;
 # then every round: both sides' median steps, dora4j's first step over its median, peak RSS, the fraction of the FMA
-# peak measured after the run, and each timed step.
+# peak measured after the run, each timed step, and the JIT compilation (ms) and GC cycles within each.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:?usage: bench/peer-compare.sh OUT_DIR [ROUNDS] [CONFIGS] [METHODS]}"
@@ -70,8 +70,8 @@ for c in sorted({k[0] for k in rows}):
 # every round: the targets hold per round, so the medians above are not enough to judge them
 print()
 print("| config | method | round | peer / dora4j step s | speed ratio | first/median | peak RSS MB dora4j / peer "
-      "| RSS ratio | % of FMA peak | dora4j's timed steps s |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+      "| RSS ratio | % of FMA peak | dora4j's timed steps s | JIT ms / GC cycles per timed step |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 tags = {}
 for key, recs in peer.items():
     for r in recs:
@@ -82,8 +82,9 @@ for key in sorted(ours, key=lambda k: (k[0] != "small", k[1])):
         if p is None:
             continue
         steps = " ".join(f"{t:.3f}" for t in o["step_s"])
+        jvm = " ".join(f"{j}/{c}" for j, c in zip(o.get("step_jit_ms", []), o.get("step_gc_cycles", []))) or "-"
         print(f"| {key[0]} | {key[1]} | {o['_round']} | {p['step_s_median']:.3f} / {o['step_s_median']:.3f} "
               f"| {p['step_s_median'] / o['step_s_median']:.2f}x | {o['step_s'][0] / o['step_s_median']:.2f} "
               f"| {o['peak_rss_mb']:.0f} / {p['peak_rss_all_mb']:.0f} | {o['peak_rss_mb'] / p['peak_rss_all_mb']:.2f} "
-              f"| {100 * o['fraction_of_peak']:.0f} % of {o['fma_peak_gflops']:.0f} | {steps} |")
+              f"| {100 * o['fraction_of_peak']:.0f} % of {o['fma_peak_gflops']:.0f} | {steps} | {jvm} |")
 EOF
