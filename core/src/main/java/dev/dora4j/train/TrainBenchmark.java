@@ -42,9 +42,8 @@ public final class TrainBenchmark {
      * {@code stepJvm} holds, per timed step, the JIT compilation time and collection cycles within it.
      */
     public record Result(String method, double stepSecondsMedian, double[] stepSeconds, JvmActivity[] stepJvm,
-            double tokensPerSecond,
-            double trainFlops, double gflopsPerSecond, long trainableParams, long totalParams, double peakHeapMb,
-            double peakLiveHeapMb, double bytesPerTrainableParam, double bytesPerFrozenParam,
+            double tokensPerSecond, double trainFlops, double gflopsPerSecond, long trainableParams, long totalParams,
+            double peakHeapMb, double peakLiveHeapMb, double bytesPerTrainableParam, double bytesPerFrozenParam,
             Map<String, double[]> profile) {}
 
     private TrainBenchmark() {}
@@ -61,9 +60,10 @@ public final class TrainBenchmark {
                 OpProfile.reset();
                 OpProfile.enable(true);
             }
-            JvmActivity before = JvmActivity.now();
-            double dt = run.step(i < s.warmup());
-            if (i >= s.warmup()) {
+            boolean timed = i >= s.warmup();
+            JvmActivity before = timed ? JvmActivity.now() : null;
+            double dt = run.step(!timed);
+            if (timed) {
                 times[i - s.warmup()] = dt;
                 jvm[i - s.warmup()] = JvmActivity.now().since(before);
             }
@@ -179,9 +179,10 @@ public final class TrainBenchmark {
             OpProfile.enable(false);
             Map<String, double[]> profile = s.profile() ? OpProfile.snapshot() : Map.of();
             double flops = trainFlops(config, s);
-            return new Result(s.method(), median, times, jvm, s.batch() * s.seqLen() / median, flops, flops / median / 1e9, trainable,
-                    model.parameterCount(), peakHeapMb(), LiveHeap.peakMb(), (double) trainableBytes / Math.max(1, trainable),
-                    frozen == 0 ? 0 : (double) frozenBytes / frozen, profile);
+            return new Result(s.method(), median, times, jvm, s.batch() * s.seqLen() / median, flops,
+                    flops / median / 1e9, trainable, model.parameterCount(), peakHeapMb(), LiveHeap.peakMb(),
+                    (double) trainableBytes / Math.max(1, trainable), frozen == 0 ? 0 : (double) frozenBytes / frozen,
+                    profile);
         }
     }
 
