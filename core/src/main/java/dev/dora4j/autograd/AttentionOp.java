@@ -41,8 +41,8 @@ final class AttentionOp {
                         boolean causal) {
         Shape s = new Shape(offsets.clone(), heads, kvHeads, headDim, causal);
         s.check(q, k, v);
-        float[] out = tape.floats(s.tokens() * s.qStride());
-        float[] lse = tape.floats(s.tokens() * heads);
+        float[] out = tape.floatsForOverwrite(s.tokens() * s.qStride());
+        float[] lse = tape.floatsForOverwrite(s.tokens() * heads);
         Parallel.range(s.batch() * heads, 1, (start, end) -> {
             Workspace w = Workspace.take(s, false);
             for (int task = start; task < end; task++) forwardHead(s, task, q.data(), k.data(), v.data(), out, lse, w);
@@ -219,11 +219,17 @@ final class AttentionOp {
         long size = (long) s.tokens() * s.heads() * d;
         float[] dkHeads = k.requiresGrad() ? tape.floats(Math.toIntExact(size)) : null;
         float[] dvHeads = v.requiresGrad() ? tape.floats(Math.toIntExact(size)) : null;
+        // each gradient's first contribution is written, later ones added (asked for in the order they are made)
+        Tensor.GradWrite gq = q.gradForWrite();
         Parallel.range(s.batch() * s.heads(), 1, (start, end) -> {
             Workspace w = Workspace.take(s, true);
-            for (int task = start; task < end; task++) backwardHead(s, task, q, k, v, out, lse, dkHeads, dvHeads, w);
+            for (int task = start; task < end; task++) {
+                backwardHead(s, task, q, gq, k, v, out, lse, dkHeads, dvHeads, w);
+            }
             w.give();
         });
+        Tensor.GradWrite gk = dkHeads == null ? null : k.gradForWrite();
+        Tensor.GradWrite gv = dvHeads == null ? null : v.gradForWrite();
         Parallel.range(s.batch() * s.kvHeads(), 1, (start, end) -> {
             for (int task = start; task < end; task++) {
                 int b = task / s.kvHeads(), kvh = task % s.kvHeads(), len = s.length(b);
@@ -231,8 +237,8 @@ final class AttentionOp {
                     int from = s.headRow(b, kvh * s.group() + g) * d;
                     for (int j = 0; j < len; j++) {
                         int to = (s.first(b) + j) * s.kvStride() + kvh * d;
-                        if (dkHeads != null) VecOps.axpy(1f, dkHeads, from + j * d, k.grad(), to, d);
-                        if (dvHeads != null) VecOps.axpy(1f, dvHeads, from + j * d, v.grad(), to, d);
+                        if (gk != null) addOrWrite(dkHeads, from + j * d, gk, g > 0, to, d);
+                        if (gv != null) addOrWrite(dvHeads, from + j * d, gv, g > 0, to, d);
                     }
                 }
             }
@@ -241,8 +247,15 @@ final class AttentionOp {
         tape.give(dvHeads);
     }
 
-    private static void backwardHead(Shape s, int task, Tensor q, Tensor k, Tensor v, Tensor out, float[] lse,
-                                     float[] dkHeads, float[] dvHeads, Workspace w) {
+    // d values of src from srcOff into the gradient at off: added, or written when they are its first contribution
+    // there (later: an earlier part of this op's contribution has already been written there)
+    private static void addOrWrite(float[] src, int srcOff, Tensor.GradWrite target, boolean later, int off, int d) {
+        if (later || target.accumulate()) VecOps.axpy(1f, src, srcOff, target.values(), off, d);
+        else System.arraycopy(src, srcOff, target.values(), off, d);
+    }
+
+    private static void backwardHead(Shape s, int task, Tensor q, Tensor.GradWrite gq, Tensor k, Tensor v,
+                                     Tensor out, float[] lse, float[] dkHeads, float[] dvHeads, Workspace w) {
         int b = task / s.heads(), h = task % s.heads(), d = s.headDim(), first = s.first(b), len = s.length(b);
         int kvCol = (h / s.group()) * d, lseRow = s.headRow(b, h), headOff = lseRow * d;
         boolean scoresNeeded = q.requiresGrad() || dkHeads != null;
@@ -277,9 +290,8 @@ final class AttentionOp {
             if (q.requiresGrad()) Gemm.gW(w.dScores, 0, w.k, 0, w.dq, t0 * d, m, n, d, false);
             if (dkHeads != null) Gemm.gtX(w.dScores, 0, w.q, t0 * d, dkHeads, headOff, m, n, d, true);
         }
-        if (q.requiresGrad()) {
-            float[] gq = q.grad();
-            for (int t = 0; t < len; t++) VecOps.axpy(1f, w.dq, t * d, gq, (first + t) * s.qStride() + h * d, d);
+        if (gq != null) {
+            for (int t = 0; t < len; t++) addOrWrite(w.dq, t * d, gq, false, (first + t) * s.qStride() + h * d, d);
         }
     }
 }

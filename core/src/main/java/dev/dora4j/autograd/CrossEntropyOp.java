@@ -46,9 +46,10 @@ final class CrossEntropyOp {
         boolean retain = needsGrad && (long) rows.length * vocab <= retainFloats;
         float[] lse = new float[rows.length];
         double[] rowLoss = new double[rows.length];
-        float[] x = tape.floats(chunk * dim);
+        // each chunk's rows of x and of the logits are written before they are read
+        float[] x = tape.floatsForOverwrite(chunk * dim);
         // retained: every row's logits at row·vocab, turned into softmax − onehot; else one chunk at a time
-        float[] logits = tape.floats((retain ? rows.length : chunk) * vocab);
+        float[] logits = tape.floatsForOverwrite((retain ? rows.length : chunk) * vocab);
         for (int c0 = 0; c0 < rows.length; c0 += chunk) {
             int n = Math.min(chunk, rows.length - c0), first = c0, base = retain ? c0 : 0;
             gather(hidden.data(), rows, first, n, dim, x);
@@ -87,9 +88,9 @@ final class CrossEntropyOp {
                                  float[] kept, float coef, int chunk) {
         int dim = hidden.cols(), vocab = head.dim(0);
         if (rows.length == 0) return;
-        float[] x = tape.floats(chunk * dim);
-        float[] logits = kept != null ? kept : tape.floats(chunk * vocab);
-        float[] dx = hidden.requiresGrad() ? tape.floats(chunk * dim) : null;
+        float[] x = tape.floatsForOverwrite(chunk * dim);
+        float[] logits = kept != null ? kept : tape.floatsForOverwrite(chunk * vocab);
+        float[] dx = hidden.requiresGrad() ? tape.floatsForOverwrite(chunk * dim) : null;
         for (int c0 = 0; c0 < rows.length; c0 += chunk) {
             int n = Math.min(chunk, rows.length - c0), first = c0, off = kept != null ? c0 * vocab : 0;
             gather(hidden.data(), rows, first, n, dim, x);

@@ -24,7 +24,7 @@ public final class Ops {
         }
         int[] shape = x.shape();
         shape[shape.length - 1] = out;
-        float[] y = tape.floats(tokens * out);
+        float[] y = tape.floatsForOverwrite(tokens * out);
         Gemm.xWt(x.data(), 0, w.matrix(), y, 0, tokens, false, null, null);
         if (bias != null) addRowVector(y, bias.data(), tokens, out);
         // backward reads x, W and the gradient, never y
@@ -32,7 +32,10 @@ public final class Ops {
         if (result.requiresGrad()) {
             tape.record("linear", result, () -> {
                 float[] gy = result.grad();
-                if (x.requiresGrad()) Gemm.gW(gy, 0, w.matrix(), null, x.grad(), 0, tokens, true);
+                if (x.requiresGrad()) {
+                    Tensor.GradWrite gx = x.gradForWrite();
+                    Gemm.gW(gy, 0, w.matrix(), null, gx.values(), 0, tokens, gx.accumulate());
+                }
                 if (w.requiresGrad()) Gemm.gtX(gy, 0, x.data(), 0, w.grad(), 0, tokens, out, in, true);
                 if (bias != null && bias.requiresGrad()) sumRowsInto(gy, tokens, out, bias.grad());
             });
@@ -43,13 +46,13 @@ public final class Ops {
     /** a + b, same shapes. */
     public static Tensor add(Tape tape, Tensor a, Tensor b) {
         checkSameSize(a, b, "add");
-        float[] y = tape.floats(a.numel());
+        float[] y = tape.floatsForOverwrite(a.numel());
         VecOps.add(a.data(), 0, b.data(), 0, y, 0, y.length);
         Tensor result = output(tape, y, a.shape(), a, b);
         if (result.requiresGrad()) {
             tape.record("add", result, () -> {
-                if (a.requiresGrad()) VecOps.axpy(1f, result.grad(), 0, a.grad(), 0, y.length);
-                if (b.requiresGrad()) VecOps.axpy(1f, result.grad(), 0, b.grad(), 0, y.length);
+                if (a.requiresGrad()) addToGrad(a, result.grad());
+                if (b.requiresGrad()) addToGrad(b, result.grad());
             });
         }
         return result;
@@ -69,9 +72,16 @@ public final class Ops {
         VecOps.add(other.data(), 0, y, 0, y, 0, y.length);
         // target's gradient passes through unchanged; only other's needs adding to
         if (tape.needsGrad(other)) {
-            tape.record("add", () -> VecOps.axpy(1f, target.grad(), 0, other.grad(), 0, y.length));
+            tape.record("add", () -> addToGrad(other, target.grad()));
         }
         return target;
+    }
+
+    /** Adds g into t's gradient (the same size), or copies it there when it is the gradient's first contribution. */
+    static void addToGrad(Tensor t, float[] g) {
+        Tensor.GradWrite target = t.gradForWrite();
+        if (target.accumulate()) VecOps.axpy(1f, g, 0, target.values(), 0, g.length);
+        else System.arraycopy(g, 0, target.values(), 0, g.length);
     }
 
     /** a ⊙ b, same shapes. */

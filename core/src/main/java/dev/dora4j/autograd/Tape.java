@@ -96,6 +96,17 @@ public final class Tape {
         return buffer;
     }
 
+    /**
+     * As {@link #floats}, for an op that writes every element before it reads any: the values are undefined (see
+     * {@link BufferPool#takeForOverwrite}).
+     */
+    public float[] floatsForOverwrite(int n) {
+        if (pool == null || !recording && taken == null) return new float[n];
+        float[] buffer = pool.takeForOverwrite(n);
+        if (taken != null) taken.add(buffer);
+        return buffer;
+    }
+
     /** Gives a buffer taken with {@link #floats} back before backward, when the op that took it is done with it. */
     public void give(float[] buffer) {
         if (pool != null) pool.give(buffer);
@@ -148,7 +159,8 @@ public final class Tape {
 
     /**
      * Declares that {@code output}'s values can be computed again from what its op keeps for its own backward anyway:
-     * {@code fill} writes them into a zeroed array. Only on a recording tape with a pool, for an output taken from it.
+     * {@code fill} writes every one of them into an array whose values are undefined. Only on a recording tape with a
+     * pool, for an output taken from it.
      */
     public void recomputable(Tensor output, String op, Consumer<float[]> fill) {
         if (recording && pool != null && output.requiresGrad()) recomputable.put(output, new Recompute(op, fill));
@@ -164,7 +176,7 @@ public final class Tape {
         Recompute how = recomputable.remove(output);
         if (how == null || !recording || !output.releaseValues()) return;
         ops.add(new Entry(OpProfile.backward(how.op(), () -> {
-            float[] values = pool.take(output.numel());
+            float[] values = pool.takeForOverwrite(output.numel());
             how.fill().accept(values);
             output.restoreValues(values);
         }), null, null));

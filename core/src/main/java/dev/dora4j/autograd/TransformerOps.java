@@ -38,7 +38,7 @@ public final class TransformerOps {
             }
         }
         int[] rows = ids.clone();
-        float[] y = tape.floats(rows.length * dim);
+        float[] y = tape.floatsForOverwrite(rows.length * dim);
         WeightMatrix w = table.matrix();
         for (int t = 0; t < rows.length; t++) w.dequantizeRow(rows[t], 0, dim, y, t * dim);
         Tensor result = Ops.output(tape, y, new int[] {rows.length, dim}, table);
@@ -60,8 +60,8 @@ public final class TransformerOps {
             throw new IllegalArgumentException("rmsNorm: weight " + weight + " does not match " + dim + " features");
         }
         float[] xd = x.data(), w = weight.data();
-        float[] y = tape.floats(xd.length);
-        float[] inv = tape.floats(rows);
+        float[] y = tape.floatsForOverwrite(xd.length);
+        float[] inv = tape.floatsForOverwrite(rows);
         Parallel.range(rows, rowGrain(dim), (start, end) -> {
             for (int r = start; r < end; r++) {
                 float variance = VecOps.sumSquares(xd, r * dim, dim) / dim;
@@ -97,13 +97,18 @@ public final class TransformerOps {
         int rows = x.rows(), dim = x.cols();
         float[] xd = x.data(), w = weight.data();
         if (x.requiresGrad()) {
-            float[] gx = x.grad();
+            Tensor.GradWrite target = x.gradForWrite();
+            float[] gx = target.values();
+            boolean acc = target.accumulate();
             Parallel.range(rows, rowGrain(dim), (start, end) -> {
                 for (int r = start; r < end; r++) {
                     int off = r * dim;
                     float ri = inv[r];
                     float c = ri * ri * ri * tripleDot(g, w, xd, off, dim) / dim;
-                    for (int i = 0; i < dim; i++) gx[off + i] += ri * g[off + i] * w[i] - c * xd[off + i];
+                    for (int i = 0; i < dim; i++) {
+                        float d = ri * g[off + i] * w[i] - c * xd[off + i];
+                        gx[off + i] = acc ? gx[off + i] + d : d;
+                    }
                 }
             });
         }
@@ -138,10 +143,15 @@ public final class TransformerOps {
      */
     public static Tensor rope(Tape tape, Tensor x, int heads, RopeTable table, int[] positions) {
         Rotation rot = Rotation.of(x, heads, table, positions);
-        float[] y = tape.floats(x.numel());
+        float[] y = tape.floatsForOverwrite(x.numel());
         rot.apply(x.data(), y, false, false);
         Tensor result = Ops.output(tape, y, x.shape(), x);
-        if (result.requiresGrad()) tape.record("rope", result, () -> rot.apply(result.grad(), x.grad(), true, true));
+        if (result.requiresGrad()) {
+            tape.record("rope", result, () -> {
+                Tensor.GradWrite gx = x.gradForWrite();
+                rot.apply(result.grad(), gx.values(), true, gx.accumulate());
+            });
+        }
         return result;
     }
 
@@ -218,7 +228,7 @@ public final class TransformerOps {
         if (gate.numel() != up.numel()) {
             throw new IllegalArgumentException("swiglu: shapes differ: " + gate + " vs " + up);
         }
-        float[] y = tape.floats(gate.numel());
+        float[] y = tape.floatsForOverwrite(gate.numel());
         swigluForward(gate.data(), up.data(), y);
         Tensor result = Ops.output(tape, y, gate.shape(), gate, up);
         if (result.requiresGrad()) {
@@ -238,17 +248,28 @@ public final class TransformerOps {
     }
 
     // d/dg = gy·u·σ(g)·(1 + g·(1 − σ(g))), d/du = gy·silu(g)
+    // (each gradient written when it is its first contribution, else added to)
     private static void swigluBackward(Tensor gate, Tensor up, float[] gy) {
-        float[] g = gate.data(), u = up.data(), gg = gate.grad(), gu = up.grad();
+        float[] g = gate.data(), u = up.data();
+        // one tensor as both inputs gets both contributions added into one gradient
+        Tensor.GradWrite gateGrad = gate == up ? null : gate.gradForWrite();
+        Tensor.GradWrite upGrad = gate == up ? null : up.gradForWrite();
+        float[] gg = gate == up ? gate.grad() : gateGrad == null ? null : gateGrad.values();
+        float[] gu = gate == up ? gg : upGrad == null ? null : upGrad.values();
+        boolean accG = gate == up || gateGrad != null && gateGrad.accumulate();
+        boolean accU = gate == up || upGrad != null && upGrad.accumulate();
         Parallel.range(g.length, GRAIN_ELEMENTS, (start, end) -> {
             int i = start;
             for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {
-                swigluBackward(g, u, gy, gg, gu, i);
+                swigluBackward(g, u, gy, gg, accG, gu, accU, i);
             }
             for (; i < end; i++) {
                 float gi = g[i], dy = gy[i], sig = 1f / (FastExp.exp(-gi) + 1f);
-                if (gu != null) gu[i] = gu[i] + dy * (gi * sig);
-                if (gg != null) gg[i] = gg[i] + dy * u[i] * (sig * (gi * (-sig + 1f) + 1f));
+                if (gu != null) gu[i] = accU ? gu[i] + dy * (gi * sig) : dy * (gi * sig);
+                if (gg != null) {
+                    float d = dy * u[i] * (sig * (gi * (-sig + 1f) + 1f));
+                    gg[i] = accG ? gg[i] + d : d;
+                }
             }
         });
     }
@@ -261,15 +282,19 @@ public final class TransformerOps {
     }
 
     // one vector of the swiglu gradients at i
-    private static void swigluBackward(float[] g, float[] u, float[] gy, float[] gg, float[] gu, int i) {
+    private static void swigluBackward(float[] g, float[] u, float[] gy, float[] gg, boolean accG, float[] gu,
+                                       boolean accU, int i) {
         FloatVector gv = FloatVector.fromArray(S, g, i);
         FloatVector dy = FloatVector.fromArray(S, gy, i);
         FloatVector sig = FloatVector.broadcast(S, 1f).div(FastExp.exp(gv.neg()).add(1f));
-        if (gu != null) FloatVector.fromArray(S, gu, i).add(dy.mul(gv.mul(sig))).intoArray(gu, i);
+        if (gu != null) {
+            FloatVector d = dy.mul(gv.mul(sig));
+            (accU ? FloatVector.fromArray(S, gu, i).add(d) : d).intoArray(gu, i);
+        }
         if (gg != null) {
             FloatVector dsilu = sig.mul(gv.mul(sig.neg().add(1f)).add(1f));
             FloatVector du = dy.mul(FloatVector.fromArray(S, u, i)).mul(dsilu);
-            FloatVector.fromArray(S, gg, i).add(du).intoArray(gg, i);
+            (accG ? FloatVector.fromArray(S, gg, i).add(du) : du).intoArray(gg, i);
         }
     }
 

@@ -164,13 +164,14 @@ public final class LoraAdapter implements Adapter {
         float[] dx = mask == null ? x : multiply(x, mask);
 
         boolean trainable = tape.needsGrad(input, loraA, loraB, magnitude, base.bias());
-        float[] y = tape.floats(tokens * out);
+        // every buffer below is written whole before it is read
+        float[] y = tape.floatsForOverwrite(tokens * out);
         // DoRA's norm needs A·Wᵀ: computed in the same pass over W as the base product
-        float[] aWt = magnitude != null && !frozen() ? tape.floats(r * out) : null;
+        float[] aWt = magnitude != null && !frozen() ? tape.floatsForOverwrite(r * out) : null;
         if (aWt != null) Gemm.xWtShared(x, 0, tokens, a, 0, r, w, y, 0, aWt, 0);
         else Gemm.xWt(x, 0, w, y, 0, tokens, false, null, null);
         // su = s·A drop(x), kept for backward; s·B A drop(x) is then su·Bᵀ
-        float[] su = tape.floats(tokens * r);
+        float[] su = tape.floatsForOverwrite(tokens * r);
         Gemm.xWt(dx, 0, a, 0, su, 0, tokens, in, r, false);
         for (int i = 0; i < su.length; i++) su[i] *= s;
 
@@ -181,7 +182,7 @@ public final class LoraAdapter implements Adapter {
         } else {
             // a training step takes the norm's arrays from its pool; they go back after this layer's backward
             computed = aWt == null ? frozenNorm(w, wSq)
-                    : DoraNorm.compute(aWt, a, b, wSq, s, r, trainable ? tape::floats : float[]::new);
+                    : DoraNorm.compute(aWt, a, b, wSq, s, r, trainable ? tape::floatsForOverwrite : float[]::new);
             tape.give(aWt);
             norm = fixedNorm == null ? computed
                     : new DoraNorm.Result(fixedNorm, computed.weightTimesAt(), computed.bTimesGram(), computed.gram());
@@ -194,13 +195,14 @@ public final class LoraAdapter implements Adapter {
                     Gemm.xWt(su, 0, b, 0, y, 0, tokens, r, out, true, scale, bias);
                 } else {
                     Gemm.xWt(su, 0, b, 0, y, 0, tokens, r, out, true);
-                    unscaled = tape.floats(y.length);
+                    unscaled = tape.floatsForOverwrite(y.length);
                     System.arraycopy(y, 0, unscaled, 0, y.length);
                     scaleColumns(y, scale, bias, tokens, out);
                 }
             } else {
                 // y = W x + b + (m/n − 1) ⊙ W drop(x) + (m/n) ⊙ s·B A drop(x)
-                float[] db = tape.floats(tokens * out), vs = tape.floats(tokens * out), sc = scale;
+                float[] db = tape.floatsForOverwrite(tokens * out), vs = tape.floatsForOverwrite(tokens * out);
+                float[] sc = scale;
                 droppedBase = db;
                 v = vs;
                 Gemm.xWt(dx, 0, w, db, 0, tokens, false, null, null);
@@ -317,7 +319,7 @@ public final class LoraAdapter implements Adapter {
             if (loraB.requiresGrad()) {
                 // gB += gvᵀ·u = diag(m/n)·gyᵀ·(s·u), computed transposed, (s·u)ᵀ·gy: r rows against gy's rows in
                 // place, where gyᵀ·(s·u) would read gy down its columns (same sums, same bits)
-                float[] gbuT = tape.floats(r * out), gB = loraB.grad();
+                float[] gbuT = tape.floatsForOverwrite(r * out), gB = loraB.grad();
                 if (magnitude == null) {
                     for (int o = 0; o < out; o++) for (int j = 0; j < r; j++) gbuT[j * out + o] = gB[o * r + j];
                     Gemm.gtX(su, 0, gy, 0, gbuT, 0, tokens, r, out, true);
@@ -333,7 +335,7 @@ public final class LoraAdapter implements Adapter {
             // gu = gv·B = gy·diag(s·m/n)·B
             float[] bScale = new float[out];
             for (int o = 0; o < out; o++) bScale[o] = magnitude == null ? s : s * scale[o];
-            float[] gu = tape.floats(tokens * r);
+            float[] gu = tape.floatsForOverwrite(tokens * r);
             Gemm.gW(gy, 0, b, 0, bScale, gu, 0, tokens, out, r, false);
             if (loraA.requiresGrad()) {
                 Gemm.gtX(gu, 0, dx != null ? dx : input.data(), 0, loraA.grad(), 0, tokens, r, in, true);
@@ -405,16 +407,18 @@ public final class LoraAdapter implements Adapter {
         /** dL/dx through the frozen weight and the adapter path, honouring the dropout mask. */
         private void inputGradient(float[] gy, float[] gu, WeightMatrix w, float[] a, int tokens, int out, int in,
                                    int r) {
-            float[] gx = input.grad();
+            // the first contribution to x's gradient is written, not added
+            Tensor.GradWrite target = input.gradForWrite();
+            float[] gx = target.values();
             if (mask == null) {
-                // gx += gy·diag(m/n)·W + gu·A (LoRA: gy·W + gu·A)
-                Gemm.gW(gy, 0, w, scale, gx, 0, tokens, true);
+                // gx (+)= gy·diag(m/n)·W + gu·A (LoRA: gy·W + gu·A)
+                Gemm.gW(gy, 0, w, scale, gx, 0, tokens, target.accumulate());
                 Gemm.gW(gu, 0, a, 0, gx, 0, tokens, r, in, true);
                 return;
             }
-            // gx += gy·W + mask ⊙ (gu·A + gy·diag(m/n − 1)·W)
-            Gemm.gW(gy, 0, w, null, gx, 0, tokens, true);
-            float[] gDropped = tape.floats(tokens * in);
+            // gx (+)= gy·W + mask ⊙ (gu·A + gy·diag(m/n − 1)·W)
+            Gemm.gW(gy, 0, w, null, gx, 0, tokens, target.accumulate());
+            float[] gDropped = tape.floatsForOverwrite(tokens * in);
             Gemm.gW(gu, 0, a, 0, gDropped, 0, tokens, r, in, false);
             if (magnitude != null) {
                 float[] scaleMinusOne = new float[out];

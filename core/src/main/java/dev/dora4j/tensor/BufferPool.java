@@ -31,6 +31,14 @@ public final class BufferPool {
     /** Arrays shorter than this are allocated, not pooled. */
     public static final int MIN_FLOATS = 4096;
 
+    /**
+     * The system property that, set to {@code true}, fills every buffer {@link #takeForOverwrite} hands out with NaN
+     * (the tests set it): a caller that reads an element it has not written then produces NaN instead of a stale
+     * value.
+     */
+    public static final String POISON_PROPERTY = "dora4j.pool.poison";
+    private static final boolean POISON = Boolean.getBoolean(POISON_PROPERTY);
+
     /** Steps over which the largest working set bounds what the pool keeps free. */
     static final int RECENT_STEPS = 4;
 
@@ -50,24 +58,44 @@ public final class BufferPool {
 
     /** A zeroed array of {@code n} floats, reused when one of that length is free. */
     public float[] take(int n) {
-        if (n < MIN_FLOATS) return new float[n];
+        return lend(n, true);
+    }
+
+    /**
+     * An array of {@code n} floats whose values are undefined (a reused buffer keeps those of its last use), for a
+     * caller that writes every element before it reads any: an op's output, or a gradient's first contribution
+     * ({@link Tensor#gradForWrite}). Zeroing a buffer is a pass over its memory on the calling thread: a DoRA step on
+     * the 134M-parameter 'base' Llama zeroed 0.95 GB of buffers, about 4 % of its time.
+     */
+    public float[] takeForOverwrite(int n) {
+        return lend(n, false);
+    }
+
+    private float[] lend(int n, boolean zeroed) {
         float[] a;
-        synchronized (this) {
-            Length l = lengths.computeIfAbsent(n, k -> new Length());
-            l.lastAsked = step;
-            l.peak = Math.max(l.peak, ++l.lent);
-            a = l.free.poll();
-            if (a == null) {
-                allocatedFloats += n;
-                a = new float[n];
+        boolean reused = false;
+        if (n < MIN_FLOATS) {
+            a = new float[n];
+        } else {
+            synchronized (this) {
+                Length l = lengths.computeIfAbsent(n, k -> new Length());
+                l.lastAsked = step;
+                l.peak = Math.max(l.peak, ++l.lent);
+                a = l.free.poll();
+                if (a == null) {
+                    allocatedFloats += n;
+                    a = new float[n];
+                } else {
+                    freeFloats -= n;
+                    reusedFloats += n;
+                    reused = true;
+                }
                 lent.add(a);
-                return a;
             }
-            freeFloats -= n;
-            reusedFloats += n;
-            lent.add(a);
         }
-        Arrays.fill(a, 0f); // outside the lock: nobody else holds a reused buffer
+        // outside the lock: nobody else holds a lent buffer
+        if (zeroed && reused) Arrays.fill(a, 0f);
+        else if (!zeroed && POISON) Arrays.fill(a, Float.NaN);
         return a;
     }
 

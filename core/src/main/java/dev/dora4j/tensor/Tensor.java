@@ -146,6 +146,24 @@ public final class Tensor {
         return g != null || !trainable ? g : allocateGrad();
     }
 
+    /**
+     * The gradient buffer for a contribution that covers every element, for a caller that can either write or add it:
+     * while no contribution has been made (the gradient was never asked for), a buffer from the pool whose values are
+     * undefined, with {@code accumulate} false, and the caller must write every element before anything reads it;
+     * afterwards the gradient, with {@code accumulate} true. Null for a frozen tensor. Ask once per contribution,
+     * before any parallel section writes it: the first contribution skips zeroing a buffer it overwrites anyway.
+     */
+    public synchronized GradWrite gradForWrite() {
+        if (!trainable) return null;
+        if (grad != null) return new GradWrite(grad, true);
+        if (recycled) throw recycledError();
+        grad = pool != null ? pool.takeForOverwrite(numel) : new float[numel];
+        return new GradWrite(grad, false);
+    }
+
+    /** A gradient buffer and whether a contribution is added to it ({@code accumulate}) or written over it. */
+    public record GradWrite(float[] values, boolean accumulate) {}
+
     // locked: backward's parallel chunks may ask for an input's gradient at the same moment
     private synchronized float[] allocateGrad() {
         if (recycled) throw recycledError();

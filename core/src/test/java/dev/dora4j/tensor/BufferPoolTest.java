@@ -82,4 +82,50 @@ class BufferPoolTest {
         t.recycle();
         assertThat(t.data()).isSameAs(values);
     }
+
+    @Test
+    void buffersForOverwritingAreNotZeroedAndTheTestsPoisonThem() {
+        assertThat(Boolean.getBoolean(BufferPool.POISON_PROPERTY)).as("the build sets " + BufferPool.POISON_PROPERTY)
+                .isTrue();
+        BufferPool pool = new BufferPool();
+        float[] a = pool.take(N);
+        a[5] = 3f;
+        pool.give(a);
+        float[] b = pool.takeForOverwrite(N);
+        assertThat(b).isSameAs(a);
+        assertThat(Float.isNaN(b[0]) && Float.isNaN(b[5]) && Float.isNaN(b[N - 1])).as("poisoned").isTrue();
+        assertThat(Float.isNaN(pool.takeForOverwrite(N)[0])).as("a new buffer too").isTrue();
+        assertThat(Float.isNaN(pool.takeForOverwrite(N - 1)[0])).as("an unpooled one too").isTrue();
+        pool.give(b);
+        assertThat(pool.take(N)).as("taken zeroed again").isSameAs(b).containsOnly(0f);
+        assertThat(pool.reusedAndAllocatedBytes()).containsExactly(8L * N, 8L * N);
+    }
+
+    @Test
+    void aGradientsFirstContributionIsWrittenAndLaterOnesAdded() {
+        BufferPool pool = new BufferPool();
+        float[] old = pool.take(N);
+        pool.give(old);
+        Tensor t = Tensor.param(new float[N], N).pooled(pool);
+        Tensor.GradWrite first = t.gradForWrite();
+        assertThat(first.accumulate()).isFalse();
+        assertThat(first.values()).as("from the pool, not zeroed").isSameAs(old);
+        assertThat(Float.isNaN(first.values()[0])).isTrue();
+        Tensor.GradWrite second = t.gradForWrite();
+        assertThat(second.accumulate()).isTrue();
+        assertThat(second.values()).isSameAs(old).isSameAs(t.grad());
+
+        Tensor asked = Tensor.param(new float[N], N).pooled(pool);
+        float[] zeros = asked.grad();
+        assertThat(asked.gradForWrite()).as("after grad()").isEqualTo(new Tensor.GradWrite(zeros, true));
+        assertThat(Tensor.of(new float[N], N).gradForWrite()).as("frozen").isNull();
+        Tensor unpooled = Tensor.param(new float[N], N);
+        assertThat(unpooled.gradForWrite().values()).containsOnly(0f);
+
+        t.recycle();
+        Tensor recycled = Tensor.param(pool.take(N), N).pooled(pool);
+        recycled.recycle();
+        assertThatThrownBy(recycled::gradForWrite).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("recycled");
+    }
 }
