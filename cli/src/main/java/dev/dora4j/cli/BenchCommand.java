@@ -142,7 +142,6 @@ final class BenchCommand implements Callable<Integer> {
             o.put("bytes_per_trainable_param", r.bytesPerTrainableParam());
             o.put("bytes_per_frozen_param", r.bytesPerFrozenParam());
             putOrNull(o, "soft_max_heap_mb", dev.dora4j.train.HeapBudget.softMaxMb());
-            o.put("soft_max_heap_raises", dev.dora4j.train.HeapBudget.raises());
             o.put("trainable_params", r.trainableParams());
             o.put("total_params", r.totalParams());
             if (profile) {

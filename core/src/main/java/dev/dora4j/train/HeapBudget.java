@@ -9,8 +9,8 @@ import java.util.Collection;
  * Fits the collector's soft heap limit ({@code -XX:SoftMaxHeapSize}, which ZGC keeps the heap under while it can) to
  * what a training run actually holds, so the resident size follows the work instead of a fixed guess.
  *
- * <p>Nearly all a step holds is there at the end of its forward pass: every activation backward will read, before
- * backward starts giving them back. At that point, the first time and again whenever a batch has at least 10 % more tokens than
+ * <p>The most a step holds is at the end of its forward pass: every activation backward will read, before backward
+ * starts giving them back. At that point, the first time and again whenever a batch has at least 10 % more tokens than
  * any measured before, a full collection is run and the heap in use after it (the live set: weights, optimizer state,
  * activations) is read; the soft limit becomes {@code 1.1 × live + 192 MB}, at most {@code live + 2 GB} (a large live
  * set is mostly frozen weights, which make no garbage: an 8B model in BF16 holds 16 GB of them) and never more than the
@@ -20,13 +20,6 @@ import java.util.Collection;
  * Llama of 134M parameters (bench/performance.md) this holds a DoRA step at about 1.5 GB resident against 2.0-2.15 GB
  * with a 1.25 × live + 384 MB limit and steps that allocated every buffer, at the same speed. Measuring costs one full
  * collection.
- *
- * <p>From the first measurement on, the limit follows the collector too: when a collection the JVM started by itself
- * leaves more than 90 % of the limit in use, the limit becomes {@code 1.1 × that + 192 MB} (the same rule, within
- * the same bounds; with activation checkpointing, that + 256 MB; it is never lowered this way). Backward holds a
- * little more than the end of forward, and some processes more than others: at 92 % of the limit in use after each
- * collection (a qwen05b LoRA run, 2,888 of 3,138 MB) ZGC collected three times in every step, while the usual 85-88 %
- * left after a collection under a fitted limit does not raise it.
  *
  * <p>A run with activation checkpointing has asked for memory before speed, and its step keeps little besides the
  * weights: there the limit is {@code live + 256 MB}.
@@ -41,15 +34,11 @@ public final class HeapBudget {
     private static final long MARGIN_BYTES = 192L << 20;
     private static final long MAX_HEADROOM_BYTES = 2048L << 20;
     private static final long RECOMPUTING_HEADROOM_BYTES = 256L << 20;
-    /** In use after a collection, as a fraction of the soft limit, above which the limit is raised. */
-    private static final double CROWDED = 0.9;
 
     private static long measuredTokens;
     private static long softMaxBytes = -1;
     private static boolean failed;
     private static boolean recomputing;
-    private static boolean following;
-    private static int raises;
 
     private HeapBudget() {}
 
@@ -92,41 +81,6 @@ public final class HeapBudget {
         long max = Runtime.getRuntime().maxMemory();
         long target = recomputing ? Math.min(max, live + RECOMPUTING_HEADROOM_BYTES) : target(live, max);
         setSoftMax(target);
-        if (!following) {
-            following = true;
-            LiveHeap.listen((info, usedAfter) -> {
-                // the measurements' own collections, and ZGC's pauses (within a cycle), are not the collector's
-                // verdict on the limit
-                if (!"System.gc()".equals(info.getGcCause()) && !info.getGcName().endsWith("Pauses")) {
-                    afterCollection(usedAfter);
-                }
-            });
-        }
-    }
-
-    private static synchronized void afterCollection(long usedAfter) {
-        if (failed || softMaxBytes < 0 || !"auto".equals(System.getProperty(PROPERTY))) return;
-        long next = raised(softMaxBytes, usedAfter, Runtime.getRuntime().maxMemory(), recomputing);
-        if (next == softMaxBytes) return;
-        setSoftMax(next);
-        raises++;
-    }
-
-    /**
-     * The soft limit after a collection the JVM started by itself left {@code usedAfter} bytes in use under the
-     * limit {@code softMax}: raised to what a live set of that size gets when more than 90 % of the limit is in use,
-     * else unchanged; never lowered.
-     */
-    static long raised(long softMax, long usedAfter, long maxBytes, boolean recomputingRun) {
-        if (usedAfter <= CROWDED * softMax) return softMax;
-        long fitted = recomputingRun ? Math.min(maxBytes, usedAfter + RECOMPUTING_HEADROOM_BYTES)
-                : target(usedAfter, maxBytes);
-        return Math.max(softMax, fitted);
-    }
-
-    /** How many times a collection has raised the soft limit ({@link #raised}) in this process. */
-    public static synchronized int raises() {
-        return raises;
     }
 
     /**

@@ -26,17 +26,6 @@ public final class LiveHeap {
         PEAK.set(0);
         if (watching) return;
         watching = true;
-        listen((info, used) -> PEAK.accumulateAndGet(used, Math::max));
-    }
-
-    /** What a collection was and the bytes of heap in use right after it. */
-    @FunctionalInterface
-    interface CollectionListener {
-        void collected(GarbageCollectionNotificationInfo info, long usedAfter);
-    }
-
-    /** Calls {@code listener} after every collection from now on, on the JVM's notification thread. */
-    static void listen(CollectionListener listener) {
         Set<String> heapPools = new HashSet<>();
         ManagementFactory.getMemoryPoolMXBeans().forEach(p -> {
             if (p.getType() == MemoryType.HEAP) heapPools.add(p.getName());
@@ -50,7 +39,7 @@ public final class LiveHeap {
                 for (var e : info.getGcInfo().getMemoryUsageAfterGc().entrySet()) {
                     if (heapPools.contains(e.getKey())) used += e.getValue().getUsed();
                 }
-                listener.collected(info, used);
+                PEAK.accumulateAndGet(used, Math::max);
             }, null, null);
         }
     }

@@ -21,22 +21,6 @@ class HeapBudgetTest {
     }
 
     @Test
-    void aCollectionThatLeavesTheLimitCrowdedRaisesIt() {
-        // 90 % of 3138 MB is 2824.2 MB
-        assertThat(HeapBudget.raised(3138 * MB, 2750 * MB, 8192 * MB, false)).as("85-88 %: kept").isEqualTo(3138 * MB);
-        assertThat(HeapBudget.raised(3138 * MB, 2824 * MB, 8192 * MB, false)).isEqualTo(3138 * MB);
-        assertThat(HeapBudget.raised(3138 * MB, 2888 * MB, 8192 * MB, false)).isEqualTo(HeapBudget.target(2888 * MB,
-                8192 * MB)).isEqualTo((long) (2888 * MB * 1.1) + 192 * MB);
-        assertThat(HeapBudget.raised(3138 * MB, 3100 * MB, 3300 * MB, false)).as("within the maximum")
-                .isEqualTo(3300 * MB);
-        assertThat(HeapBudget.raised(3138 * MB, 3000 * MB, 8192 * MB, true)).as("recomputing").isEqualTo(3256 * MB);
-        assertThat(HeapBudget.raised(3138 * MB, 2850 * MB, 8192 * MB, true)).as("never lowered")
-                .isEqualTo(3138 * MB);
-        assertThat(HeapBudget.raised(3138 * MB, 2860 * MB, 3000 * MB, false)).as("never lowered, even by the maximum")
-                .isEqualTo(3138 * MB);
-    }
-
-    @Test
     void setsTheSoftLimitOnlyWhenAskedToAndOnlyForLargerBatches() {
         HotSpotDiagnosticMXBean vm = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
         String before = vm.getVMOption("SoftMaxHeapSize").getValue();
