@@ -18,8 +18,9 @@ import java.util.Set;
  * step, gets the same memory again. Without it a step leaves its whole working set (about a gigabyte on a 134M-parameter
  * Llama) to the collector, whose headroom then decides the resident size.
  *
- * <p>Buffers are matched by exact length and come back zeroed, exactly like new arrays. Only buffers this pool lent
- * are taken back, each once, so giving back a caller's array or giving one back twice does nothing. Steps of one shape
+ * <p>Buffers are matched by exact length and come back zeroed, exactly like new arrays, unless the caller will write
+ * every element before it reads any ({@link #takeForOverwrite}). Only buffers this pool lent are taken back, each
+ * once, so giving back a caller's array or giving one back twice does nothing. Steps of one shape
  * (packed text, benchmarks) reuse everything; batches whose length changes reuse what their shapes share. At
  * {@link #endStep} buffers lent and never given back are forgotten (left to the collector), and free buffers are
  * dropped: of each length no more than the step had lent at once, and in all no more than the largest working set of
