@@ -230,6 +230,9 @@ final class AttentionOp {
         });
         Tensor.GradWrite gk = dkHeads == null ? null : k.gradForWrite();
         Tensor.GradWrite gv = dvHeads == null ? null : v.gradForWrite();
+        // the first query head of a group makes the key and value heads' contribution; the group's others add to it
+        Tensor.GradWrite gkAdd = gk == null ? null : new Tensor.GradWrite(gk.values(), true);
+        Tensor.GradWrite gvAdd = gv == null ? null : new Tensor.GradWrite(gv.values(), true);
         Parallel.range(s.batch() * s.kvHeads(), 1, (start, end) -> {
             for (int task = start; task < end; task++) {
                 int b = task / s.kvHeads(), kvh = task % s.kvHeads(), len = s.length(b);
@@ -237,21 +240,14 @@ final class AttentionOp {
                     int from = s.headRow(b, kvh * s.group() + g) * d;
                     for (int j = 0; j < len; j++) {
                         int to = (s.first(b) + j) * s.kvStride() + kvh * d;
-                        if (gk != null) addOrWrite(dkHeads, from + j * d, gk, g > 0, to, d);
-                        if (gv != null) addOrWrite(dvHeads, from + j * d, gv, g > 0, to, d);
+                        if (gk != null) (g == 0 ? gk : gkAdd).put(dkHeads, from + j * d, to, d);
+                        if (gv != null) (g == 0 ? gv : gvAdd).put(dvHeads, from + j * d, to, d);
                     }
                 }
             }
         });
         tape.give(dkHeads);
         tape.give(dvHeads);
-    }
-
-    // d values of src from srcOff into the gradient at off: added, or written when they are its first contribution
-    // there (later: an earlier part of this op's contribution has already been written there)
-    private static void addOrWrite(float[] src, int srcOff, Tensor.GradWrite target, boolean later, int off, int d) {
-        if (later || target.accumulate()) VecOps.axpy(1f, src, srcOff, target.values(), off, d);
-        else System.arraycopy(src, srcOff, target.values(), off, d);
     }
 
     private static void backwardHead(Shape s, int task, Tensor q, Tensor.GradWrite gq, Tensor k, Tensor v,
@@ -291,7 +287,7 @@ final class AttentionOp {
             if (dkHeads != null) Gemm.gtX(w.dScores, 0, w.q, t0 * d, dkHeads, headOff, m, n, d, true);
         }
         if (gq != null) {
-            for (int t = 0; t < len; t++) addOrWrite(w.dq, t * d, gq, false, (first + t) * s.qStride() + h * d, d);
+            for (int t = 0; t < len; t++) gq.put(w.dq, t * d, (first + t) * s.qStride() + h * d, d);
         }
     }
 }

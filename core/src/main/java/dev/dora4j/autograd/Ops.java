@@ -51,8 +51,9 @@ public final class Ops {
         Tensor result = output(tape, y, a.shape(), a, b);
         if (result.requiresGrad()) {
             tape.record("add", result, () -> {
-                if (a.requiresGrad()) addToGrad(a, result.grad());
-                if (b.requiresGrad()) addToGrad(b, result.grad());
+                // each first contribution is copied in, later ones added
+                if (a.requiresGrad()) a.gradForWrite().put(result.grad(), 0, 0, y.length);
+                if (b.requiresGrad()) b.gradForWrite().put(result.grad(), 0, 0, y.length);
             });
         }
         return result;
@@ -72,16 +73,9 @@ public final class Ops {
         VecOps.add(other.data(), 0, y, 0, y, 0, y.length);
         // target's gradient passes through unchanged; only other's needs adding to
         if (tape.needsGrad(other)) {
-            tape.record("add", () -> addToGrad(other, target.grad()));
+            tape.record("add", () -> other.gradForWrite().put(target.grad(), 0, 0, y.length));
         }
         return target;
-    }
-
-    /** Adds g into t's gradient (the same size), or copies it there when it is the gradient's first contribution. */
-    static void addToGrad(Tensor t, float[] g) {
-        Tensor.GradWrite target = t.gradForWrite();
-        if (target.accumulate()) VecOps.axpy(1f, g, 0, target.values(), 0, g.length);
-        else System.arraycopy(g, 0, target.values(), 0, g.length);
     }
 
     /** a ⊙ b, same shapes. */

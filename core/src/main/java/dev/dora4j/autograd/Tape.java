@@ -90,10 +90,7 @@ public final class Tape {
 
     /** A zeroed array of {@code n} floats for an op's output or saved values: from the pool when the tape has one. */
     public float[] floats(int n) {
-        if (pool == null || !recording && taken == null) return new float[n];
-        float[] buffer = pool.take(n);
-        if (taken != null) taken.add(buffer);
-        return buffer;
+        return lend(n, true);
     }
 
     /**
@@ -101,8 +98,12 @@ public final class Tape {
      * {@link BufferPool#takeForOverwrite}).
      */
     public float[] floatsForOverwrite(int n) {
+        return lend(n, false);
+    }
+
+    private float[] lend(int n, boolean zeroed) {
         if (pool == null || !recording && taken == null) return new float[n];
-        float[] buffer = pool.takeForOverwrite(n);
+        float[] buffer = zeroed ? pool.take(n) : pool.takeForOverwrite(n);
         if (taken != null) taken.add(buffer);
         return buffer;
     }

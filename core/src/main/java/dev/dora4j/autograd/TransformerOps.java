@@ -251,13 +251,10 @@ public final class TransformerOps {
     // (each gradient written when it is its first contribution, else added to)
     private static void swigluBackward(Tensor gate, Tensor up, float[] gy) {
         float[] g = gate.data(), u = up.data();
-        // one tensor as both inputs gets both contributions added into one gradient
-        Tensor.GradWrite gateGrad = gate == up ? null : gate.gradForWrite();
-        Tensor.GradWrite upGrad = gate == up ? null : up.gradForWrite();
-        float[] gg = gate == up ? gate.grad() : gateGrad == null ? null : gateGrad.values();
-        float[] gu = gate == up ? gg : upGrad == null ? null : upGrad.values();
-        boolean accG = gate == up || gateGrad != null && gateGrad.accumulate();
-        boolean accU = gate == up || upGrad != null && upGrad.accumulate();
+        // asked for, and written at each element, gate's first: one tensor as both inputs then adds up's to gate's
+        Tensor.GradWrite gateGrad = gate.gradForWrite(), upGrad = up.gradForWrite();
+        float[] gg = gateGrad == null ? null : gateGrad.values(), gu = upGrad == null ? null : upGrad.values();
+        boolean accG = gateGrad != null && gateGrad.accumulate(), accU = upGrad != null && upGrad.accumulate();
         Parallel.range(g.length, GRAIN_ELEMENTS, (start, end) -> {
             int i = start;
             for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {
@@ -265,11 +262,11 @@ public final class TransformerOps {
             }
             for (; i < end; i++) {
                 float gi = g[i], dy = gy[i], sig = 1f / (FastExp.exp(-gi) + 1f);
-                if (gu != null) gu[i] = accU ? gu[i] + dy * (gi * sig) : dy * (gi * sig);
                 if (gg != null) {
                     float d = dy * u[i] * (sig * (gi * (-sig + 1f) + 1f));
                     gg[i] = accG ? gg[i] + d : d;
                 }
+                if (gu != null) gu[i] = accU ? gu[i] + dy * (gi * sig) : dy * (gi * sig);
             }
         });
     }
@@ -287,14 +284,14 @@ public final class TransformerOps {
         FloatVector gv = FloatVector.fromArray(S, g, i);
         FloatVector dy = FloatVector.fromArray(S, gy, i);
         FloatVector sig = FloatVector.broadcast(S, 1f).div(FastExp.exp(gv.neg()).add(1f));
-        if (gu != null) {
-            FloatVector d = dy.mul(gv.mul(sig));
-            (accU ? FloatVector.fromArray(S, gu, i).add(d) : d).intoArray(gu, i);
-        }
         if (gg != null) {
             FloatVector dsilu = sig.mul(gv.mul(sig.neg().add(1f)).add(1f));
             FloatVector du = dy.mul(FloatVector.fromArray(S, u, i)).mul(dsilu);
             (accG ? FloatVector.fromArray(S, gg, i).add(du) : du).intoArray(gg, i);
+        }
+        if (gu != null) {
+            FloatVector d = dy.mul(gv.mul(sig));
+            (accU ? FloatVector.fromArray(S, gu, i).add(d) : d).intoArray(gu, i);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.dora4j.tensor;
 
 import dev.dora4j.kernel.F32Matrix;
+import dev.dora4j.kernel.VecOps;
 import dev.dora4j.kernel.WeightMatrix;
 import dev.dora4j.kernel.WeightStorage;
 import java.util.Arrays;
@@ -143,7 +144,7 @@ public final class Tensor {
     /** The gradient buffer (zeros when first asked for), or null for a frozen tensor. */
     public float[] grad() {
         float[] g = grad;
-        return g != null || !trainable ? g : allocateGrad();
+        return g != null || !trainable ? g : allocateGrad(true);
     }
 
     /**
@@ -155,19 +156,25 @@ public final class Tensor {
      */
     public synchronized GradWrite gradForWrite() {
         if (!trainable) return null;
-        if (grad != null) return new GradWrite(grad, true);
-        if (recycled) throw recycledError();
-        grad = pool != null ? pool.takeForOverwrite(numel) : new float[numel];
-        return new GradWrite(grad, false);
+        return grad != null ? new GradWrite(grad, true) : new GradWrite(allocateGrad(false), false);
     }
 
     /** A gradient buffer and whether a contribution is added to it ({@code accumulate}) or written over it. */
-    public record GradWrite(float[] values, boolean accumulate) {}
+    public record GradWrite(float[] values, boolean accumulate) {
+        /** {@code n} values of src from srcOff into the buffer from off: added when accumulating, else copied. */
+        public void put(float[] src, int srcOff, int off, int n) {
+            if (accumulate) VecOps.axpy(1f, src, srcOff, values, off, n);
+            else System.arraycopy(src, srcOff, values, off, n);
+        }
+    }
 
-    // locked: backward's parallel chunks may ask for an input's gradient at the same moment
-    private synchronized float[] allocateGrad() {
+    // locked: backward's parallel chunks may ask for an input's gradient at the same moment; zeroed unless the caller
+    // writes it whole (gradForWrite)
+    private synchronized float[] allocateGrad(boolean zeroed) {
         if (recycled) throw recycledError();
-        if (grad == null && trainable) grad = pool != null ? pool.take(numel) : new float[numel];
+        if (grad == null && trainable) {
+            grad = pool == null ? new float[numel] : zeroed ? pool.take(numel) : pool.takeForOverwrite(numel);
+        }
         return grad;
     }
 
