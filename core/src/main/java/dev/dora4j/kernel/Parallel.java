@@ -1,16 +1,22 @@
 package dev.dora4j.kernel;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 
 /**
- * The one shared thread pool that every parallel kernel uses.
+ * The one shared set of threads that every parallel kernel uses.
  *
  * <p>With {@code threads() == t} a parallel call keeps exactly {@code t} threads busy: the calling thread runs the
- * first chunk itself and a pool of {@code t - 1} workers runs the rest. A call made from inside a chunk (by a pool
- * worker or by the calling thread while it runs its own chunk) runs inline, so nested parallel kernels never
- * deadlock and never oversubscribe the cores.
+ * first chunk itself and {@code t - 1} workers run the rest. A call made from inside a chunk (by a worker or by the
+ * calling thread while it runs its own chunk) runs inline, so nested parallel kernels never deadlock and never
+ * oversubscribe the cores. A call made while another thread's call holds the workers runs the same chunks one after
+ * another on its own thread.
+ *
+ * <p>A training step makes over a thousand parallel calls, many of them shorter than a millisecond, so handing a
+ * chunk over has to cost far less than waking a parked thread (30-100 µs on a virtual machine). A worker therefore
+ * spins for {@link #SPIN_NANOS} after each chunk, watching for the next, before it parks; the caller spins the same
+ * while it waits for the workers to finish. Idle threads park, so a process between calls costs no CPU for long.
  */
 public final class Parallel {
     /** A body that handles the half-open index range [start, end). */
@@ -19,11 +25,15 @@ public final class Parallel {
         void run(int start, int end);
     }
 
-    private record Pool(int threads, ForkJoinPool workers) {}
+    /** How long a worker waiting for the next chunk, or a caller waiting for its workers, spins before it parks. */
+    static final long SPIN_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
+
+    /** A parked caller wakes at least this often to look at its workers again, whether or not one unparks it. */
+    private static final long PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private static final ThreadLocal<boolean[]> INSIDE = ThreadLocal.withInitial(() -> new boolean[1]);
 
-    private static volatile Pool pool = create(defaultThreads());
+    private static volatile Pool pool = new Pool(defaultThreads());
 
     private Parallel() {}
 
@@ -31,33 +41,123 @@ public final class Parallel {
         return Math.max(1, Runtime.getRuntime().availableProcessors());
     }
 
-    private static Pool create(int threads) {
-        ForkJoinPool workers = threads > 1
-                ? new ForkJoinPool(threads - 1, Worker::new, null, false)
-                : null;
-        return new Pool(threads, workers);
+    /** The workers of one thread count; {@code busy} is held by the one call that is using them. */
+    private static final class Pool {
+        final int threads;
+        final Worker[] workers;
+        final AtomicBoolean busy = new AtomicBoolean();
+
+        Pool(int threads) {
+            this.threads = threads;
+            workers = new Worker[threads - 1];
+            for (int i = 0; i < workers.length; i++) {
+                workers[i] = new Worker(i);
+                workers[i].start();
+            }
+        }
+
+        /** Waits for a call in flight to finish, keeps the workers from every later one and lets them exit. */
+        void shutdown() {
+            while (!busy.compareAndSet(false, true)) Thread.yield();
+            for (Worker w : workers) {
+                w.stopped = true;
+                LockSupport.unpark(w);
+            }
+        }
     }
 
-    private static final class Worker extends ForkJoinWorkerThread {
-        Worker(ForkJoinPool workers) {
-            super(workers);
-            setName("dora4j-kernel-" + getPoolIndex());
+    /** A thread that runs one chunk of each call handed to it. */
+    private static final class Worker extends Thread {
+        /** Written by the calling thread before it posts; read by the worker after it sees the post. */
+        RangeBody body;
+
+        int start, end;
+        Throwable failure;
+        /** The number of calls handed over so far; touched only by the caller that holds the pool. */
+        long handed;
+
+        volatile long posted, finished;
+        volatile boolean parked, stopped;
+        volatile Thread waiter;
+
+        Worker(int index) {
+            super("dora4j-kernel-" + index);
             setDaemon(true);
+        }
+
+        void post(RangeBody body, int start, int end) {
+            this.body = body;
+            this.start = start;
+            this.end = end;
+            failure = null;
+            posted = ++handed;
+            if (parked) LockSupport.unpark(this);
+        }
+
+        @Override
+        public void run() {
+            long seen = 0;
+            while (true) {
+                long next = awaitPost(seen);
+                if (next == seen) return;
+                seen = next;
+                try {
+                    body.run(start, end);
+                } catch (Throwable t) {
+                    failure = t;
+                }
+                body = null;
+                finished = seen;
+                Thread w = waiter;
+                if (w != null) LockSupport.unpark(w);
+            }
+        }
+
+        /** The next post's number, or {@code seen} once the pool is shut down. */
+        private long awaitPost(long seen) {
+            long spinStart = System.nanoTime();
+            for (int i = 1; ; i++) {
+                long p = posted;
+                if (p != seen) return p;
+                if (stopped) return seen;
+                if ((i & 63) != 0 || System.nanoTime() - spinStart < SPIN_NANOS) {
+                    Thread.onSpinWait();
+                    continue;
+                }
+                parked = true;
+                if (posted == seen && !stopped) LockSupport.park(this);
+                parked = false;
+                spinStart = System.nanoTime();
+            }
+        }
+
+        /** Returns once this worker has finished the last call handed to it. */
+        void awaitFinished() {
+            long spinStart = System.nanoTime();
+            for (int i = 1; finished != handed; i++) {
+                if ((i & 63) != 0 || System.nanoTime() - spinStart < SPIN_NANOS) {
+                    Thread.onSpinWait();
+                    continue;
+                }
+                waiter = Thread.currentThread();
+                if (finished != handed) LockSupport.parkNanos(this, PARK_NANOS);
+                waiter = null;
+            }
         }
     }
 
     /** The number of threads a parallel call keeps busy, the caller included. */
     public static int threads() {
-        return pool.threads();
+        return pool.threads;
     }
 
-    /** Replaces the pool with one that keeps {@code n} threads busy. Calls already running finish on the old one. */
+    /** Replaces the workers with ones that keep {@code n} threads busy; a call in flight finishes on the old ones. */
     public static synchronized void setThreads(int n) {
         if (n < 1) throw new IllegalArgumentException("threads must be >= 1, got " + n);
         Pool old = pool;
-        if (n == old.threads()) return;
-        pool = create(n);
-        if (old.workers() != null) old.workers().shutdown();
+        if (n == old.threads) return;
+        pool = new Pool(n);
+        old.shutdown();
     }
 
     /** True while the current thread runs a chunk of a parallel call; parallel calls made now run inline. */
@@ -67,42 +167,69 @@ public final class Parallel {
 
     /**
      * Splits [0, n) into at most {@code threads()} contiguous chunks of at least {@code grain} items each (one chunk
-     * when {@code n < 2·grain}) and runs them in parallel; returns when all are done. The first exception thrown by
-     * a chunk is rethrown after every chunk has finished.
+     * when {@code n < 2·grain}) and runs them in parallel; returns when all are done. The chunks are the same whether
+     * they run on the workers or, while another thread's call holds them, one after another on the calling thread.
+     * The first exception thrown by a chunk is rethrown after every chunk has finished.
      */
     public static void range(int n, int grain, RangeBody body) {
         if (n <= 0) return;
         Pool p = pool;
-        int chunks = Math.min(p.threads(), Math.max(1, n / Math.max(1, grain)));
-        if (chunks <= 1 || p.workers() == null || insideParallel()) {
+        int chunks = Math.min(p.threads, Math.max(1, n / Math.max(1, grain)));
+        if (chunks <= 1 || insideParallel()) {
             body.run(0, n);
             return;
         }
-        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[chunks - 1];
-        for (int c = 1; c < chunks; c++) {
-            int start = (int) ((long) n * c / chunks), end = (int) ((long) n * (c + 1) / chunks);
-            tasks[c - 1] = p.workers().submit(() -> body.run(start, end));
+        if (!p.busy.compareAndSet(false, true)) {
+            Throwable failure = null;
+            for (int c = 0; c < chunks; c++) failure = merge(failure, runInside(body, n, c, chunks));
+            rethrow(failure);
+            return;
         }
+        try {
+            for (int c = 1; c < chunks; c++) {
+                p.workers[c - 1].post(body, chunkStart(n, c, chunks), chunkStart(n, c + 1, chunks));
+            }
+            Throwable failure = runInside(body, n, 0, chunks);
+            for (int c = 1; c < chunks; c++) {
+                Worker w = p.workers[c - 1];
+                w.awaitFinished();
+                failure = merge(failure, w.failure);
+                w.failure = null;
+            }
+            rethrow(failure);
+        } finally {
+            p.busy.set(false);
+        }
+    }
+
+    /** Runs chunk {@code c} on the calling thread, nested calls inline; returns what it threw, if anything. */
+    private static Throwable runInside(RangeBody body, int n, int c, int chunks) {
         boolean[] inside = INSIDE.get();
-        Throwable failure = null;
         inside[0] = true;
         try {
-            body.run(0, (int) ((long) n / chunks));
+            body.run(chunkStart(n, c, chunks), chunkStart(n, c + 1, chunks));
+            return null;
         } catch (Throwable t) {
-            failure = t;
+            return t;
         } finally {
             inside[0] = false;
         }
-        for (ForkJoinTask<?> task : tasks) {
-            try {
-                task.join();
-            } catch (Throwable t) {
-                if (failure == null) failure = t;
-                else if (failure != t) failure.addSuppressed(t);
-            }
-        }
+    }
+
+    private static Throwable merge(Throwable first, Throwable next) {
+        if (next == null) return first;
+        if (first == null) return next;
+        if (first != next) first.addSuppressed(next);
+        return first;
+    }
+
+    private static void rethrow(Throwable failure) {
         if (failure instanceof RuntimeException e) throw e;
         if (failure instanceof Error e) throw e;
         if (failure != null) throw new IllegalStateException(failure);
+    }
+
+    private static int chunkStart(int n, int c, int chunks) {
+        return (int) ((long) n * c / chunks);
     }
 }
