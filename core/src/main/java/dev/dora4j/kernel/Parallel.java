@@ -15,7 +15,7 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>A training step makes over a thousand parallel calls, many of them shorter than a millisecond, so handing a
  * chunk over has to cost far less than waking a parked thread (30-100 µs on a virtual machine). A worker therefore
- * spins for {@link #SPIN_NANOS} after each chunk, watching for the next, before it parks; the caller spins the same
+ * spins for half a millisecond after each chunk, watching for the next, before it parks; the caller spins the same
  * while it waits for the workers to finish. Idle threads park, so a process between calls costs no CPU for long.
  */
 public final class Parallel {
@@ -26,7 +26,7 @@ public final class Parallel {
     }
 
     /** How long a worker waiting for the next chunk, or a caller waiting for its workers, spins before it parks. */
-    static final long SPIN_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
+    private static final long SPIN_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
 
     /** A parked caller wakes at least this often to look at its workers again, whether or not one unparks it. */
     private static final long PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
@@ -72,6 +72,7 @@ public final class Parallel {
         RangeBody body;
 
         int start, end;
+        /** What the chunk threw: written by the worker before it finishes, cleared by the caller once read. */
         Throwable failure;
         /** The number of calls handed over so far; touched only by the caller that holds the pool. */
         long handed;
@@ -89,7 +90,6 @@ public final class Parallel {
             this.body = body;
             this.start = start;
             this.end = end;
-            failure = null;
             posted = ++handed;
             if (parked) LockSupport.unpark(this);
         }
@@ -120,10 +120,7 @@ public final class Parallel {
                 long p = posted;
                 if (p != seen) return p;
                 if (stopped) return seen;
-                if ((i & 63) != 0 || System.nanoTime() - spinStart < SPIN_NANOS) {
-                    Thread.onSpinWait();
-                    continue;
-                }
+                if (spin(i, spinStart)) continue;
                 parked = true;
                 if (posted == seen && !stopped) LockSupport.park(this);
                 parked = false;
@@ -135,15 +132,21 @@ public final class Parallel {
         void awaitFinished() {
             long spinStart = System.nanoTime();
             for (int i = 1; finished != handed; i++) {
-                if ((i & 63) != 0 || System.nanoTime() - spinStart < SPIN_NANOS) {
-                    Thread.onSpinWait();
-                    continue;
-                }
+                if (spin(i, spinStart)) continue;
                 waiter = Thread.currentThread();
                 if (finished != handed) LockSupport.parkNanos(this, PARK_NANOS);
                 waiter = null;
             }
         }
+    }
+
+    /** Spins once and returns true while {@code since} is less than the spin window ago (read every 64th call). */
+    private static boolean spin(int i, long since) {
+        if ((i & 63) != 0 || System.nanoTime() - since < SPIN_NANOS) {
+            Thread.onSpinWait();
+            return true;
+        }
+        return false;
     }
 
     /** The number of threads a parallel call keeps busy, the caller included. */
