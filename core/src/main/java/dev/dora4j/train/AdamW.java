@@ -1,6 +1,7 @@
 package dev.dora4j.train;
 
 import dev.dora4j.DoraException;
+import dev.dora4j.kernel.Parallel;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,9 +15,14 @@ import java.util.Map;
  * </pre>
  */
 public final class AdamW implements Optimizer {
+    /** Values per block of the update's parallel split. */
+    private static final int BLOCK = 16384;
+
     private final List<Parameter> params;
     private final float beta1, beta2, eps, weightDecay;
     private final float[][] m, v;
+    /** Where each parameter's values start in the run of all of them; the last entry is their total. */
+    private final long[] starts;
     private long t;
 
     public AdamW(List<Parameter> params, float beta1, float beta2, float eps, float weightDecay) {
@@ -27,9 +33,11 @@ public final class AdamW implements Optimizer {
         this.weightDecay = weightDecay;
         this.m = new float[params.size()][];
         this.v = new float[params.size()][];
+        this.starts = new long[params.size() + 1];
         for (int i = 0; i < params.size(); i++) {
             m[i] = new float[params.get(i).tensor().numel()];
             v[i] = new float[params.get(i).tensor().numel()];
+            starts[i + 1] = starts[i] + m[i].length;
         }
     }
 
@@ -38,19 +46,50 @@ public final class AdamW implements Optimizer {
         t++;
         double bc1 = 1 - Math.pow(beta1, t), bc2 = 1 - Math.pow(beta2, t);
         double bc2Sqrt = Math.sqrt(bc2);
-        for (int i = 0; i < params.size(); i++) {
+        int n = params.size();
+        float[] decay = new float[n], stepSize = new float[n];
+        for (int i = 0; i < n; i++) {
             Parameter p = params.get(i);
             float plr = lr * p.lrScale();
-            float[] w = p.tensor().data(), g = p.tensor().grad(), mi = m[i], vi = v[i];
-            float decay = p.decay() ? 1f - plr * weightDecay : 1f;
-            float stepSize = (float) (plr / bc1);
-            for (int j = 0; j < w.length; j++) {
-                float gj = g[j];
-                mi[j] = beta1 * mi[j] + (1 - beta1) * gj;
-                vi[j] = beta2 * vi[j] + (1 - beta2) * gj * gj;
-                float denom = (float) (Math.sqrt(vi[j]) / bc2Sqrt) + eps;
-                w[j] = w[j] * decay - stepSize * mi[j] / denom;
+            decay[i] = p.decay() ? 1f - plr * weightDecay : 1f;
+            stepSize[i] = (float) (plr / bc1);
+        }
+        // every value's update reads only its own state: the parameters' values taken as one run, in blocks split
+        // over the threads, give the same bits as one loop per parameter
+        long total = starts[n];
+        int blocks = (int) ((total + BLOCK - 1) / BLOCK);
+        Parallel.range(blocks, 1, (b0, b1) -> {
+            long from = (long) b0 * BLOCK, to = Math.min(total, (long) b1 * BLOCK);
+            int i = first(from);
+            for (; from < to; i++) {
+                int j0 = (int) (from - starts[i]), j1 = (int) (Math.min(to, starts[i + 1]) - starts[i]);
+                update(i, j0, j1, decay[i], stepSize[i], bc2Sqrt);
+                from = starts[i] + j1;
             }
+        });
+    }
+
+    // the parameter whose values hold position `at` of the run (the first non-empty one at or after it)
+    private int first(long at) {
+        int lo = 0, hi = params.size() - 1;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (starts[mid + 1] <= at) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
+    // values [j0, j1) of parameter i
+    private void update(int i, int j0, int j1, float decay, float stepSize, double bc2Sqrt) {
+        Parameter p = params.get(i);
+        float[] w = p.tensor().data(), g = p.tensor().grad(), mi = m[i], vi = v[i];
+        for (int j = j0; j < j1; j++) {
+            float gj = g[j];
+            mi[j] = beta1 * mi[j] + (1 - beta1) * gj;
+            vi[j] = beta2 * vi[j] + (1 - beta2) * gj * gj;
+            float denom = (float) (Math.sqrt(vi[j]) / bc2Sqrt) + eps;
+            w[j] = w[j] * decay - stepSize * mi[j] / denom;
         }
     }
 
