@@ -199,8 +199,9 @@ final class AttentionOp {
             for (int r = 0; r < m; r++) {
                 int row = r * n, valid = valid(s, t0, r, n);
                 VecOps.scale(scale, w.scores, row, valid);
-                float max = ExpMath.max(w.scores, row, valid);
-                float sum = ExpMath.expInPlace(w.scores, row, valid, max, 1f);
+                int end = ExpMath.maskTail(w.scores, row, valid, n);
+                float max = ExpMath.max(w.scores, row, end);
+                float sum = ExpMath.expInPlace(w.scores, row, end, max, 1f);
                 VecOps.scale(1f / sum, w.scores, row, valid);
                 Arrays.fill(w.scores, row + valid, row + n, 0f);
                 lse[lseRow + t0 + r] = max + (float) Math.log(sum);
@@ -267,7 +268,7 @@ final class AttentionOp {
             for (int r = 0; r < m; r++) {
                 int row = r * n, valid = valid(s, t0, r, n);
                 VecOps.scale(scale, w.scores, row, valid);
-                ExpMath.expInPlace(w.scores, row, valid, lse[lseRow + t0 + r], 1f);
+                ExpMath.expInPlace(w.scores, row, ExpMath.maskTail(w.scores, row, valid, n), lse[lseRow + t0 + r], 1f);
                 Arrays.fill(w.scores, row + valid, row + n, 0f);
             }
             // dv[0 .. n) += Pᵀ·dO

@@ -19,6 +19,18 @@ final class ExpMath {
 
     private ExpMath() {}
 
+    /**
+     * Sets x[off + valid, off + end) to -inf, end being valid rounded up to whole vectors but at most n, and returns
+     * end: a causal softmax row's masked tail, so that its last valid values go through the vector loops of
+     * {@link #max} and {@link #expInPlace} (whose sums and values they leave as they are: exp(-inf) is 0, and a
+     * lane plus 0 is that lane) instead of the lane-by-lane scalar exponential.
+     */
+    static int maskTail(float[] x, int off, int valid, int n) {
+        int end = Math.min(n, (valid + L - 1) / L * L);
+        for (int i = valid; i < end; i++) x[off + i] = Float.NEGATIVE_INFINITY;
+        return end;
+    }
+
     /** max of x[off, off + n); -inf when n == 0. */
     static float max(float[] x, int off, int n) {
         FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);

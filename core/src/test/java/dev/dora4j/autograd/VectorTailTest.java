@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.dora4j.kernel.FastExp;
 import dev.dora4j.tensor.Tensor;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
@@ -53,6 +54,29 @@ class VectorTailTest {
     }
 
     @ParameterizedTest
+    @ValueSource(ints = {1, 2, 15, 16, 17, 40, 63, 64})
+    void aCausalRowsMaskedTailGivesTheBitsOfItsValidValuesAlone(int valid) {
+        for (int n : new int[] {valid, valid + 1, 64, 70}) {
+            if (n < valid) continue;
+            float[] x = random(n + 5, 31L * valid + n, 20);
+            float[] masked = x.clone();
+            int end = ExpMath.maskTail(masked, 5, valid, n);
+            assertThat(end).isBetween(valid, n);
+            assertThat(end == n || end % L == 0).isTrue();
+            for (int i = valid; i < end; i++) assertThat(masked[5 + i]).isEqualTo(Float.NEGATIVE_INFINITY);
+            assertThat(Arrays.copyOf(masked, 5 + valid)).containsExactly(Arrays.copyOf(x, 5 + valid));
+            float max = ExpMath.max(x, 5, valid);
+            assertThat(Float.floatToIntBits(ExpMath.max(masked, 5, end))).isEqualTo(Float.floatToIntBits(max));
+            float[] alone = x.clone();
+            float sum = ExpMath.expInPlace(alone, 5, valid, max, 1f);
+            assertThat(Float.floatToIntBits(ExpMath.expInPlace(masked, 5, end, max, 1f)))
+                    .as("valid %d of %d", valid, n).isEqualTo(Float.floatToIntBits(sum));
+            assertThat(Arrays.copyOf(masked, 5 + valid)).containsExactly(Arrays.copyOf(alone, 5 + valid));
+            for (int i = valid; i < end; i++) assertThat(masked[5 + i]).isEqualTo(0f);
+        }
+    }
+
+    @ParameterizedTest
     @ValueSource(ints = {1, 5, 16, 17, 47, 100})
     void swigluGivesEachElementTheSameBitsWhereverItFalls(int n) {
         float[] g = random(n, 7 * n, 6), u = random(n, 11 * n, 2), dy = random(n, 13 * n, 1);
@@ -66,8 +90,8 @@ class VectorTailTest {
         }
         if (n >= L) {
             // an element in a full vector against the same element alone (a lane-by-lane tail)
-            float[][] vector = swiglu(java.util.Arrays.copyOf(g, L), java.util.Arrays.copyOf(u, L),
-                    java.util.Arrays.copyOf(dy, L));
+            float[][] vector = swiglu(Arrays.copyOf(g, L), Arrays.copyOf(u, L),
+                    Arrays.copyOf(dy, L));
             for (int part = 0; part < 3; part++) {
                 assertThat(Float.floatToIntBits(vector[part][0])).isEqualTo(Float.floatToIntBits(whole[part][0]));
             }
