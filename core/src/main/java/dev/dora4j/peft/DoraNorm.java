@@ -2,6 +2,7 @@ package dev.dora4j.peft;
 
 import dev.dora4j.kernel.F32Matrix;
 import dev.dora4j.kernel.Gemm;
+import dev.dora4j.kernel.Parallel;
 import dev.dora4j.kernel.VecOps;
 import dev.dora4j.kernel.WeightMatrix;
 import java.util.function.IntFunction;
@@ -14,6 +15,9 @@ import java.util.function.IntFunction;
  * adapter's forward pass gets {@code A·Wᵀ} from the same pass over W as the base product ({@code Gemm.xWtShared}).
  */
 final class DoraNorm {
+    /** Values of W·Aᵀ per chunk of the norm's split over threads (256 rows at rank 16, about 10 µs of work). */
+    private static final int ROW_GRAIN = 4096;
+
     /** The norms and the intermediates their gradient needs. */
     record Result(float[] norm, float[] weightTimesAt, float[] bTimesGram, float[] gram) {}
 
@@ -35,27 +39,23 @@ final class DoraNorm {
      * step's buffer pool, or {@code float[]::new}; every one is overwritten).
      */
     static Result compute(float[] aWt, float[] a, float[] b, double[] wSq, float s, int r, IntFunction<float[]> floats) {
-        int out = wSq.length;
-        float[] wat = floats.apply(out * r);
-        for (int j = 0; j < r; j++) for (int o = 0; o < out; o++) wat[o * r + j] = aWt[j * out + o];
-        return fromProduct(wat, a, b, wSq, s, r, floats);
-    }
-
-    // wat = W·Aᵀ: [out, r]
-    private static Result fromProduct(float[] wat, float[] a, float[] b, double[] wSq, float s, int r,
-                                      IntFunction<float[]> floats) {
         int out = wSq.length, in = a.length / r;
         float[] gram = floats.apply(r * r);
         Gemm.xWt(a, 0, a, 0, gram, 0, r, in, r, false);
         float[] bg = floats.apply(out * r);
         Gemm.xWt(b, 0, gram, 0, bg, 0, out, r, r, false);
-        float[] norm = floats.apply(out);
-        for (int o = 0; o < out; o++) {
-            double cross = VecOps.dot(b, o * r, wat, o * r, r);
-            double ba2 = VecOps.dot(b, o * r, bg, o * r, r);
-            double sq = wSq[o] + 2.0 * s * cross + (double) s * s * ba2;
-            norm[o] = (float) Math.sqrt(Math.max(sq, 0.0));
-        }
+        float[] wat = floats.apply(out * r), norm = floats.apply(out);
+        // rows of W·Aᵀ transposed from A·Wᵀ and their norms, split over the threads (each row on its own: the same
+        // bits whatever the split)
+        Parallel.range(out, Math.max(64, ROW_GRAIN / r), (o0, o1) -> {
+            for (int j = 0; j < r; j++) for (int o = o0; o < o1; o++) wat[o * r + j] = aWt[j * out + o];
+            for (int o = o0; o < o1; o++) {
+                double cross = VecOps.dot(b, o * r, wat, o * r, r);
+                double ba2 = VecOps.dot(b, o * r, bg, o * r, r);
+                double sq = wSq[o] + 2.0 * s * cross + (double) s * s * ba2;
+                norm[o] = (float) Math.sqrt(Math.max(sq, 0.0));
+            }
+        });
         return new Result(norm, wat, bg, gram);
     }
 
