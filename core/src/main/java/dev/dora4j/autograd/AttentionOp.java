@@ -203,7 +203,8 @@ final class AttentionOp {
                 float max = ExpMath.max(w.scores, row, end);
                 float sum = ExpMath.expInPlace(w.scores, row, end, max, 1f);
                 VecOps.scale(1f / sum, w.scores, row, valid);
-                Arrays.fill(w.scores, row + valid, row + n, 0f);
+                // [valid, end) is already 0: exp(-inf)
+                Arrays.fill(w.scores, row + end, row + n, 0f);
                 lse[lseRow + t0 + r] = max + (float) Math.log(sum);
             }
             // block: [m, D] = P·v[0 .. n)
@@ -268,8 +269,9 @@ final class AttentionOp {
             for (int r = 0; r < m; r++) {
                 int row = r * n, valid = valid(s, t0, r, n);
                 VecOps.scale(scale, w.scores, row, valid);
-                ExpMath.expInPlace(w.scores, row, ExpMath.maskTail(w.scores, row, valid, n), lse[lseRow + t0 + r], 1f);
-                Arrays.fill(w.scores, row + valid, row + n, 0f);
+                int end = ExpMath.maskTail(w.scores, row, valid, n);
+                ExpMath.expInPlace(w.scores, row, end, lse[lseRow + t0 + r], 1f);
+                Arrays.fill(w.scores, row + end, row + n, 0f);
             }
             // dv[0 .. n) += Pᵀ·dO
             if (dvHeads != null) Gemm.gtX(w.scores, 0, w.gradOut, t0 * d, dvHeads, headOff, m, n, d, true);

@@ -90,8 +90,7 @@ class VectorTailTest {
         }
         if (n >= L) {
             // an element in a full vector against the same element alone (a lane-by-lane tail)
-            float[][] vector = swiglu(Arrays.copyOf(g, L), Arrays.copyOf(u, L),
-                    Arrays.copyOf(dy, L));
+            float[][] vector = swiglu(Arrays.copyOf(g, L), Arrays.copyOf(u, L), Arrays.copyOf(dy, L));
             for (int part = 0; part < 3; part++) {
                 assertThat(Float.floatToIntBits(vector[part][0])).isEqualTo(Float.floatToIntBits(whole[part][0]));
             }
