@@ -36,8 +36,11 @@ class FastExpTest {
                 FloatVector.SPECIES_256, FloatVector.SPECIES_512}) {
             float[] x = new float[s.length() * 500];
             for (int i = 0; i < x.length; i++) x[i] = (float) (rng.nextDouble() * 220 - 110);
-            x[0] = Float.NaN;
-            x[1] = Float.NEGATIVE_INFINITY;
+            float[] edges = {Float.NaN, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, Float.MAX_VALUE,
+                -Float.MAX_VALUE, 1e30f, -1e30f, 88.3762626647949f, Math.nextUp(88.3762626647949f),
+                Math.nextDown(88.3762626647949f), -87.3365447504f, Math.nextDown(-87.3365447504f),
+                Math.nextUp(-87.3365447504f), -126 * 0.6931472f, 128 * 0.6931472f, 0f, -0f, Float.MIN_VALUE};
+            System.arraycopy(edges, 0, x, 0, edges.length);
             float[] y = new float[x.length];
             for (int i = 0; i < x.length; i += s.length()) FastExp.exp(FloatVector.fromArray(s, x, i)).intoArray(y, i);
             for (int i = 0; i < x.length; i++) {
