@@ -2,7 +2,6 @@ package dev.dora4j.kernel;
 
 import java.lang.invoke.MethodHandles;
 import java.util.Arrays;
-import java.util.function.IntFunction;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -159,9 +158,10 @@ final class GemmSimd implements GemmKernel {
     }
 
     // g·W (g: [m, n], W: [n, k]) is computed as (Wᵀ·gᵀ)ᵀ: more rows of g than are read against W in place, few enough
-    // to pack g, W at least SWAP_DEPTH rows deep and wide enough to keep every thread busy
+    // to pack g, W at least SWAP_DEPTH rows deep but at most DEEP_K (a deeper W, an output head, takes packed panels
+    // split by columns: see gemm) and wide enough to keep every thread busy
     private static boolean gWSwaps(int m, int n, int k) {
-        return m > IN_PLACE_M && m <= SWAP_M && n >= SWAP_DEPTH && k >= 2 * MC;
+        return m > IN_PLACE_M && m <= SWAP_M && n >= SWAP_DEPTH && n <= DEEP_K && k >= 2 * MC;
     }
 
     /**
@@ -260,7 +260,7 @@ final class GemmSimd implements GemmKernel {
         GemmChecks.gW(g, gOff, w, wOff, dx, dxOff, m, n, k);
         GemmChecks.vector("rowScale", rowScale, n);
         if (gWSwaps(m, n, k)) {
-            gWSwapped(g, gOff, from -> columnsOf(w, wOff + from * k, k, rowScale, from), dx, dxOff, m, n, k, acc);
+            gWSwapped(g, gOff, columnsOf(w, wOff, k, rowScale), dx, dxOff, m, n, k, acc);
         } else {
             gemm(m, k, n, g, gOff, n, 1, w, wOff, k, 1, rowScale, dx, dxOff, k, acc, null, null);
         }
@@ -269,22 +269,17 @@ final class GemmSimd implements GemmKernel {
     /**
      * dx = (acc ? dx : 0) + g·diag(ps)·W computed as (Wᵀ·diag(ps)·gᵀ)ᵀ, for the reason {@link #xWtSwapped} gives: g
      * (m rows) is packed into panels, and each thread copies blocks of W's columns, scaled by ps per row of W, into the
-     * micro-kernel's A block (w: the columns of W's rows from a given row on, see {@link #columnsOf}). A W deeper than
-     * DEEP_K rows (an output head) is taken DEEP_K rows at a time, each share added into dx. Every element is the same
-     * sum in the same order as the other way round (each product ps[p]·W[p, i] rounded once, then times g[j, p] in a
-     * fused multiply-add, over depth in blocks of KC): the same bits.
+     * micro-kernel's A block (w: W's columns, see {@link #columnsOf}). Every element is the same sum in the same order
+     * as the other way round (each product ps[p]·W[p, i] rounded once, then times g[j, p] in a fused multiply-add,
+     * over depth in blocks of KC): the same bits.
      */
-    private static void gWSwapped(float[] g, int gOff, IntFunction<ASource> w, float[] dx, int dxOff, int m, int n,
-                                  int k, boolean acc) {
+    private static void gWSwapped(float[] g, int gOff, ASource w, float[] dx, int dxOff, int m, int n, int k,
+                                  boolean acc) {
         int wide = m / NRL, panels = wide + (m - wide * NRL + L - 1) / L;
-        for (int pb = 0; pb < n; pb += DEEP_K) {
-            int from = pb, depth = Math.min(DEEP_K, n - pb);
-            boolean load = acc || pb > 0;
-            float[] bp = packBuffer(depth * (m + L));
-            packSwapped(g, gOff + from, n, m, null, depth, wide, panels, bp);
-            // scratch row i - i0 = row i of Wᵀ·diag(ps)·gᵀ = column i of dx
-            swappedBlocks(w.apply(from), k, depth, bp, wide, panels, m, dx, dxOff, m, load, null);
-        }
+        float[] bp = packBuffer(n * (m + L));
+        packSwapped(g, gOff, n, m, null, n, wide, panels, bp);
+        // scratch row i - i0 = row i of Wᵀ·diag(ps)·gᵀ = column i of dx
+        swappedBlocks(w, k, n, bp, wide, panels, m, dx, dxOff, m, acc, null);
     }
 
     // the calling thread's scratch for the swapped products, at least size floats; its contents are garbage
@@ -373,7 +368,7 @@ final class GemmSimd implements GemmKernel {
         // a 4-bit W's columns widen more slowly than its rows (2 threads, 256 rows, W 2048 x 2048 to 8192 x 2048:
         // 222-264 GFLOP/s swapped, 255-269 packed; bf16 262-277 packed, 270-319 swapped; int8 280-295 and 286-318)
         if (gWSwaps(m, n, k) && !(w instanceof FourBitMatrix)) {
-            gWSwapped(g, gOff, from -> columnsOf(w, rowScale, from), dx, dxOff, m, n, k, acc);
+            gWSwapped(g, gOff, columnsOf(w, rowScale), dx, dxOff, m, n, k, acc);
         } else {
             gemm(m, k, n, g, gOff, n, 1, null, 0, k, 1, w, false, rowScale, dx, dxOff, k, acc, null, null, null);
         }
@@ -417,22 +412,21 @@ final class GemmSimd implements GemmKernel {
         };
     }
 
-    // A(i, p) = ps[from + p]·w[wOff + p·k + i] (ps may be null): g·diag(ps)·W's Wᵀ, for the float W's rows from row
-    // from on (wOff at that row)
-    private static ASource columnsOf(float[] w, int wOff, int k, float[] ps, int from) {
+    // A(i, p) = ps[p]·w[wOff + p·k + i] (ps may be null): g·diag(ps)·W's Wᵀ, for the float W
+    private static ASource columnsOf(float[] w, int wOff, int k, float[] ps) {
         return (i0, rows, p0, kc, ab) -> {
             GemmPack.transposeCopy(w, wOff + p0 * k + i0, k, rows, kc, ab, 0, KC, Transpose16.NATIVE);
-            scaleColumns(ab, rows, kc, ps, from + p0);
+            scaleColumns(ab, rows, kc, ps, p0);
         };
     }
 
-    // A(i, p) = ps[from + p]·W[from + p, i] (ps may be null), W in any storage: kc rows of W widened (and scaled)
-    // side by side, then transposed
-    private static ASource columnsOf(WeightMatrix w, float[] ps, int from) {
+    // A(i, p) = ps[p]·W[p, i] (ps may be null), W in any storage: kc rows of W widened (and scaled) side by side, then
+    // transposed
+    private static ASource columnsOf(WeightMatrix w, float[] ps) {
         return (i0, rows, p0, kc, ab) -> {
             float[] t = WeightRows.scratch(kc * rows);
             for (int p = 0; p < kc; p++) {
-                int row = from + p0 + p;
+                int row = p0 + p;
                 w.dequantizeRow(row, i0, rows, ps == null ? 1f : ps[row], t, p * rows);
             }
             GemmPack.transposeCopy(t, 0, rows, rows, kc, ab, 0, KC, Transpose16.NATIVE);
@@ -476,9 +470,12 @@ final class GemmSimd implements GemmKernel {
         // few rows against a float B with contiguous rows, whole vectors of columns and no row scales: the micro-kernels
         // read B's rows where they are (copying B into panels would cost more than the products)
         boolean inPlace = bigM <= IN_PLACE_M && extra == null && bw == null && ps == null && bCs == 1 && bigN % L == 0;
-        // a deep B (g·W of an output head: 151936 rows) is packed DEEP_K rows at a time, so that a column block of two
-        // or more panels stays within PACK_FLOATS; each block's sums reach C in the order they would undivided
-        int kb = inPlace || bigK <= DEEP_K ? bigK : DEEP_K;
+        // a deep B (g·W of an output head: 151936 rows) is packed in blocks of whole KC blocks of depth (each block's
+        // sums reach C in the order they would undivided), as many as keep all of C's columns within PACK_FLOATS (at
+        // least one, at most DEEP_K rows), so that A is copied once; each thread packs the panels it multiplies (see
+        // below)
+        boolean deep = !inPlace && bigK > DEEP_K;
+        int kb = deep ? Math.clamp(PACK_FLOATS / ((bigN + NRL - 1) / NRL * NRL) / KC * KC, KC, DEEP_K) : bigK;
         int nc = Math.max(NRL, PACK_FLOATS / kb / NRL * NRL);
         int mainTiles = (bigM + MR - 1) / MR, tiles = mainTiles + (extraRows + MR - 1) / MR;
         int bBase = inPlace ? bOff : 0, ldb = inPlace ? bRs : 0;
@@ -515,7 +512,10 @@ final class GemmSimd implements GemmKernel {
                     float[] bp = packBuffer(packed);
                     pack(b, bOff, bRs, bCs, bw, transposed, ps, from, depth, j0, cols, wide, 0, panels, bp);
                     rowsOf.run(0, tiles, 0, panels, bp);
-                } else if (tiles < panels) {
+                } else if (tiles < panels || deep && panels >= Parallel.threads()) {
+                    // each thread packs its own panels and multiplies every row by them. A deep B splits this way
+                    // too: shared between the threads, each thread reading the panels another packed, it ran at 150 or
+                    // 195 GFLOP/s from one call to the next (2 threads, Zen 4, qwen05b's head: 256 rows, 151936 x 896)
                     float[] bp = packBuffer(packed);
                     Parallel.range(panels, 1, (q0, q1) -> {
                         pack(b, bOff, bRs, bCs, bw, transposed, ps, from, depth, j0, cols, wide, q0, q1, bp);
