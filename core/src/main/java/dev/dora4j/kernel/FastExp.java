@@ -18,9 +18,9 @@ public final class FastExp {
     private static final float LN2_LO = -2.12194440e-4f;
     private static final float ROUND = 12582912f;
     private static final float HI = 88.3762626647949f;
+    private static final float LO = -87.3365447504f;
     /** Added to the bits of ROUND + n to give n + 127, the biased exponent of 2^n. */
     private static final int EXPONENT_BIAS = 127 - Float.floatToRawIntBits(ROUND);
-    private static final float LO = -87.3365447504f;
     private static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f;
     private static final float P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
 
@@ -49,7 +49,7 @@ public final class FastExp {
      * or NaN are computed on whatever they hold and replaced at the end, so no lane is clamped first (the Vector API's
      * min and max carry Java's NaN rules, several instructions each on x86); 2^n is built from the bits of
      * {@code x·log2(e) + ROUND}, whose low bits are n itself, instead of converting n to an int (which carries Java's
-     * NaN and overflow rules too). The same sums as before in every lane that is kept: 1.6x the throughput on Zen 4.
+     * NaN and overflow rules too). A lane that is kept goes through the scalar's arithmetic step for step.
      */
     public static FloatVector exp(FloatVector x) {
         VectorMask<Float> under = x.compare(VectorOperators.LT, LO);

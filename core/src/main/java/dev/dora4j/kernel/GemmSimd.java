@@ -76,9 +76,10 @@ final class GemmSimd implements GemmKernel {
      * 235-267 GFLOP/s packed, 288-334 swapped; in a llama1b LoRA step the adapters' forward went from 2.14 to 1.82 s).
      * At 512 rows the two ways tie inside a training step (base DoRA's forward 0.358-0.364 s packed, 0.365-0.377
      * swapped), so larger products keep packing W. g·W with more than {@link #IN_PLACE_M} and at most this many rows
-     * of g is computed as (Wᵀ·gᵀ)ᵀ for the same reason ({@link #gWSwapped}: 2 threads, 256 rows, best of 20 calls,
-     * 245-310 GFLOP/s packed against 275-335 swapped, the same except for k_proj's 512 x 2048 W, 295-310 against
-     * 292-301; llama1b LoRA's adapter backward 2.39 and 2.63 s per step before, 2.03 and 1.91 s after).
+     * of g, W at most {@link #DEEP_K} rows deep, is computed as (Wᵀ·gᵀ)ᵀ for the same reason ({@link #gWSwapped}: 2
+     * threads, 256 rows, best of 20 calls, 245-310 GFLOP/s packed against 275-335 swapped, the same except for k_proj's
+     * 512 x 2048 W, 295-310 against 292-301; llama1b LoRA's adapter backward 2.39 and 2.63 s per step before, 2.03 and
+     * 1.91 s after).
      */
     private static final int SWAP_M = 256;
     /**
